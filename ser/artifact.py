@@ -1,0 +1,141 @@
+"""The model artifact: a directory with the fitted pipeline and its metadata, written atomically.
+
+Layout::
+
+    model.joblib    fitted scikit-learn pipeline (scaler + classifier)
+    metadata.json   classes, feature config, params, training figures, library versions,
+                    sha256 of model.joblib and the model version derived from it
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from ser import emodb
+from ser.features import FeatureConfig
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+FORMAT_VERSION = 1
+TRACKED_LIBRARIES = ("ser", "numpy", "scikit-learn", "librosa", "torch", "xgboost-cpu", "xgboost", "soundfile")
+
+
+class ArtifactError(RuntimeError):
+    """The artifact is missing, partial, corrupt or of an unknown format."""
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries a model depends on."""
+    versions = {}
+    for name in TRACKED_LIBRARIES:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class ModelArtifact:
+    """A fitted pipeline with everything needed to serve it."""
+
+    pipeline: Pipeline
+    feature_config: FeatureConfig
+    metadata: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata["model_version"])
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities (n, 7) in label order for a (n, n_features) matrix."""
+        probabilities = self.pipeline.predict_proba(np.asarray(features, dtype=np.float32))
+        full = np.zeros((probabilities.shape[0], len(emodb.CODES)))
+        full[:, self.pipeline.classes_.astype(int)] = probabilities
+        return full
+
+    def save(self, directory: Path) -> None:
+        """Write to a temporary sibling directory, then swap it into ``directory``."""
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new.", dir=directory.parent))
+        try:
+            joblib.dump(self.pipeline, staging / MODEL_FILE)
+            digest = _sha256(staging / MODEL_FILE)
+            self.metadata.update(
+                format_version=FORMAT_VERSION,
+                model_sha256=digest,
+                model_version=model_version(digest, self.feature_config),
+                feature_config=self.feature_config.to_dict(),
+                classes=[emodb.class_info(label) for label in range(len(emodb.CODES))],
+                libraries=library_versions(),
+            )
+            (staging / METADATA_FILE).write_text(json.dumps(self.metadata, indent=2, sort_keys=True) + "\n")
+            _swap_into_place(staging, directory)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        log.info("saved model %s to %s", self.version, directory)
+
+    @classmethod
+    def load(cls, directory: Path) -> ModelArtifact:
+        """Load and verify an artifact; raise ArtifactError if it is missing, partial or corrupt."""
+        meta_path, model_path = directory / METADATA_FILE, directory / MODEL_FILE
+        try:
+            metadata = json.loads(meta_path.read_text())
+        except FileNotFoundError:
+            raise ArtifactError(f"no model artifact at {directory} (run `dvc repro`)") from None
+        except (OSError, json.JSONDecodeError) as error:
+            raise ArtifactError(f"unreadable {meta_path}: {error}") from None
+        if metadata.get("format_version") != FORMAT_VERSION:
+            raise ArtifactError(f"unsupported artifact format {metadata.get('format_version')!r}")
+        if not model_path.is_file() or _sha256(model_path) != metadata.get("model_sha256"):
+            raise ArtifactError(f"{model_path} is missing or does not match its metadata checksum")
+        pipeline = joblib.load(model_path)
+        return cls(pipeline, FeatureConfig.from_params(metadata["feature_config"]), metadata)
+
+
+def model_version(model_sha256: str, feature_config: FeatureConfig) -> str:
+    """Content hash naming a model: its fitted bytes together with the features it expects."""
+    content = model_sha256 + json.dumps(feature_config.to_dict(), sort_keys=True)
+    return hashlib.sha256(content.encode()).hexdigest()[:12]
+
+
+def _swap_into_place(staging: Path, directory: Path) -> None:
+    """Replace ``directory`` by ``staging`` with renames only, so no reader sees a half-written artifact."""
+    retired = None
+    if directory.exists():
+        retired = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old.", dir=directory.parent))
+        retired.rmdir()
+        directory.rename(retired)
+    staging.rename(directory)
+    if retired is not None:
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def read_version(directory: Path) -> str | None:
+    """The version named by an artifact's metadata, or None when there is no readable metadata."""
+    try:
+        return str(json.loads((directory / METADATA_FILE).read_text())["model_version"])
+    except (OSError, ValueError, KeyError):
+        return None

@@ -1,0 +1,200 @@
+"""Utterance-level acoustic features: librosa frame features reduced by statistics.
+
+``extract(signal, sr, config)`` is the one feature path shared by training and serving.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import librosa
+import numpy as np
+
+STATISTICS = ("mean", "std", "min", "max", "p10", "p25", "p50", "p75", "p90", "range", "slope", "skew", "kurtosis")
+SPECTRAL = ("centroid", "bandwidth", "rolloff", "flatness", "zcr", "rms_db")
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """What ``extract`` computes; mirrors the ``features:`` block of params.yaml."""
+
+    sample_rate: int = 16_000
+    frame_length: int = 512
+    hop_length: int = 160
+    n_mels: int = 64
+    n_mfcc: int = 20
+    mfcc_deltas: bool = True
+    spectral_contrast: bool = True
+    pitch: bool = True
+    pitch_fmin_hz: float = 60.0
+    pitch_fmax_hz: float = 500.0
+    silence_db: float = 40.0
+    statistics: tuple[str, ...] = ("mean", "std", "p10", "p50", "p90", "slope")
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.statistics) - set(STATISTICS))
+        if unknown:
+            raise ValueError(f"unknown feature statistics {unknown}; choose from {list(STATISTICS)}")
+        if self.hop_length <= 0 or self.frame_length < self.hop_length:
+            raise ValueError("features need 0 < hop_length <= frame_length")
+        if not 0 < self.pitch_fmin_hz < self.pitch_fmax_hz < self.sample_rate / 2:
+            raise ValueError("features need 0 < pitch_fmin_hz < pitch_fmax_hz < sample_rate/2")
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> FeatureConfig:
+        """Build from the ``features:`` params block, ignoring keys that are not feature choices."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in params.items() if k in known}
+        if "statistics" in values:
+            values["statistics"] = tuple(values["statistics"])
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["statistics"] = list(self.statistics)
+        return values
+
+    @property
+    def min_samples(self) -> int:
+        """Shortest signal (in samples) the features are defined for."""
+        return self.frame_length
+
+
+def _frame_feature_names(config: FeatureConfig) -> list[str]:
+    names = [f"mfcc{i}" for i in range(config.n_mfcc)]
+    if config.mfcc_deltas:
+        names += [f"mfcc{i}_d1" for i in range(config.n_mfcc)]
+        names += [f"mfcc{i}_d2" for i in range(config.n_mfcc)]
+    names += list(SPECTRAL)
+    if config.spectral_contrast:
+        names += [f"contrast{i}" for i in range(7)]
+    return names
+
+
+def _pitch_feature_names(config: FeatureConfig) -> list[str]:
+    if not config.pitch:
+        return []
+    names = [f"f0_semitones_{stat}" for stat in config.statistics]
+    names += [f"f0_delta_{stat}" for stat in ("mean", "std")]
+    return [*names, "voiced_ratio"]
+
+
+GLOBAL_FEATURES = ("duration_s", "active_ratio", "onset_rate")
+
+
+def feature_names(config: FeatureConfig) -> list[str]:
+    """Names of the vector ``extract`` returns, in order."""
+    frame = [f"{name}_{stat}" for name in _frame_feature_names(config) for stat in config.statistics]
+    return frame + _pitch_feature_names(config) + list(GLOBAL_FEATURES)
+
+
+def _statistics(matrix: np.ndarray, statistics: tuple[str, ...]) -> np.ndarray:
+    """Reduce a (n_features, n_frames) matrix to (n_features, n_statistics)."""
+    n_frames = matrix.shape[1]
+    if n_frames == 0:
+        return np.zeros((matrix.shape[0], len(statistics)))
+    quantiles = {}
+    wanted_q = {"p10": 10, "p25": 25, "p50": 50, "p75": 75, "p90": 90}
+    needed = sorted(
+        {q for s, q in wanted_q.items() if s in statistics} | ({10, 90} if "range" in statistics else set())
+    )
+    if needed:
+        values = np.percentile(matrix, needed, axis=1)
+        quantiles = dict(zip(needed, values, strict=True))
+    mean = matrix.mean(axis=1)
+    std = matrix.std(axis=1)
+    columns = []
+    for stat in statistics:
+        if stat == "mean":
+            columns.append(mean)
+        elif stat == "std":
+            columns.append(std)
+        elif stat == "min":
+            columns.append(matrix.min(axis=1))
+        elif stat == "max":
+            columns.append(matrix.max(axis=1))
+        elif stat in wanted_q:
+            columns.append(quantiles[wanted_q[stat]])
+        elif stat == "range":
+            columns.append(quantiles[90] - quantiles[10])
+        elif stat == "slope":
+            t = np.linspace(-1.0, 1.0, n_frames) if n_frames > 1 else np.zeros(1)
+            denom = float(t @ t) or 1.0
+            columns.append((matrix - mean[:, None]) @ t / denom)
+        else:
+            z = (matrix - mean[:, None]) / np.where(std > 0, std, 1.0)[:, None]
+            columns.append((z**3).mean(axis=1) if stat == "skew" else (z**4).mean(axis=1) - 3.0)
+    return np.stack(columns, axis=1)
+
+
+def _pitch_features(signal: np.ndarray, sr: int, voiced_frames: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    f0 = librosa.yin(
+        signal,
+        fmin=config.pitch_fmin_hz,
+        fmax=config.pitch_fmax_hz,
+        sr=sr,
+        frame_length=max(config.frame_length, int(np.ceil(2 * sr / config.pitch_fmin_hz))),
+        hop_length=config.hop_length,
+        center=True,
+    )
+    n = min(len(f0), len(voiced_frames))
+    f0, active = f0[:n], voiced_frames[:n]
+    voiced = active & (f0 > config.pitch_fmin_hz * 1.05) & (f0 < config.pitch_fmax_hz * 0.95)
+    semitones = 12.0 * np.log2(f0[voiced] / 100.0) if voiced.any() else np.zeros(0)
+    stats = _statistics(semitones[None, :], config.statistics)[0]
+    delta = np.diff(semitones) if semitones.size > 1 else np.zeros(1)
+    voiced_ratio = float(voiced.sum()) / max(int(active.sum()), 1)
+    return np.concatenate([stats, [delta.mean(), delta.std(), voiced_ratio]])
+
+
+def extract(signal: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
+    """Feature vector of one mono float signal sampled at ``sr`` (must equal ``config.sample_rate``)."""
+    if sr != config.sample_rate:
+        raise ValueError(f"signal is sampled at {sr} Hz, features expect {config.sample_rate} Hz")
+    signal = np.asarray(signal, dtype=np.float32)
+    if signal.ndim != 1:
+        raise ValueError("extract expects a mono signal")
+    if signal.size < config.min_samples:
+        raise ValueError(f"signal too short: {signal.size} samples, need at least {config.min_samples}")
+    if not np.all(np.isfinite(signal)):
+        raise ValueError("signal contains NaN or infinite samples")
+
+    power = np.abs(librosa.stft(signal, n_fft=config.frame_length, hop_length=config.hop_length)) ** 2
+    mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=config.n_mels)
+    log_mel = librosa.power_to_db(mel, ref=1.0, top_db=None)
+    mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=config.n_mfcc)
+    magnitude = np.sqrt(power)
+    rms = librosa.feature.rms(S=magnitude, frame_length=config.frame_length)
+    rms_db = librosa.amplitude_to_db(rms, ref=1.0, amin=1e-5)
+
+    rows = [mfcc]
+    if config.mfcc_deltas:
+        width = min(9, mfcc.shape[1] if mfcc.shape[1] % 2 else mfcc.shape[1] - 1)
+        if width >= 3:
+            rows += [librosa.feature.delta(mfcc, width=width), librosa.feature.delta(mfcc, order=2, width=width)]
+        else:
+            rows += [np.zeros_like(mfcc), np.zeros_like(mfcc)]
+    rows += [
+        librosa.feature.spectral_centroid(S=magnitude, sr=sr),
+        librosa.feature.spectral_bandwidth(S=magnitude, sr=sr),
+        librosa.feature.spectral_rolloff(S=magnitude, sr=sr),
+        librosa.feature.spectral_flatness(S=magnitude),
+        librosa.feature.zero_crossing_rate(signal, frame_length=config.frame_length, hop_length=config.hop_length),
+        rms_db,
+    ]
+    if config.spectral_contrast:
+        rows.append(librosa.feature.spectral_contrast(S=magnitude, sr=sr, fmin=100.0))
+    n_frames = min(row.shape[1] for row in rows)
+    frames = np.vstack([row[:, :n_frames] for row in rows]).astype(np.float64)
+
+    active = rms_db[0, :n_frames] > rms_db.max() - config.silence_db
+    parts = [_statistics(frames, config.statistics).ravel()]
+    if config.pitch:
+        parts.append(_pitch_features(signal, sr, active, config))
+    duration = signal.size / sr
+    envelope = librosa.onset.onset_strength(S=log_mel, sr=sr)
+    onsets = librosa.onset.onset_detect(onset_envelope=envelope, sr=sr, hop_length=config.hop_length)
+    parts.append(np.array([duration, float(active.mean()), len(onsets) / duration]))
+    vector = np.concatenate(parts)
+    return np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0)

@@ -1,0 +1,38 @@
+"""Classification metrics in the shape the pipeline reports them."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+from ser.emodb import CODES, EMOTIONS
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, object]:
+    """Accuracy, UAR (macro recall), macro precision/recall/F1 and per-emotion precision/recall/F1."""
+    labels = list(range(len(CODES)))
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    present = support > 0
+    per_class = {
+        EMOTIONS[code]: {
+            "precision": round(float(precision[i]), 6),
+            "recall": round(float(recall[i]), 6),
+            "f1": round(float(f1[i]), 6),
+            "support": int(support[i]),
+        }
+        for i, code in enumerate(CODES)
+    }
+    return {
+        "accuracy": round(float(accuracy_score(y_true, y_pred)), 6),
+        "uar": round(float(recall[present].mean()), 6),
+        "macro_precision": round(float(precision[present].mean()), 6),
+        "macro_recall": round(float(recall[present].mean()), 6),
+        "macro_f1": round(float(f1[present].mean()), 6),
+        "n": len(y_true),
+        "per_class": per_class,
+    }
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """7x7 confusion matrix, rows = true label, columns = predicted label."""
+    return confusion_matrix(y_true, y_pred, labels=list(range(len(CODES))))

@@ -1,0 +1,19 @@
+"""Fixed locations of the pipeline's inputs and outputs, relative to the project root."""
+
+from pathlib import Path
+
+RAW_DIR = Path("data/raw")
+WAV_DIR = RAW_DIR / "wav"
+SPLIT_DIR = Path("data/split")
+TRAIN_MANIFEST = SPLIT_DIR / "train.csv"
+TEST_MANIFEST = SPLIT_DIR / "test.csv"
+FEATURES_FILE = Path("data/features/features.parquet")
+MODEL_DIR = Path("models/model")
+REPORTS_DIR = Path("reports")
+CV_RESULTS = REPORTS_DIR / "cv" / "results.csv"
+CV_SUMMARY = REPORTS_DIR / "cv" / "summary.json"
+METRICS_FILE = REPORTS_DIR / "metrics.json"
+TIMING_FILE = REPORTS_DIR / "timing.json"
+CONFUSION_FILE = REPORTS_DIR / "plots" / "confusion.csv"
+PER_CLASS_FILE = REPORTS_DIR / "plots" / "per_class_f1.csv"
+PARAMS_FILE = Path("params.yaml")

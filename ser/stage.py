@@ -1,0 +1,35 @@
+"""Running a DVC stage entry point: logging set-up and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ser.params import load_params, setup_logging
+
+log = logging.getLogger("ser.stage")
+
+# Errors a user can cause (bad params, bad data); anything else is a bug and keeps its traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, KeyError, FileNotFoundError, RuntimeError)
+
+
+def run(main: Callable[[dict[str, Any]], None]) -> None:
+    """Call ``main(params)``; on a user error print one ``error:`` line and exit with status 1."""
+    try:
+        params = load_params()
+        setup_logging(params.get("base", {}).get("log_level", "INFO"))
+        main(params)
+    except USER_ERRORS as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(1)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write pretty, key-sorted JSON (stable across runs), creating the parent directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

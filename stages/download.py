@@ -1,0 +1,16 @@
+"""DVC stage: fetch the EmoDB archive (or the SER_EMODB_SOURCE override) and extract it to data/raw."""
+
+from typing import Any
+
+from ser import stage
+from ser.download import download_emodb
+from ser.paths import RAW_DIR
+
+
+def main(params: dict[str, Any]) -> None:
+    p = params["download"]
+    download_emodb(p["url"], RAW_DIR, timeout_s=float(p["timeout_s"]), retries=int(p["retries"]))
+
+
+if __name__ == "__main__":
+    stage.run(main)

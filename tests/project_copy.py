@@ -1,0 +1,70 @@
+"""Throw-away copies of the project for running DVC end to end (tests and benchmarks)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_FILES = [
+    "dvc.yaml",
+    "params.yaml",
+    "pyproject.toml",
+    ".dvcignore",
+    ".gitignore",
+    "stages",
+    "ser",
+    "data/README.md",
+]
+
+
+def venv_env(**extra: str) -> dict[str, str]:
+    """Environment whose ``python`` and ``dvc`` are this interpreter's (the project venv)."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("SER_EMODB_SOURCE", None)
+    env.update(extra)
+    return env
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def copy_project(destination: Path) -> Path:
+    """Copy the pipeline's code and config (no data, no lock) into a fresh git + DVC repository."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    env = venv_env()
+    for cmd in (
+        ["git", "init", "-q"],
+        ["git", "config", "user.email", "test@example.com"],
+        ["git", "config", "user.name", "test"],
+        ["dvc", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-q", "-m", "project copy"],
+    ):
+        result = run(cmd, destination, env)
+        assert result.returncode == 0, result.stderr
+    return destination
+
+
+def edit_params(project: Path, **blocks: dict) -> None:
+    """Merge ``blocks`` into the copy's params.yaml (one level deep)."""
+    path = project / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for block, values in blocks.items():
+        params.setdefault(block, {}).update(values)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))

@@ -1,0 +1,153 @@
+import json
+
+import numpy as np
+import pytest
+
+from ser.artifact import METADATA_FILE, MODEL_FILE, ArtifactError, ModelArtifact, read_version
+from ser.cv import best_candidate, loso_scores
+from ser.features import FeatureConfig
+from ser.models import SpecError, build_estimator, resolve_spec
+from ser.training import choose_spec, train
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    y = np.tile(np.arange(7), 12)
+    speakers = np.repeat(["09", "10", "11", "12"], 21)
+    x = (rng.standard_normal((len(y), 10)) + 4.0 * np.eye(10)[y]).astype(np.float32)
+    return x, y, speakers
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"family": "logreg"},
+        {"family": "svm"},
+        {"family": "rf", "n_estimators": 10},
+        {"family": "xgb", "n_estimators": 10},
+        {"family": "mlp", "hidden": 16, "epochs": 150},
+        {"family": "mlp", "hidden": 16, "epochs": 150, "batch_norm": True, "dropout": 0.3},
+    ],
+)
+def test_every_family_learns_separable_data(spec, data):
+    x, y, _ = data
+    model = build_estimator(spec).fit(x, y)
+    probabilities = model.predict_proba(x)
+    assert probabilities.shape == (len(y), 7)
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert np.mean(model.predict(x) == y) > 0.8
+
+
+def test_mlp_is_deterministic_for_a_seed(data):
+    x, y, _ = data
+    spec = {"family": "mlp", "hidden": 16, "epochs": 3, "batch_norm": True, "dropout": 0.2, "seed": 7}
+    a = build_estimator(spec).fit(x, y).predict_proba(x)
+    b = build_estimator(spec).fit(x, y).predict_proba(x)
+    assert np.array_equal(a, b)
+
+
+def test_unknown_family_and_unknown_keys_are_rejected():
+    with pytest.raises(SpecError, match="unknown model family"):
+        resolve_spec({"family": "gpt"})
+    with pytest.raises(SpecError, match="does not take"):
+        resolve_spec({"family": "rf", "hidden": 10}, strict=True)
+    with pytest.raises(SpecError, match="does not take"):
+        resolve_spec({"family": "rf", "hiden": 10}, strict=False)
+    assert resolve_spec({"family": "rf", "hidden": 10}, strict=False)["n_estimators"] == 100
+
+
+def test_auto_family_trains_the_cv_winner():
+    summary = {"best_candidate": "rf_50", "best_spec": {"family": "rf", "n_estimators": 50}}
+    spec = choose_spec({"family": "auto", "seed": 3, "hidden": 100}, summary)
+    assert spec["family"] == "rf" and spec["n_estimators"] == 50 and spec["seed"] == 3
+    assert choose_spec({"family": "mlp", "hidden": 100}, summary)["hidden"] == 100
+
+
+def test_loso_scores_every_candidate_and_picks_best(data):
+    x, y, speakers = data
+    candidates = {"weak": {"family": "rf", "n_estimators": 1, "max_depth": 1}, "strong": {"family": "logreg"}}
+    results = loso_scores(candidates, x, y, speakers, seed=0)
+    assert list(results["candidate"]) == ["weak", "strong"]
+    assert best_candidate(results, "uar") == "strong"
+    with pytest.raises(ValueError, match="unknown selection metric"):
+        best_candidate(results, "loss")
+
+
+def test_loso_rejects_bad_candidate_before_fitting(data):
+    x, y, speakers = data
+    with pytest.raises(ValueError, match="candidate 'bad'"):
+        loso_scores({"bad": {"family": "rf", "hidden": 3}}, x, y, speakers, seed=0)
+
+
+def test_loso_folds_hold_out_whole_speakers(data, monkeypatch):
+    from ser import cv
+
+    seen = []
+    real_cross_validate = cv.cross_validate
+
+    def spy(estimator, x, y, groups, cv, **kwargs):
+        for train_idx, test_idx in cv.split(x, y, groups):
+            seen.append((set(groups[train_idx]), set(groups[test_idx])))
+        return real_cross_validate(estimator, x, y, groups=groups, cv=cv, **kwargs)
+
+    monkeypatch.setattr(cv, "cross_validate", spy)
+    x, y, speakers = data
+    loso_scores({"lr": {"family": "logreg"}}, x, y, speakers, seed=0)
+    assert len(seen) == 4
+    assert all(len(test) == 1 and not train & test for train, test in seen)
+
+
+@pytest.fixture()
+def artifact(data):
+    x, y, _ = data
+    return train({"family": "logreg", "seed": 0}, FeatureConfig(), x, y, {"model": {"family": "logreg"}})
+
+
+def test_artifact_round_trip_keeps_predictions_and_version(artifact, data, tmp_path):
+    x, _, _ = data
+    artifact.save(tmp_path / "model")
+    loaded = ModelArtifact.load(tmp_path / "model")
+    assert loaded.version == artifact.version == read_version(tmp_path / "model")
+    assert np.array_equal(loaded.predict_proba(x), artifact.predict_proba(x))
+    meta = json.loads((tmp_path / "model" / METADATA_FILE).read_text())
+    assert {"classes", "feature_config", "params", "train_accuracy", "train_seconds", "libraries"} <= set(meta)
+    assert meta["classes"][0] == {"code": "N", "emotion": "neutral", "label": 0}
+
+
+def test_same_model_gets_same_version(data, tmp_path):
+    x, y, _ = data
+    spec = {"family": "mlp", "hidden": 8, "epochs": 2, "seed": 1}
+    a = train(spec, FeatureConfig(), x, y, {})
+    b = train(spec, FeatureConfig(), x, y, {})
+    a.save(tmp_path / "a")
+    b.save(tmp_path / "b")
+    assert a.version == b.version
+
+
+def test_tampered_or_partial_artifact_is_refused(artifact, tmp_path):
+    target = tmp_path / "model"
+    artifact.save(target)
+    with open(target / MODEL_FILE, "ab") as handle:
+        handle.write(b"x")
+    with pytest.raises(ArtifactError, match="checksum"):
+        ModelArtifact.load(target)
+    (target / METADATA_FILE).unlink()
+    with pytest.raises(ArtifactError, match="no model artifact"):
+        ModelArtifact.load(target)
+
+
+def test_failed_save_keeps_previous_artifact(artifact, tmp_path, monkeypatch):
+    target = tmp_path / "model"
+    artifact.save(target)
+    before = read_version(target)
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("ser.artifact.joblib.dump", explode)
+    with pytest.raises(OSError, match="disk full"):
+        artifact.save(target)
+    assert read_version(target) == before
+    assert ModelArtifact.load(target).version == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

@@ -1,0 +1,107 @@
+"""The whole DVC pipeline on a synthetic archive: every stage, outputs, no-op rerun, partial reruns."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from tests.project_copy import copy_project, edit_params, run, venv_env
+
+SMALL_CV = {
+    "candidates": {
+        "logreg": {"family": "logreg", "C": 1.0},
+        "mlp_small": {"family": "mlp", "hidden": 16, "epochs": 20},
+    }
+}
+
+
+def ran_stages(output: str) -> list[str]:
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, synthetic_zip):
+    project = copy_project(tmp_path_factory.mktemp("synthetic") / "project")
+    edit_params(project, cv=SMALL_CV, model={"family": "auto"})
+    env = venv_env(SER_EMODB_SOURCE=str(synthetic_zip))
+    result = run(["dvc", "repro"], project, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return project, env, result.stdout
+
+
+def test_every_stage_runs_and_writes_its_outputs(project):
+    path, _, output = project
+    assert ran_stages(output) == ["download", "split", "features", "cv", "train", "evaluate"]
+    for name in [
+        "data/raw/wav",
+        "data/split/train.csv",
+        "data/split/test.csv",
+        "data/features/features.parquet",
+        "reports/cv/results.csv",
+        "reports/cv/summary.json",
+        "models/model/model.joblib",
+        "models/model/metadata.json",
+        "reports/metrics.json",
+        "reports/timing.json",
+        "reports/plots/confusion.csv",
+        "reports/plots/per_class_f1.csv",
+    ]:
+        assert (path / name).exists(), name
+
+
+def test_split_manifests_are_speaker_disjoint(project):
+    path, _, _ = project
+    train = pd.read_csv(path / "data/split/train.csv", dtype={"speaker": str})
+    test = pd.read_csv(path / "data/split/test.csv", dtype={"speaker": str})
+    assert set(test["speaker"]) == {"03", "08"}
+    assert not set(train["speaker"]) & set(test["speaker"])
+
+
+def test_metrics_report_quality_per_class_and_timing(project):
+    path, _, _ = project
+    metrics = json.loads((path / "reports/metrics.json").read_text())
+    assert metrics["accuracy"] > 0.9  # emotions are distinct tones: an easy task
+    assert set(metrics["per_class"]) == {"neutral", "anger", "boredom", "disgust", "fear", "happiness", "sadness"}
+    assert {"uar", "macro_precision", "macro_recall", "macro_f1", "train_accuracy"} <= set(metrics)
+    timing = json.loads((path / "reports/timing.json").read_text())
+    assert timing["inference_samples_per_s"] > 0 and timing["train_seconds"] >= 0
+    summary = json.loads((path / "reports/cv/summary.json").read_text())
+    assert summary["best_candidate"] in SMALL_CV["candidates"]
+    assert "09" in summary["speakers"] and "03" not in summary["speakers"]
+
+
+def test_second_repro_is_a_no_op(project):
+    path, env, _ = project
+    result = run(["dvc", "repro"], path, env)
+    assert result.returncode == 0, result.stderr
+    assert ran_stages(result.stdout) == []
+    assert "up to date" in result.stdout
+
+
+def test_model_param_change_reruns_only_train_and_evaluate(project):
+    path, env, _ = project
+    edit_params(path, model={"family": "mlp", "hidden": 32, "epochs": 20})
+    result = run(["dvc", "repro"], path, env)
+    assert result.returncode == 0, result.stderr
+    assert ran_stages(result.stdout) == ["train", "evaluate"]
+
+
+def test_split_change_keeps_features(project):
+    path, env, _ = project
+    edit_params(path, split={"test_speakers": ["10", "14"]})
+    result = run(["dvc", "repro"], path, env)
+    assert result.returncode == 0, result.stderr
+    assert ran_stages(result.stdout) == ["split", "cv", "train", "evaluate"]
+    metrics = json.loads((path / "reports/metrics.json").read_text())
+    assert metrics["test_speakers"] == ["10", "14"]
+
+
+def test_bad_param_fails_with_one_line_and_keeps_model(project):
+    path, env, _ = project
+    model_before = (path / "models/model/metadata.json").read_text()
+    edit_params(path, split={"test_speakers": ["99"]})
+    result = run(["dvc", "repro"], path, env)
+    assert result.returncode != 0
+    assert "error: unknown test speakers ['99']" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (path / "models/model/metadata.json").read_text() == model_before
