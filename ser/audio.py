@@ -14,6 +14,10 @@ class AudioError(ValueError):
     """Audio that cannot be used: undecodable, empty, silent or not finite."""
 
 
+class AudioTooLong(AudioError):
+    """Audio longer than the caller allows."""
+
+
 def decode(source: str | Path | bytes, target_sr: int) -> tuple[np.ndarray, float]:
     """Decode a file path or encoded bytes to mono float32 at ``target_sr``; return (signal, duration_s).
 

@@ -1,0 +1,121 @@
+"""POST /pred: classify an EmoDB recording by id, or uploaded audio."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from flask import Blueprint, request
+
+from ser import emodb
+from ser.audio import AudioError, AudioTooLong
+from ser.predict import UnknownRecording, features_of_audio, predict_features
+from serve.errors import ApiError
+from serve.services import services
+
+bp = Blueprint("predict", __name__)
+
+AUDIO_TYPES = ("audio/", "application/octet-stream")
+
+
+def _features_by_id(ids: list[Any], config) -> np.ndarray:
+    rows = []
+    for utterance_id in ids:
+        if not emodb.is_valid_id(utterance_id):
+            raise ApiError(400, f"malformed id {utterance_id!r}: expected an EmoDB id such as '03a01Fa'")
+        try:
+            rows.append(services().recordings.get(utterance_id, config))
+        except (UnknownRecording, ValueError):
+            raise ApiError(404, f"unknown id {utterance_id!r}: no such EmoDB recording") from None
+    return np.vstack(rows)
+
+
+def _predict_json() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, 'body must be a JSON object such as {"id": "03a01Fa"}')
+    artifact = services().model()
+    if "id" in body:
+        prediction = predict_features(artifact, _features_by_id([body["id"]], artifact.feature_config))[0]
+        return {**prediction, "id": body["id"]}
+    ids = body.get("ids")
+    if ids is None:
+        raise ApiError(400, 'JSON body needs "id" (or "ids" for a batch)')
+    limit = services().settings.max_batch
+    if not isinstance(ids, list) or not 1 <= len(ids) <= limit:
+        raise ApiError(400, f'"ids" must be a list of 1 to {limit} EmoDB ids')
+    predictions = predict_features(artifact, _features_by_id(ids, artifact.feature_config))
+    return {
+        "predictions": [{**p, "id": i} for p, i in zip(predictions, ids, strict=True)],
+        "model_version": artifact.version,
+    }
+
+
+def _uploaded_audio() -> bytes:
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise ApiError(400, 'multipart upload needs a "file" field')
+        return upload.read()
+    return request.get_data(cache=False)
+
+
+def _predict_audio() -> dict[str, Any]:
+    data = _uploaded_audio()
+    if not data:
+        raise ApiError(422, "uploaded audio is empty")
+    artifact = services().model()
+    try:
+        features, duration = features_of_audio(data, artifact.feature_config, services().settings.max_audio_seconds)
+    except AudioTooLong as error:
+        raise ApiError(413, str(error)) from None
+    except (AudioError, ValueError) as error:
+        raise ApiError(422, str(error)) from None
+    return {**predict_features(artifact, features)[0], "duration_s": round(duration, 3)}
+
+
+@bp.post("/pred")
+def pred():
+    """Classify one EmoDB recording by id, a batch of ids, or an uploaded audio file.
+    ---
+    post:
+      summary: Predict the emotion of an utterance
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              oneOf:
+                - $ref: '#/components/schemas/PredictById'
+                - $ref: '#/components/schemas/PredictBatch'
+          multipart/form-data:
+            schema:
+              type: object
+              required: [file]
+              properties:
+                file: {type: string, format: binary}
+          audio/wav:
+            schema: {type: string, format: binary}
+      responses:
+        200:
+          description: The predicted class, all probabilities and the model version
+          content:
+            application/json:
+              schema:
+                oneOf:
+                  - $ref: '#/components/schemas/Prediction'
+                  - $ref: '#/components/schemas/BatchPrediction'
+        400: {$ref: '#/components/responses/Error'}
+        404: {$ref: '#/components/responses/Error'}
+        413: {$ref: '#/components/responses/Error'}
+        415: {$ref: '#/components/responses/Error'}
+        422: {$ref: '#/components/responses/Error'}
+        503: {$ref: '#/components/responses/Error'}
+    """
+    if request.is_json:
+        return _predict_json()
+    if request.mimetype == "multipart/form-data" or request.mimetype.startswith(AUDIO_TYPES):
+        return _predict_audio()
+    raise ApiError(
+        415, f"unsupported content type {request.mimetype or 'none'!r}: send JSON, multipart/form-data or audio/*"
+    )

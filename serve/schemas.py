@@ -1,0 +1,96 @@
+"""Response and request shapes; the OpenAPI document is generated from these models."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EmotionName = Literal["neutral", "anger", "boredom", "disgust", "fear", "happiness", "sadness"]
+
+
+class ClassInfo(BaseModel):
+    code: Literal["N", "W", "L", "E", "A", "F", "T"]
+    emotion: EmotionName
+    label: int = Field(ge=0, le=6)
+
+
+class Prediction(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, protected_namespaces=())
+    class_: ClassInfo = Field(alias="class")
+    probabilities: dict[str, float] = Field(description="probability of each of the 7 emotions")
+    model_version: str
+    id: str | None = Field(default=None, description="EmoDB id, for predictions by id")
+    duration_s: float | None = Field(default=None, description="duration of the uploaded audio")
+
+
+class BatchPrediction(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+    predictions: list[Prediction]
+    model_version: str
+
+
+class PredictById(BaseModel):
+    id: str = Field(description="EmoDB file id", examples=["03a01Fa"], pattern=r"^\d{2}[ab]\d{2}[WLEAFTN][a-z]$")
+
+
+class PredictBatch(BaseModel):
+    ids: list[str] = Field(min_length=1, max_length=100)
+
+
+class TrainRequest(BaseModel):
+    params: dict[str, object] = Field(default_factory=dict, examples=[{"model.hidden": 100}])
+
+
+class Job(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+    job_id: str
+    state: Literal["queued", "running", "succeeded", "failed", "interrupted"]
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    params: dict[str, object] = Field(default_factory=dict)
+    error: str | None = None
+    log_tail: list[str] = Field(default_factory=list)
+    train_accuracy: float | None = None
+    test_accuracy: float | None = None
+    model_version: str | None = None
+    previous_model_version: str | None = None
+
+
+class Error(BaseModel):
+    error: str
+    status: int
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+    ready: bool
+    model_version: str | None = None
+    error: str | None = None
+
+
+class ModelInfo(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+    model_version: str
+    metadata: dict[str, object]
+    metrics: dict[str, object] | None = Field(default=None, description="test metrics of this model version")
+
+
+SCHEMAS: list[type[BaseModel]] = [
+    ClassInfo,
+    Prediction,
+    BatchPrediction,
+    PredictById,
+    PredictBatch,
+    TrainRequest,
+    Job,
+    Error,
+    Health,
+    Ready,
+    ModelInfo,
+]

@@ -1,0 +1,42 @@
+"""What the routes share: settings, the model holder, recording features and the job store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from ser.artifact import ModelArtifact
+from ser.predict import RecordingFeatures
+from serve.errors import ApiError
+from serve.jobs import JobStore
+from serve.model_holder import ModelHolder
+from serve.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    models: ModelHolder
+    recordings: RecordingFeatures
+    jobs: JobStore
+
+    @classmethod
+    def create(cls, settings: Settings) -> Services:
+        return cls(
+            settings=settings,
+            models=ModelHolder(settings.model_dir, settings.reload_check_seconds),
+            recordings=RecordingFeatures(settings.wav_dir, settings.features_file),
+            jobs=JobStore(settings.jobs_dir),
+        )
+
+    def model(self) -> ModelArtifact:
+        """The served model, or a 503 error while there is none."""
+        artifact = self.models.get()
+        if artifact is None:
+            raise ApiError(503, "no model is loaded yet: run the pipeline (dvc repro or POST /train)")
+        return artifact
+
+
+def services() -> Services:
+    return current_app.extensions["ser"]
