@@ -18,9 +18,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ser.dataset import feature_table  # noqa: E402
-from ser.features import FeatureConfig  # noqa: E402
-from tests.project_copy import copy_project, run, venv_env  # noqa: E402
+from ser.dataset import feature_table
+from ser.features import FeatureConfig
+from tests.project_copy import copy_project, run, venv_env
 
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:

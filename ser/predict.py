@@ -29,7 +29,9 @@ def describe(artifact: ModelArtifact, probabilities: np.ndarray) -> dict[str, An
     label = int(np.argmax(probabilities))
     return {
         "class": emodb.class_info(label),
-        "probabilities": {emodb.EMOTIONS[code]: round(float(p), 6) for code, p in zip(emodb.CODES, probabilities)},
+        "probabilities": {
+            emodb.EMOTIONS[code]: round(float(p), 6) for code, p in zip(emodb.CODES, probabilities, strict=True)
+        },
         "model_version": artifact.version,
     }
 

@@ -12,6 +12,8 @@ from serve.routes import info, predict, training
 from serve.services import Services
 from serve.settings import Settings
 
+log = logging.getLogger(__name__)
+
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the API for ``settings`` (default: from the environment) and load the latest model artifact."""
@@ -27,5 +29,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["openapi"] = build_spec(app)
     services.models.refresh(force=True)
     if services.models.get() is None:
-        logging.getLogger(__name__).warning("no model at %s yet; /pred answers 503 until one exists", settings.model_dir)
+        logging.getLogger(__name__).warning(
+            "no model at %s yet; /pred answers 503 until one exists", settings.model_dir
+        )
     return app

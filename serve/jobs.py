@@ -97,7 +97,11 @@ class JobStore:
         return job
 
     def latest(self) -> dict[str, Any] | None:
-        ids = sorted(p.name for p in self.jobs_dir.glob("*") if JOB_ID.fullmatch(p.name)) if self.jobs_dir.exists() else []
+        ids = (
+            sorted(p.name for p in self.jobs_dir.glob("*") if JOB_ID.fullmatch(p.name))
+            if self.jobs_dir.exists()
+            else []
+        )
         return self.get(ids[-1]) if ids else None
 
     def log_tail(self, job_id: str, lines: int = 40) -> list[str]:

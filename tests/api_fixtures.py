@@ -1,0 +1,41 @@
+"""A small served project: synthetic recordings, their feature table and a model trained on them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ser.dataset import feature_table
+from ser.features import FeatureConfig
+from ser.training import train
+from serve.settings import Settings
+from tests.project_copy import ROOT
+from tests.synthetic import synthetic_ids, write_wav_dir
+
+
+def build_served_project(root: Path, model_spec: dict | None = None) -> Settings:
+    """Write wavs, features, a trained model, metrics and params under ``root``; return API settings for it."""
+    wav_dir = root / "data/raw/wav"
+    write_wav_dir(wav_dir, synthetic_ids(140))
+    config = FeatureConfig()
+    table = feature_table(wav_dir, config)
+    features_file = root / "data/features/features.parquet"
+    features_file.parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(features_file)
+    labels = [int("NWLEAFT".index(i[5])) for i in table.index]
+    artifact = train(model_spec or {"family": "logreg", "seed": 0}, config, table.to_numpy(), labels, {})
+    artifact.metadata["train_speakers"] = sorted({i[:2] for i in table.index})
+    artifact.save(root / "models/model")
+    metrics_file = root / "reports/metrics.json"
+    metrics_file.parent.mkdir(parents=True, exist_ok=True)
+    metrics_file.write_text(json.dumps({"accuracy": 0.9, "model_version": artifact.version}))
+    (root / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    return Settings(
+        project_dir=root,
+        model_dir=root / "models/model",
+        wav_dir=wav_dir,
+        features_file=features_file,
+        metrics_file=metrics_file,
+        jobs_dir=root / "runs/jobs",
+        reload_check_seconds=0.0,
+    )

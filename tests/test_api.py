@@ -1,0 +1,198 @@
+"""The serving API through Flask's test client."""
+
+import dataclasses
+import io
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ser.artifact import METADATA_FILE, ModelArtifact
+from ser.dataset import feature_table
+from ser.features import FeatureConfig
+from ser.predict import RecordingFeatures
+from ser.training import train
+from serve.app import create_app
+from tests.api_fixtures import build_served_project
+from tests.synthetic import SR, synthetic_signal
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    return build_served_project(tmp_path_factory.mktemp("served"))
+
+
+@pytest.fixture()
+def client(served):
+    return create_app(served).test_client()
+
+
+def wav_bytes(signal: np.ndarray, sr: int = SR, subtype: str = "PCM_16", fmt: str = "WAV") -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, signal, sr, subtype=subtype, format=fmt)
+    return buffer.getvalue()
+
+
+def test_pred_by_id_keeps_original_shape_and_adds_probabilities(client, served):
+    response = client.post("/pred", json={"id": "03a01Fa"})
+    assert response.status_code == 200
+    body = response.json
+    assert body["class"] == {"code": "F", "emotion": "happiness", "label": 5}
+    assert set(body["probabilities"]) == {"neutral", "anger", "boredom", "disgust", "fear", "happiness", "sadness"}
+    assert sum(body["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert body["model_version"] == ModelArtifact.load(served.model_dir).version
+
+
+@pytest.mark.parametrize("bad_id", ["../etc/passwd", "03a01Fa.wav", "03a01F", "", 42, None, ["03a01Fa"], "03/01Fa"])
+def test_malformed_id_is_400(client, bad_id):
+    response = client.post("/pred", json={"id": bad_id})
+    assert response.status_code == 400
+    assert "malformed id" in response.json["error"]
+
+
+@pytest.mark.parametrize("unknown", ["03a01Fz", "99a01Fa", "16b10Ta"])
+def test_unknown_id_is_404(client, unknown):
+    response = client.post("/pred", json={"id": unknown})
+    assert response.status_code == 404
+    assert response.json == {"error": f"unknown id '{unknown}': no such EmoDB recording", "status": 404}
+
+
+def test_batch_of_ids_shares_the_single_path(client):
+    single = client.post("/pred", json={"id": "08a02Wa"}).json
+    batch = client.post("/pred", json={"ids": ["03a01Fa", "08a02Wa"]}).json
+    assert [p["id"] for p in batch["predictions"]] == ["03a01Fa", "08a02Wa"]
+    assert batch["predictions"][1]["probabilities"] == single["probabilities"]
+    assert client.post("/pred", json={"ids": []}).status_code == 400
+    assert client.post("/pred", json={"ids": ["03a01Fa"] * 101}).status_code == 400
+
+
+def test_features_identical_for_train_and_serve(served):
+    config = FeatureConfig()
+    pipeline_row = feature_table(served.wav_dir, config).loc["09a01Wa"].to_numpy()
+    computed = RecordingFeatures(served.wav_dir, table_path=None).get("09a01Wa", config)
+    from_table = RecordingFeatures(served.wav_dir, served.features_file).get("09a01Wa", config)
+    assert np.array_equal(pipeline_row, computed)
+    assert np.array_equal(pipeline_row, from_table)
+
+
+def test_upload_of_a_recording_predicts_like_its_id(client, served):
+    by_id = client.post("/pred", json={"id": "10a02Ta"}).json
+    data = (served.wav_dir / "10a02Ta.wav").read_bytes()
+    upload = client.post("/pred", data={"file": (io.BytesIO(data), "call.wav")}, content_type="multipart/form-data")
+    raw = client.post("/pred", data=data, content_type="audio/wav")
+    for response in (upload, raw):
+        assert response.status_code == 200
+        assert response.json["probabilities"] == by_id["probabilities"]
+        assert response.json["duration_s"] == pytest.approx(0.25, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("sr", "subtype", "fmt", "channels"),
+    [
+        (8000, "ULAW", "WAV", 1),
+        (8000, "ALAW", "WAV", 1),
+        (44100, "PCM_24", "WAV", 2),
+        (48000, "FLOAT", "WAV", 1),
+        (22050, "PCM_16", "FLAC", 2),
+        (16000, "VORBIS", "OGG", 1),
+    ],
+)
+def test_telephone_and_other_formats_are_accepted(client, sr, subtype, fmt, channels):
+    signal = synthetic_signal("03a01Fa", 1.0)
+    signal = np.interp(np.arange(int(sr * 1.0)) * SR / sr, np.arange(signal.size), signal)
+    if channels == 2:
+        signal = np.stack([signal, signal], axis=1)
+    response = client.post("/pred", data=wav_bytes(signal, sr, subtype, fmt), content_type="audio/wav")
+    assert response.status_code == 200, response.json
+    assert response.json["duration_s"] == pytest.approx(1.0, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "message"),
+    [
+        (b"", "audio/wav", 422, "empty"),
+        (b"RIFF1234WAVEjunkjunk", "audio/wav", 422, "cannot decode"),
+        (np.random.default_rng(0).bytes(5000), "audio/wav", 422, "cannot decode"),
+        (wav_bytes(np.zeros(SR, dtype=np.float32)), "audio/wav", 422, "silent"),
+        (wav_bytes(np.ones(1, dtype=np.float32) * 0.5), "audio/wav", 422, "too short"),
+        (wav_bytes(np.full(SR, np.nan, dtype=np.float32), subtype="FLOAT"), "audio/wav", 422, "NaN"),
+        (b"id=03a01Fa", "application/x-www-form-urlencoded", 415, "unsupported content type"),
+        (b"{not json", "application/json", 400, "JSON object"),
+        (b'["03a01Fa"]', "application/json", 400, "JSON object"),
+        (b'{"name": "03a01Fa"}', "application/json", 400, 'needs "id"'),
+    ],
+)
+def test_bad_input_gets_a_clear_json_error(client, body, content_type, status, message):
+    response = client.post("/pred", data=body, content_type=content_type)
+    assert response.status_code == status
+    assert message in response.json["error"] and response.json["status"] == status
+
+
+def test_multipart_without_file_is_400(client):
+    response = client.post("/pred", data={"other": "x"}, content_type="multipart/form-data")
+    assert response.status_code == 400 and '"file" field' in response.json["error"]
+
+
+def test_too_long_audio_is_413(served):
+    client = create_app(dataclasses.replace(served, max_audio_seconds=2.0)).test_client()
+    response = client.post("/pred", data=wav_bytes(synthetic_signal("03a01Fa", 3.0)), content_type="audio/wav")
+    assert response.status_code == 413 and "more than the 2 s allowed" in response.json["error"]
+
+
+def test_body_over_upload_limit_is_413(served):
+    client = create_app(dataclasses.replace(served, max_upload_bytes=10_000)).test_client()
+    response = client.post("/pred", data=wav_bytes(synthetic_signal("03a01Fa", 1.0)), content_type="audio/wav")
+    assert response.status_code == 413 and "too large" in response.json["error"]
+
+
+def test_wrong_method_is_405_json(client):
+    response = client.get("/pred")
+    assert response.status_code == 405 and response.json["status"] == 405
+
+
+def test_health_ready_and_model(client, served):
+    assert client.get("/health").json == {"status": "ok"}
+    ready = client.get("/ready")
+    assert ready.status_code == 200 and ready.json["ready"] is True
+    model = client.get("/model").json
+    assert model["model_version"] == ready.json["model_version"]
+    assert model["metrics"]["accuracy"] == 0.9
+    assert model["metadata"]["classes"][0]["emotion"] == "neutral"
+
+
+def test_not_ready_without_model(tmp_path, served):
+    settings = dataclasses.replace(served, model_dir=tmp_path / "none")
+    client = create_app(settings).test_client()
+    assert client.get("/health").status_code == 200
+    assert client.get("/ready").status_code == 503
+    response = client.post("/pred", json={"id": "03a01Fa"})
+    assert response.status_code == 503 and "no model" in response.json["error"]
+
+
+def test_new_artifact_is_served_without_restart_and_partial_one_is_not(tmp_path, served):
+    import shutil
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(served.model_dir, model_dir)
+    client = create_app(dataclasses.replace(served, model_dir=model_dir)).test_client()
+    old = client.post("/pred", json={"id": "03a01Fa"}).json["model_version"]
+
+    table = feature_table(served.wav_dir, FeatureConfig())
+    labels = [int("NWLEAFT".index(i[5])) for i in table.index]
+    new = train({"family": "rf", "n_estimators": 5, "seed": 1}, FeatureConfig(), table.to_numpy(), labels, {})
+    new.save(model_dir)
+    assert client.post("/pred", json={"id": "03a01Fa"}).json["model_version"] == new.version != old
+
+    metadata = json.loads((model_dir / METADATA_FILE).read_text())
+    metadata.update(model_version="f" * 12, model_sha256="0" * 64)
+    (model_dir / METADATA_FILE).write_text(json.dumps(metadata))
+    assert client.post("/pred", json={"id": "03a01Fa"}).json["model_version"] == new.version
+    assert client.get("/ready").json["model_version"] == new.version
+
+
+def test_openapi_document_describes_the_routes(client):
+    spec = client.get("/openapi.json").json
+    assert spec["openapi"].startswith("3.")
+    assert {"/pred", "/train", "/train/{job_id}", "/health", "/ready", "/model"} <= set(spec["paths"])
+    assert "Prediction" in spec["components"]["schemas"]

@@ -1,0 +1,136 @@
+"""POST/GET /train: auth, validation, one job at a time, outcomes, and jobs whose runner died."""
+
+import dataclasses
+import json
+import os
+import signal
+import sys
+import time
+
+import pytest
+import yaml
+
+from serve.app import create_app
+from tests.api_fixtures import build_served_project
+
+TOKEN = "s3cret-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture()
+def project(tmp_path):
+    return build_served_project(tmp_path)
+
+
+def make_client(settings, command, **changes):
+    settings = dataclasses.replace(settings, api_token=TOKEN, train_command=tuple(command), **changes)
+    return create_app(settings).test_client()
+
+
+def wait_for(client, job_id, states=("succeeded", "failed", "interrupted"), timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/train/{job_id}").json
+        if job["state"] in states:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} still {job['state']}")
+
+
+def test_training_is_refused_without_a_configured_token(project):
+    client = create_app(project).test_client()
+    response = client.post("/train")
+    assert response.status_code == 403 and "SER_API_TOKEN" in response.json["error"]
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong", f"Basic {TOKEN}", "Bearer", TOKEN])
+def test_missing_or_wrong_token_is_401(project, header):
+    client = make_client(project, ["true"])
+    response = client.post("/train", headers={"Authorization": header} if header else {})
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"params": {"model.unknown": 1}}, "cannot be overridden"),
+        ({"params": {"base.log_level": "DEBUG"}}, "cannot be overridden"),
+        ({"params": {"model.hidden": "100; rm -rf /"}}, "must be an integer"),
+        ({"params": {"model.hidden": True}}, "must be an integer"),
+        ({"params": {"model.hidden": 0}}, "must be an integer from 1"),
+        ({"params": {"model.family": "$(reboot)"}}, "must be one of"),
+        ({"params": {"split.test_speakers": ["03", "99"]}}, "distinct speakers"),
+        ({"params": {"model.dropout": 1.5}}, "must be in"),
+        ({"params": ["model.hidden"]}, "must be an object"),
+        ({"other": 1}, "JSON object"),
+    ],
+)
+def test_bad_overrides_are_400_and_nothing_runs(project, body, message):
+    client = make_client(project, ["true"])
+    response = client.post("/train", json=body, headers=AUTH)
+    assert response.status_code == 400 and message in response.json["error"]
+    assert client.get("/train").status_code == 404
+
+
+def test_successful_job_reports_accuracy_version_and_applies_params(project):
+    client = make_client(project, [sys.executable, "-c", "print('pipeline ran')"])
+    response = client.post("/train", json={"params": {"model.hidden": 64}}, headers=AUTH)
+    assert response.status_code == 202
+    job_id = response.json["job_id"]
+    assert response.headers["Location"].endswith(f"/train/{job_id}")
+    job = wait_for(client, job_id)
+    assert job["state"] == "succeeded"
+    assert job["test_accuracy"] == 0.9 and job["train_accuracy"] > 0.5
+    assert job["model_version"] == client.get("/ready").json["model_version"]
+    assert "pipeline ran" in "\n".join(job["log_tail"])
+    assert job["started_at"] and job["finished_at"]
+    assert client.get("/train").json["job_id"] == job_id
+    params = yaml.safe_load((project.project_dir / "params.yaml").read_text())
+    assert params["model"]["hidden"] == 64
+
+
+def test_failed_job_restores_params_and_keeps_model(project):
+    client = make_client(project, [sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"])
+    params_before = (project.project_dir / "params.yaml").read_text()
+    version = client.get("/ready").json["model_version"]
+    job_id = client.post("/train", json={"params": {"model.hidden": 64}}, headers=AUTH).json["job_id"]
+    job = wait_for(client, job_id)
+    assert job["state"] == "failed" and "status 3" in job["error"]
+    assert (project.project_dir / "params.yaml").read_text() == params_before
+    assert client.get("/ready").json["model_version"] == version
+    assert client.post("/pred", json={"id": "03a01Fa"}).status_code == 200
+
+
+def test_second_job_while_one_runs_is_409(project):
+    client = make_client(project, [sys.executable, "-c", "import time; time.sleep(3)"])
+    first = client.post("/train", headers=AUTH)
+    assert first.status_code == 202
+    second = client.post("/train", headers=AUTH)
+    assert second.status_code == 409
+    assert second.json["job_id"] == first.json["job_id"] and first.json["job_id"] in second.json["error"]
+    assert wait_for(client, first.json["job_id"])["state"] == "succeeded"
+    assert client.post("/train", headers=AUTH).status_code == 202
+
+
+def test_killed_runner_is_reported_interrupted_and_next_job_runs(project):
+    client = make_client(project, [sys.executable, "-c", "import time; time.sleep(60)"])
+    job_id = client.post("/train", headers=AUTH).json["job_id"]
+    job = wait_for(client, job_id, states=("running",))
+    os.kill(_runner_pid(project, job_id), signal.SIGKILL)
+    job = wait_for(client, job_id)
+    assert job["state"] == "interrupted"
+    restarted = create_app(dataclasses.replace(project, api_token=TOKEN, train_command=("true",))).test_client()
+    assert restarted.get("/train").json["state"] == "interrupted"
+    next_job = restarted.post("/train", headers=AUTH)
+    assert next_job.status_code == 202
+    assert wait_for(restarted, next_job.json["job_id"])["state"] == "succeeded"
+
+
+def _runner_pid(project, job_id):
+    return json.loads((project.jobs_dir / job_id / "state.json").read_text())["pid"]
+
+
+def test_unknown_job_is_404(project):
+    client = make_client(project, ["true"])
+    assert client.get("/train/20990101T000000Z-abcdef").status_code == 404
+    assert client.get("/train/..%2F..%2Fetc").status_code == 404
