@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 TRACKED_LIBRARIES = ("ser", "numpy", "scikit-learn", "librosa", "torch", "xgboost-cpu", "xgboost", "soundfile")
 
 

@@ -11,6 +11,7 @@ from sklearn.metrics import accuracy_score, f1_score, make_scorer, precision_sco
 from sklearn.model_selection import LeaveOneGroupOut, cross_validate
 from tqdm import tqdm
 
+from ser.metrics import SELECTION_METRICS
 from ser.models import build_estimator, resolve_spec
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,6 @@ SCORING = {
     "macro_precision": make_scorer(precision_score, average="macro", zero_division=0),
     "macro_f1": make_scorer(f1_score, average="macro", zero_division=0),
 }
-SELECTION_METRICS = tuple(SCORING)
 
 
 def loso_scores(

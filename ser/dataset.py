@@ -10,20 +10,10 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm import tqdm
 
-from ser import audio
-from ser.features import FeatureConfig, extract, feature_names
+from ser.extraction import features_of_file
+from ser.features import FeatureConfig, feature_names
 
 log = logging.getLogger(__name__)
-
-# Key of the feature config stored with a feature table (kept in the parquet metadata).
-FEATURE_CONFIG_ATTR = "ser_feature_config"
-
-
-def features_of_file(path: Path, config: FeatureConfig) -> np.ndarray:
-    """Decode one file and return its feature vector (the path shared with serving)."""
-    signal, _ = audio.decode(path, config.sample_rate)
-    audio.check_usable(signal, config.min_samples)
-    return extract(signal, config.sample_rate, config)
 
 
 def feature_table(wav_dir: Path, config: FeatureConfig, workers: int = 1) -> pd.DataFrame:
@@ -36,7 +26,6 @@ def feature_table(wav_dir: Path, config: FeatureConfig, workers: int = 1) -> pd.
     vectors = list(tqdm(runner(jobs), total=len(paths), desc="features", unit="file"))
     table = pd.DataFrame(np.vstack(vectors).astype(np.float32), columns=feature_names(config))
     table.index = pd.Index([p.stem for p in paths], name="id")
-    table.attrs[FEATURE_CONFIG_ATTR] = config.to_dict()
     log.info("extracted %d features for %d recordings", table.shape[1], table.shape[0])
     return table
 

@@ -7,6 +7,9 @@ from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_f
 
 from ser.emodb import CODES, EMOTIONS
 
+# Figures a model can be selected by (cv.metric); "uar" is macro recall, the unweighted average recall.
+SELECTION_METRICS = ("accuracy", "uar", "macro_precision", "macro_f1")
+
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, object]:
     """Accuracy, UAR (macro recall), macro precision/recall/F1 and per-emotion precision/recall/F1."""

@@ -12,7 +12,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from ser import emodb
-from ser.cv import SELECTION_METRICS
+from ser.metrics import SELECTION_METRICS
 from ser.models import FAMILIES
 
 

@@ -2,7 +2,7 @@
 
 import os
 
-bind = os.environ.get("SER_BIND", "127.0.0.1:8000")
+bind = os.environ.get("SER_BIND") or f"{os.environ.get('SER_HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("SER_WORKERS", "2"))
 threads = int(os.environ.get("SER_THREADS", "1"))
 timeout = int(os.environ.get("SER_TIMEOUT", "60"))
@@ -17,12 +17,8 @@ accesslog = os.environ.get("SER_ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = os.environ.get("SER_LOG_LEVEL", "info")
 limit_request_line = 8190
+# One compute thread per worker: the workers are the parallelism, and oversubscribed BLAS/OpenMP pools cost
+# latency. Set here, before any worker imports numpy (the app is not preloaded).
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(variable, "1")
 limit_request_fields = 100
-
-
-def post_fork(server, worker):
-    """One compute thread per worker: the workers are the parallelism, and oversubscription costs latency."""
-    os.environ["OMP_NUM_THREADS"] = "1"
-    import torch
-
-    torch.set_num_threads(1)

@@ -26,7 +26,7 @@ class Services:
         return cls(
             settings=settings,
             models=ModelHolder(settings.model_dir, settings.reload_check_seconds),
-            recordings=RecordingFeatures(settings.wav_dir, settings.features_file),
+            recordings=RecordingFeatures(settings.wav_dir),
             jobs=JobStore(settings.jobs_dir),
         )
 

@@ -19,7 +19,6 @@ class Settings:
     project_dir: Path = Path(".")
     model_dir: Path = Path("models/model")
     wav_dir: Path = Path("data/raw/wav")
-    features_file: Path = Path("data/features/features.parquet")
     metrics_file: Path = Path("reports/metrics.json")
     jobs_dir: Path = Path("runs/jobs")
     api_token: str = ""
@@ -43,7 +42,6 @@ class Settings:
             "project_dir": project,
             "model_dir": path("SER_MODEL_DIR", "models/model"),
             "wav_dir": path("SER_WAV_DIR", "data/raw/wav"),
-            "features_file": path("SER_FEATURES_FILE", "data/features/features.parquet"),
             "metrics_file": path("SER_METRICS_FILE", "reports/metrics.json"),
             "jobs_dir": path("SER_JOBS_DIR", "runs/jobs"),
             "api_token": os.environ.get("SER_API_TOKEN", ""),

@@ -34,7 +34,6 @@ def build_served_project(root: Path, model_spec: dict | None = None) -> Settings
         project_dir=root,
         model_dir=root / "models/model",
         wav_dir=wav_dir,
-        features_file=features_file,
         metrics_file=metrics_file,
         jobs_dir=root / "runs/jobs",
         reload_check_seconds=0.0,

@@ -10,6 +10,7 @@ import soundfile as sf
 
 from ser.artifact import METADATA_FILE, ModelArtifact
 from ser.dataset import feature_table
+from ser.extraction import features_of_audio
 from ser.features import FeatureConfig
 from ser.predict import RecordingFeatures
 from ser.training import train
@@ -70,10 +71,10 @@ def test_batch_of_ids_shares_the_single_path(client):
 def test_features_identical_for_train_and_serve(served):
     config = FeatureConfig()
     pipeline_row = feature_table(served.wav_dir, config).loc["09a01Wa"].to_numpy()
-    computed = RecordingFeatures(served.wav_dir, table_path=None).get("09a01Wa", config)
-    from_table = RecordingFeatures(served.wav_dir, served.features_file).get("09a01Wa", config)
-    assert np.array_equal(pipeline_row, computed)
-    assert np.array_equal(pipeline_row, from_table)
+    by_id = RecordingFeatures(served.wav_dir).get("09a01Wa", config)
+    uploaded, _ = features_of_audio((served.wav_dir / "09a01Wa.wav").read_bytes(), config)
+    assert np.array_equal(pipeline_row, by_id)
+    assert np.array_equal(pipeline_row, uploaded.astype(np.float32))
 
 
 def test_upload_of_a_recording_predicts_like_its_id(client, served):

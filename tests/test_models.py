@@ -151,3 +151,19 @@ def test_failed_save_keeps_previous_artifact(artifact, tmp_path, monkeypatch):
     assert read_version(target) == before
     assert ModelArtifact.load(target).version == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_mlp_numpy_inference_matches_torch_forward(data):
+    import torch
+
+    from ser.models.mlp import TorchMLPClassifier, _layers_as_numpy
+
+    x, y, _ = data
+    model = TorchMLPClassifier(hidden=16, epochs=5, batch_norm=True, dropout=0.3, seed=2)
+    network = model.train_network(x, y)
+    with torch.no_grad():
+        expected = torch.softmax(network(torch.from_numpy(x)), dim=1).numpy()
+    model.classes_, model.layers_ = np.arange(7), _layers_as_numpy(network)
+    assert np.allclose(model.predict_proba(x), expected, atol=1e-5)
+    fitted = TorchMLPClassifier(hidden=16, epochs=5, batch_norm=True, dropout=0.3, seed=2).fit(x, y)
+    assert np.array_equal(fitted.predict_proba(x), model.predict_proba(x))

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
 
 FAMILIES = ("logreg", "svm", "rf", "xgb", "mlp")
 
@@ -65,12 +61,20 @@ def resolve_spec(spec: dict[str, Any], strict: bool = True) -> dict[str, Any]:
 def _classifier(spec: dict[str, Any]) -> Any:
     family, seed = spec["family"], spec["seed"]
     params = {k: v for k, v in spec.items() if k not in ("family", "seed")}
+    # Imported per family so that loading one model does not import every library.
     if family == "logreg":
+        from sklearn.linear_model import LogisticRegression
+
         return LogisticRegression(**params, random_state=seed)
     if family == "svm":
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.svm import SVC
+
         # Platt-calibrated probabilities fitted on internal folds of the training data.
         return CalibratedClassifierCV(SVC(**params, random_state=seed), ensemble=False)
     if family == "rf":
+        from sklearn.ensemble import RandomForestClassifier
+
         return RandomForestClassifier(**params, random_state=seed, n_jobs=1)
     if family == "xgb":
         from xgboost import XGBClassifier

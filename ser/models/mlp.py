@@ -1,21 +1,50 @@
-"""A 3-layer torch MLP wrapped as a scikit-learn classifier."""
+"""A 3-layer torch MLP wrapped as a scikit-learn classifier.
+
+Training uses torch; the fitted weights are kept as numpy arrays and inference is a numpy forward pass, so
+serving a model neither imports torch (about 150 MB per worker) nor pickles torch storages (whose memory
+addresses would make the artifact bytes differ between identical runs).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
-from torch import nn
+
+BATCH_NORM_EPS = 1e-5
 
 
-def _block(n_in: int, n_out: int, batch_norm: bool, dropout: float) -> list[nn.Module]:
-    layers: list[nn.Module] = [nn.Linear(n_in, n_out)]
-    if batch_norm:
-        layers.append(nn.BatchNorm1d(n_out))
-    layers.append(nn.ReLU())
-    if dropout > 0:
-        layers.append(nn.Dropout(dropout))
+def _network(n_features: int, hidden: int, n_classes: int, batch_norm: bool, dropout: float) -> Any:
+    from torch import nn
+
+    def block(n_in: int) -> list[nn.Module]:
+        layers: list[nn.Module] = [nn.Linear(n_in, hidden)]
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(hidden, eps=BATCH_NORM_EPS))
+        layers.append(nn.ReLU())
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        return layers
+
+    return nn.Sequential(*block(n_features), *block(hidden), nn.Linear(hidden, n_classes))
+
+
+def _layers_as_numpy(network: Any) -> list[dict[str, np.ndarray]]:
+    """Linear and BatchNorm parameters in order, as float32 numpy arrays (Dropout/ReLU carry none)."""
+    from torch import nn
+
+    layers = []
+    for module in network:
+        if isinstance(module, nn.Linear):
+            layers.append(
+                {"weight": module.weight.detach().numpy().T.copy(), "bias": module.bias.detach().numpy().copy()}
+            )
+        elif isinstance(module, nn.BatchNorm1d):
+            scale = module.weight.detach().numpy() / np.sqrt(module.running_var.numpy() + module.eps)
+            shift = module.bias.detach().numpy() - module.running_mean.numpy() * scale
+            layers[-1]["bn_scale"], layers[-1]["bn_shift"] = scale.astype(np.float32), shift.astype(np.float32)
     return layers
 
 
@@ -49,27 +78,29 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.threads = threads
 
-    def _network(self, n_features: int, n_classes: int) -> nn.Sequential:
-        return nn.Sequential(
-            *_block(n_features, self.hidden, self.batch_norm, self.dropout),
-            *_block(self.hidden, self.hidden, self.batch_norm, self.dropout),
-            nn.Linear(self.hidden, n_classes),
-        )
-
     def fit(self, x: np.ndarray, y: np.ndarray) -> TorchMLPClassifier:
         x = np.asarray(x, dtype=np.float32)
         self.classes_, y_index = np.unique(np.asarray(y), return_inverse=True)
         self.n_features_in_ = x.shape[1]
+        self.layers_ = _layers_as_numpy(self.train_network(x, y_index))
+        return self
+
+    def train_network(self, x: np.ndarray, y_index: np.ndarray) -> Any:
+        """Train and return the torch network (in eval mode) for float32 features and class indices."""
+        import torch
+        from torch import nn
+
+        n_classes = int(y_index.max()) + 1
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(self.threads)
         try:
             generator = torch.Generator().manual_seed(self.seed)
             torch.manual_seed(self.seed)
-            network = self._network(x.shape[1], len(self.classes_))
+            network = _network(x.shape[1], self.hidden, n_classes, self.batch_norm, self.dropout)
             weights = None
             if self.class_weight == "balanced":
-                counts = np.bincount(y_index, minlength=len(self.classes_)).astype(np.float32)
-                weights = torch.from_numpy(len(y_index) / (len(counts) * np.maximum(counts, 1)))
+                counts = np.bincount(y_index, minlength=n_classes).astype(np.float32)
+                weights = torch.from_numpy(len(y_index) / (n_classes * np.maximum(counts, 1)))
             loss_fn = nn.CrossEntropyLoss(weight=weights)
             optimizer = torch.optim.Adam(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
             features, targets = torch.from_numpy(x), torch.from_numpy(y_index.astype(np.int64))
@@ -83,34 +114,23 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
                     optimizer.zero_grad()
                     loss_fn(network(features[batch]), targets[batch]).backward()
                     optimizer.step()
-            network.eval()
+            return network.eval()
         finally:
             torch.set_num_threads(previous_threads)
-        self.network_ = network
-        return self
-
-    def __getstate__(self) -> dict:
-        # Torch pickles storages under memory addresses; numpy weights keep the artifact bytes reproducible.
-        state = self.__dict__.copy()
-        network = state.pop("network_", None)
-        if network is not None:
-            state["weights_"] = {name: t.detach().cpu().numpy().copy() for name, t in network.state_dict().items()}
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        weights = state.pop("weights_", None)
-        self.__dict__.update(state)
-        if weights is not None:
-            network = self._network(self.n_features_in_, len(self.classes_))
-            network.load_state_dict({name: torch.from_numpy(array) for name, array in weights.items()})
-            network.eval()
-            self.network_ = network
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        check_is_fitted(self, "network_")
-        with torch.no_grad():
-            logits = self.network_(torch.from_numpy(np.asarray(x, dtype=np.float32)))
-            return torch.softmax(logits, dim=1).numpy().astype(np.float64)
+        check_is_fitted(self, "layers_")
+        activation = np.asarray(x, dtype=np.float32)
+        for index, layer in enumerate(self.layers_):
+            activation = activation @ layer["weight"] + layer["bias"]
+            if "bn_scale" in layer:
+                activation = activation * layer["bn_scale"] + layer["bn_shift"]
+            if index < len(self.layers_) - 1:
+                activation = np.maximum(activation, 0.0)
+        logits = activation.astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        probabilities = np.exp(logits)
+        return probabilities / probabilities.sum(axis=1, keepdims=True)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(x), axis=1)]

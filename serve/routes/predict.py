@@ -9,7 +9,8 @@ from flask import Blueprint, request
 
 from ser import emodb
 from ser.audio import AudioError, AudioTooLong
-from ser.predict import UnknownRecording, features_of_audio, predict_features
+from ser.extraction import features_of_audio
+from ser.predict import UnknownRecording, predict_features
 from serve.errors import ApiError
 from serve.services import services
 

@@ -1,0 +1,118 @@
+"""API figures with gunicorn on loopback and wrk: req/s and p50/p95/p99 for /pred by id and a 3 s WAV upload,
+errors, and RSS per worker.
+
+Needs a trained project (`dvc repro` done) and wrk (`apt-get install wrk`).
+Usage: python benchmarks/api.py [--seconds 20] [--connections 8] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import requests
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+LUA = ROOT / "benchmarks/wrk/report.lua"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(workers: int, port: int) -> subprocess.Popen:
+    env = dict(os.environ, SER_PROJECT_DIR=str(ROOT), SER_BIND=f"127.0.0.1:{port}", SER_WORKERS=str(workers))
+    env["SER_ACCESS_LOG"] = ""
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    process = subprocess.Popen(
+        [gunicorn, "-c", str(ROOT / "serve/gunicorn.conf.py"), "serve.wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
+                return process
+        except requests.RequestException:
+            time.sleep(0.5)
+    process.kill()
+    sys.exit("error: gunicorn did not become ready (is there a model? run `dvc repro`)")
+
+
+def wrk(url: str, body: Path, content_type: str, seconds: int, connections: int) -> dict:
+    env = dict(os.environ, WRK_BODY_FILE=str(body), WRK_CONTENT_TYPE=content_type)
+    result = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA), url],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    figures["req_per_s"] = figures["requests"] / figures["seconds"]
+    return figures
+
+
+def three_second_wav() -> Path:
+    wavs = sorted((ROOT / "data/raw/wav").glob("*.wav"))
+    return min(wavs, key=lambda p: abs(sf.info(str(p)).duration - 3.0))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("error: wrk is not installed (apt-get install wrk)")
+    port = free_port()
+    server = start_server(args.workers, port)
+    url = f"http://127.0.0.1:{port}/pred"
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            id_body = Path(tmp) / "id.json"
+            id_body.write_text(json.dumps({"id": "03a01Fa"}))
+            wav = three_second_wav()
+            runs = {}
+            for name, body, content_type in [
+                ("/pred by id", id_body, "application/json"),
+                (f"/pred upload {sf.info(str(wav)).duration:.2f} s WAV ({wav.name})", wav, "audio/wav"),
+            ]:
+                wrk(url, body, content_type, 3, args.connections)  # warm-up
+                runs[name] = wrk(url, body, content_type, args.seconds, args.connections)
+            workers = psutil.Process(server.pid).children()
+            rss = [w.memory_info().rss / 2**20 for w in workers]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(
+        f"gunicorn {args.workers} workers on loopback, wrk 2 threads / {args.connections} connections, "
+        f"{args.seconds} s per run, {os.cpu_count()} cores shared by server and load tool"
+    )
+    print(f"{'run':<48} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}")
+    for name, f in runs.items():
+        print(
+            f"{name:<48} {f['req_per_s']:>8.1f} {f['p50_ms']:>8.2f} {f['p95_ms']:>8.2f} {f['p99_ms']:>8.2f} "
+            f"{f['requests']:>9} {f['errors']:>7}"
+        )
+    print("RSS per worker (MB): " + ", ".join(f"{r:.0f}" for r in rss))
+
+
+if __name__ == "__main__":
+    main()

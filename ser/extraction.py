@@ -1,0 +1,29 @@
+"""From encoded audio to a feature vector: decode, check, extract. The one path for training and serving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ser import audio
+from ser.features import FeatureConfig, extract
+
+
+def features_of_audio(
+    source: bytes | Path, config: FeatureConfig, max_seconds: float = float("inf")
+) -> tuple[np.ndarray, float]:
+    """Features of a file or encoded bytes, and the audio's duration in seconds.
+
+    Raises AudioTooLong beyond ``max_seconds`` and AudioError for undecodable, short or silent audio.
+    """
+    signal, duration = audio.decode(source, config.sample_rate)
+    if duration > max_seconds:
+        raise audio.AudioTooLong(f"audio lasts {duration:.1f} s, more than the {max_seconds:g} s allowed")
+    audio.check_usable(signal, config.min_samples)
+    return extract(signal, config.sample_rate, config), duration
+
+
+def features_of_file(path: Path, config: FeatureConfig) -> np.ndarray:
+    """Feature vector of one audio file."""
+    return features_of_audio(path, config)[0]
