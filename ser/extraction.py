@@ -17,9 +17,7 @@ def features_of_audio(
 
     Raises AudioTooLong beyond ``max_seconds`` and AudioError for undecodable, short or silent audio.
     """
-    signal, duration = audio.decode(source, config.sample_rate)
-    if duration > max_seconds:
-        raise audio.AudioTooLong(f"audio lasts {duration:.1f} s, more than the {max_seconds:g} s allowed")
+    signal, duration = audio.decode(source, config.sample_rate, max_seconds)
     audio.check_usable(signal, config.min_samples)
     return extract(signal, config.sample_rate, config), duration
 

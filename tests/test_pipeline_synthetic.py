@@ -70,6 +70,28 @@ def test_metrics_report_quality_per_class_and_timing(project):
     assert "09" in summary["speakers"] and "03" not in summary["speakers"]
 
 
+def test_forced_rerun_gives_identical_metrics_and_model(project):
+    path, env, _ = project
+    metrics = (path / "reports/metrics.json").read_text()
+    summary = (path / "reports/cv/summary.json").read_text()
+    result = run(["dvc", "repro", "--force"], path, env)
+    assert result.returncode == 0, result.stderr
+    assert (path / "reports/metrics.json").read_text() == metrics
+    assert (path / "reports/cv/summary.json").read_text() == summary
+
+
+def test_mlp_training_is_reproducible_to_the_byte(project):
+    path, env, _ = project
+    edit_params(path, model={"family": "mlp", "hidden": 24, "epochs": 10, "batch_norm": True, "dropout": 0.2})
+    versions = []
+    for _ in range(2):
+        result = run(["dvc", "repro", "--force", "--single-item", "train"], path, env)
+        assert result.returncode == 0, result.stderr
+        versions.append(json.loads((path / "models/model/metadata.json").read_text())["model_version"])
+    assert versions[0] == versions[1]
+    assert run(["dvc", "repro"], path, env).returncode == 0
+
+
 def test_second_repro_is_a_no_op(project):
     path, env, _ = project
     result = run(["dvc", "repro"], path, env)

@@ -1,0 +1,126 @@
+"""Load on /pred while a /train job runs and the model swaps (gunicorn on loopback, bounded in time).
+
+In a throw-away copy of the project: `dvc repro`, start gunicorn, then 16 concurrent clients post /pred by id
+while POST /train retrains with another hidden size. Prints requests, errors, p50/p99 and the model versions
+answered, which must be the old or the new one.
+Usage: SER_EMODB_SOURCE=../shared/emodb/download.zip python benchmarks/load_during_training.py [--seconds 45]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.project_copy import ROOT, copy_project, run, venv_env
+
+TOKEN = "load-test-token"
+IDS = ["03a01Fa", "08a02Wa", "03b10Ta", "08b01Lb", "03a04Ad", "08a07Nb"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def client_loop(base: str, stop: threading.Event, results: list, lock: threading.Lock, index: int) -> None:
+    session = requests.Session()
+    n = index
+    while not stop.is_set():
+        started = time.perf_counter()
+        try:
+            response = session.post(f"{base}/pred", json={"id": IDS[n % len(IDS)]}, timeout=10)
+            ok = response.status_code == 200
+            version = response.json().get("model_version") if ok else None
+        except requests.RequestException:
+            ok, version = False, None
+        with lock:
+            results.append((time.perf_counter() - started, ok, version))
+        n += 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=45.0, help="upper bound of the load phase (<= 60)")
+    parser.add_argument("--clients", type=int, default=16)
+    args = parser.parse_args()
+    archive = os.environ.get("SER_EMODB_SOURCE")
+    if not archive or not Path(archive).is_file():
+        sys.exit("error: set SER_EMODB_SOURCE to the EmoDB download.zip")
+    with tempfile.TemporaryDirectory() as tmp:
+        project = copy_project(Path(tmp) / "project")
+        env = venv_env(SER_EMODB_SOURCE=str(Path(archive).resolve()), SER_PROJECT_DIR=str(project))
+        if run(["dvc", "repro"], project, env, timeout=900).returncode != 0:
+            sys.exit("error: dvc repro failed")
+        port = free_port()
+        env.update(SER_BIND=f"127.0.0.1:{port}", SER_API_TOKEN=TOKEN, SER_WORKERS="2", SER_ACCESS_LOG="")
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        server = subprocess.Popen(
+            [gunicorn, "-c", str(ROOT / "serve/gunicorn.conf.py"), "serve.wsgi:app"],
+            cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(180):
+                try:
+                    if requests.get(f"{base}/ready", timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:
+                    time.sleep(0.5)
+            old = requests.get(f"{base}/ready", timeout=5).json()["model_version"]
+            stop, lock, results = threading.Event(), threading.Lock(), []
+            threads = [
+                threading.Thread(target=client_loop, args=(base, stop, results, lock, i)) for i in range(args.clients)
+            ]
+            started = time.monotonic()
+            for thread in threads:
+                thread.start()
+            time.sleep(3)
+            job = requests.post(
+                f"{base}/train",
+                json={"params": {"model.hidden": 50}},
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                timeout=10,
+            )
+            job_url = base + job.headers["Location"]
+            state = job.json()
+            while time.monotonic() - started < min(args.seconds, 60):
+                state = requests.get(job_url, timeout=5).json()
+                if state["state"] not in ("queued", "running"):
+                    time.sleep(3)  # keep loading the new model for a moment
+                    break
+                time.sleep(0.5)
+            stop.set()
+            for thread in threads:
+                thread.join()
+            elapsed = time.monotonic() - started
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    latencies = np.array([r[0] for r in results]) * 1000
+    errors = sum(1 for r in results if not r[1])
+    versions = Counter(r[2] for r in results if r[1])
+    new = state.get("model_version")
+    print(f"{args.clients} clients, {elapsed:.1f} s, job {state['state']}: {old} -> {new}")
+    print(f"requests {len(results)}, errors {errors}, {len(results) / elapsed:.1f} req/s")
+    print(f"latency p50 {np.percentile(latencies, 50):.1f} ms, p99 {np.percentile(latencies, 99):.1f} ms")
+    print("answers per model_version: " + ", ".join(f"{v}: {n}" for v, n in versions.items()))
+    unexpected = set(versions) - {old, new}
+    print(f"versions other than old/new: {sorted(unexpected) if unexpected else 'none'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Accuracy on other unseen male+female speaker pairs: one `dvc exp run` per pair in a throw-away copy.
+
+Prints each pair's accuracy and UAR, the mean accuracy over the pairs and the UAR of all their pooled
+predictions (issue #5's protocol). Every choice is the current params.yaml's; nothing is tuned per pair.
+Usage: SER_EMODB_SOURCE=../shared/emodb/download.zip python benchmarks/speaker_pairs.py [--pairs 03,08 10,14 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ser.metrics import classification_metrics
+from tests.project_copy import copy_project, run, venv_env
+
+DEFAULT_PAIRS = ["03,08", "10,14", "11,09", "12,13", "15,16"]
+NAMES = ["neutral", "anger", "boredom", "disgust", "fear", "happiness", "sadness"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pairs", nargs="+", default=DEFAULT_PAIRS)
+    args = parser.parse_args()
+    archive = os.environ.get("SER_EMODB_SOURCE")
+    if not archive or not Path(archive).is_file():
+        sys.exit("error: set SER_EMODB_SOURCE to the EmoDB download.zip")
+    rows, pooled = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        project = copy_project(Path(tmp) / "project")
+        env = venv_env(SER_EMODB_SOURCE=str(Path(archive).resolve()))
+        for pair in args.pairs:
+            speakers = json.dumps(pair.split(","))
+            result = run(["dvc", "exp", "run", "-S", f"split.test_speakers={speakers}"], project, env, timeout=1800)
+            if result.returncode != 0:
+                sys.exit(f"error: pair {pair} failed:\n{result.stderr[-2000:]}")
+            metrics = json.loads((project / "reports/metrics.json").read_text())
+            predictions = pd.read_csv(project / "reports/plots/confusion.csv")
+            pooled.append(predictions)
+            rows.append((pair, metrics["accuracy"], metrics["uar"], metrics["n"]))
+    merged = pd.concat(pooled)
+    pooled_metrics = classification_metrics(
+        merged["actual"].map(NAMES.index).to_numpy(), merged["predicted"].map(NAMES.index).to_numpy()
+    )
+    print(f"{'test speakers':<14} {'accuracy':>9} {'UAR':>7} {'n':>5}")
+    for pair, accuracy, uar, n in rows:
+        print(f"{pair:<14} {accuracy:>9.3f} {uar:>7.3f} {n:>5}")
+    others = [r for r in rows if r[0] != "03,08"]
+    print(f"mean accuracy over {len(rows)} pairs: {np.mean([r[1] for r in rows]):.3f}")
+    if others:
+        print(f"mean accuracy over the {len(others)} pairs other than 03,08: {np.mean([r[1] for r in others]):.3f}")
+    print(f"pooled over all pairs: accuracy {pooled_metrics['accuracy']:.3f}, UAR {pooled_metrics['uar']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Encoded audio for tests: well-formed files in many formats and deliberately broken ones."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import numpy as np
+import soundfile as sf
+
+SR = 16_000
+
+
+def encode(signal: np.ndarray, sr: int = SR, subtype: str = "PCM_16", fmt: str = "WAV") -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, signal, sr, subtype=subtype, format=fmt)
+    return buffer.getvalue()
+
+
+def tone(seconds: float = 1.0, sr: int = SR, frequency: float = 220.0) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.5 * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+
+
+def wav_with_lying_data_size(seconds: float = 1.0) -> bytes:
+    """A WAV whose data chunk claims ten times the bytes that follow."""
+    data = bytearray(encode(tone(seconds)))
+    at = data.find(b"data")
+    (size,) = struct.unpack("<I", data[at + 4 : at + 8])
+    data[at + 4 : at + 8] = struct.pack("<I", size * 10)
+    return bytes(data)
+
+
+def wav_with_unknown_codec() -> bytes:
+    """A WAV whose fmt chunk names a codec libsndfile cannot decode (AC-3, tag 0x2000)."""
+    data = bytearray(encode(tone(0.5)))
+    at = data.find(b"fmt ")
+    data[at + 8 : at + 10] = struct.pack("<H", 0x2000)
+    return bytes(data)
+
+
+def square_wave_clipping(seconds: float = 1.0) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    return np.clip(2.0 * np.sign(np.sin(2 * np.pi * 200 * t)), -1.0, 1.0).astype(np.float32)
+
+
+def hour_of_silence_flac() -> bytes:
+    """One hour at 8 kHz: under 100 KB as FLAC, far over any duration limit."""
+    return encode(np.zeros(8000 * 3600, dtype=np.int16), 8000, "PCM_16", "FLAC")
