@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.project_copy import ROOT, copy_project, run, venv_env
 
 TOKEN = "load-test-token"
-IDS = ["03a01Fa", "08a02Wa", "03b10Ta", "08b01Lb", "03a04Ad", "08a07Nb"]
 
 
 def free_port() -> int:
@@ -36,19 +35,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def client_loop(base: str, stop: threading.Event, results: list, lock: threading.Lock, index: int) -> None:
+def client_loop(base: str, ids: list[str], stop: threading.Event, results: list, lock: threading.Lock) -> None:
     session = requests.Session()
-    n = index
+    n = 0
     while not stop.is_set():
         started = time.perf_counter()
         try:
-            response = session.post(f"{base}/pred", json={"id": IDS[n % len(IDS)]}, timeout=10)
-            ok = response.status_code == 200
-            version = response.json().get("model_version") if ok else None
-        except requests.RequestException:
-            ok, version = False, None
+            response = session.post(f"{base}/pred", json={"id": ids[n % len(ids)]}, timeout=10)
+            status = response.status_code
+            version = response.json().get("model_version") if status == 200 else None
+        except requests.RequestException as error:
+            status, version = type(error).__name__, None
         with lock:
-            results.append((time.perf_counter() - started, ok, version))
+            results.append((time.perf_counter() - started, status, version))
         n += 1
 
 
@@ -81,9 +80,11 @@ def main() -> None:
                 except requests.RequestException:
                     time.sleep(0.5)
             old = requests.get(f"{base}/ready", timeout=5).json()["model_version"]
+            ids = sorted(p.stem for p in (project / "data/raw/wav").glob("*.wav"))
             stop, lock, results = threading.Event(), threading.Lock(), []
             threads = [
-                threading.Thread(target=client_loop, args=(base, stop, results, lock, i)) for i in range(args.clients)
+                threading.Thread(target=client_loop, args=(base, ids[i :: args.clients], stop, results, lock))
+                for i in range(args.clients)
             ]
             started = time.monotonic()
             for thread in threads:
@@ -111,11 +112,12 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
     latencies = np.array([r[0] for r in results]) * 1000
-    errors = sum(1 for r in results if not r[1])
-    versions = Counter(r[2] for r in results if r[1])
+    statuses = Counter(r[1] for r in results)
+    errors = sum(n for status, n in statuses.items() if status != 200)
+    versions = Counter(r[2] for r in results if r[1] == 200)
     new = state.get("model_version")
     print(f"{args.clients} clients, {elapsed:.1f} s, job {state['state']}: {old} -> {new}")
-    print(f"requests {len(results)}, errors {errors}, {len(results) / elapsed:.1f} req/s")
+    print(f"requests {len(results)}, errors {errors}, {len(results) / elapsed:.1f} req/s, statuses {dict(statuses)}")
     print(f"latency p50 {np.percentile(latencies, 50):.1f} ms, p99 {np.percentile(latencies, 99):.1f} ms")
     print("answers per model_version: " + ", ".join(f"{v}: {n}" for v, n in versions.items()))
     unexpected = set(versions) - {old, new}

@@ -5,8 +5,6 @@ that runs the DVC pipeline and makes every worker serve the new model without a 
 """
 
 import json
-import socket
-import subprocess
 import time
 
 import numpy as np
@@ -22,15 +20,10 @@ from tests.audio_samples import (
     wav_with_lying_data_size,
     wav_with_unknown_codec,
 )
-from tests.project_copy import ROOT, copy_project, edit_params, run, venv_env
+from tests.project_copy import copy_project, edit_params, run, venv_env
+from tests.servers import start_gunicorn, stop
 
 TOKEN = "smoke-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -46,29 +39,9 @@ def server(tmp_path_factory, synthetic_zip):
     )
     result = run(["dvc", "repro"], project, env)
     assert result.returncode == 0, result.stderr[-2000:]
-    port = free_port()
-    env["SER_BIND"] = f"127.0.0.1:{port}"
-    process = subprocess.Popen(
-        ["gunicorn", "-c", str(ROOT / "serve/gunicorn.conf.py"), "serve.wsgi:app"],
-        cwd=project,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/ready", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail("gunicorn did not become ready")
+    process, base = start_gunicorn(project, env)
     yield base, project
-    process.terminate()
-    process.wait(timeout=30)
+    stop(process)
 
 
 def test_pred_by_id_and_upload_under_gunicorn(server):
