@@ -45,5 +45,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=90s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8000') + '/health', timeout=4)"]
 
-ENTRYPOINT ["/opt/ser/scripts/ser"]
+ENTRYPOINT ["/opt/ser/scripts/project"]
 CMD ["api"]

@@ -31,7 +31,7 @@ def test_dockerfile_runs_gunicorn_as_non_root_with_healthcheck():
     user = [line.split()[1] for line in text.splitlines() if line.startswith("USER ")]
     assert user and not user[-1].startswith(("root", "0"))
     assert "HEALTHCHECK" in text and "/health" in text
-    assert 'CMD ["api"]' in text and "gunicorn" in (ROOT / "scripts/ser").read_text()
+    assert 'CMD ["api"]' in text and "gunicorn" in (ROOT / "scripts/project").read_text()
     assert "torch==2.13.0" in text and "download.pytorch.org/whl/cpu" in text
 
 
