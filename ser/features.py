@@ -30,6 +30,7 @@ class FeatureConfig:
     pitch_fmin_hz: float = 60.0
     pitch_fmax_hz: float = 500.0
     silence_db: float = 40.0
+    trim_silence: bool = True
     statistics: tuple[str, ...] = ("mean", "std", "p10", "p50", "p90", "slope")
 
     def __post_init__(self) -> None:
@@ -148,6 +149,20 @@ def _pitch_features(signal: np.ndarray, sr: int, voiced_frames: np.ndarray, conf
     return np.concatenate([stats, [delta.mean(), delta.std(), voiced_ratio]])
 
 
+def trim(signal: np.ndarray, top_db: float) -> np.ndarray:
+    """Drop leading and trailing samples quieter than ``top_db`` below the peak.
+
+    Sample-accurate on purpose (librosa.effects.trim works on frames): a file and the same utterance cut from a
+    longer recording at any offset then start their frames on the same sample and get the same features.
+    """
+    magnitude = np.abs(signal)
+    peak = float(magnitude.max()) if magnitude.size else 0.0
+    if peak == 0.0:
+        return signal
+    loud = np.flatnonzero(magnitude > peak * 10.0 ** (-top_db / 20.0))
+    return signal[loud[0] : loud[-1] + 1]
+
+
 def extract(signal: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
     """Feature vector of one mono float signal sampled at ``sr`` (must equal ``config.sample_rate``)."""
     if sr != config.sample_rate:
@@ -159,6 +174,10 @@ def extract(signal: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
         raise ValueError(f"signal too short: {signal.size} samples, need at least {config.min_samples}")
     if not np.all(np.isfinite(signal)):
         raise ValueError("signal contains NaN or infinite samples")
+    if config.trim_silence:
+        trimmed = trim(signal, config.silence_db)
+        if trimmed.size >= config.min_samples:
+            signal = trimmed
 
     power = np.abs(librosa.stft(signal, n_fft=config.frame_length, hop_length=config.hop_length)) ** 2
     mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=config.n_mels)

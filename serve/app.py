@@ -8,7 +8,7 @@ from flask import Flask
 
 from serve import errors
 from serve.openapi import build_spec
-from serve.routes import info, predict, training
+from serve.routes import analysis, info, predict, training
 from serve.services import Services
 from serve.settings import Settings
 
@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     services = Services.create(settings)
     app.extensions["ser"] = services
     errors.register(app)
-    for blueprint in (predict.bp, training.bp, info.bp):
+    for blueprint in (predict.bp, analysis.bp, training.bp, info.bp):
         app.register_blueprint(blueprint)
     app.extensions["openapi"] = build_spec(app)
     services.models.refresh(force=True)

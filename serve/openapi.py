@@ -39,7 +39,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     with app.test_request_context():
         for endpoint, view in app.view_functions.items():
-            if endpoint not in ("static", "info.openapi"):
+            if endpoint not in ("static", "info.openapi", "info.index"):
                 spec.path(view=view, app=app)
     document = spec.to_dict()
     for path_item in document["paths"].values():

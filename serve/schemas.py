@@ -58,6 +58,35 @@ class Job(BaseModel):
     previous_model_version: str | None = None
 
 
+class Segment(BaseModel):
+    start_s: float
+    end_s: float
+    channel: int
+    emotion: EmotionName
+    probabilities: dict[str, float]
+    satisfaction: float = Field(ge=-1, le=1)
+
+
+class ChannelSummary(BaseModel):
+    segments: int
+    speech_s: float
+    emotion_shares: dict[str, float]
+    dominant_emotion: EmotionName
+    satisfaction: float = Field(ge=-1, le=1)
+
+
+class CallAnalysis(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+    duration_s: float
+    channels: int
+    per_channel: bool
+    model_version: str
+    timeline: list[Segment]
+    summary: dict[str, ChannelSummary]
+    satisfaction: float | None = Field(description="-1 (unsatisfied) .. +1 (satisfied); null without speech")
+    satisfaction_weights: dict[str, float]
+
+
 class Error(BaseModel):
     error: str
     status: int
@@ -89,6 +118,7 @@ SCHEMAS: list[type[BaseModel]] = [
     PredictBatch,
     TrainRequest,
     Job,
+    CallAnalysis,
     Error,
     Health,
     Ready,

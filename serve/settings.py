@@ -7,6 +7,19 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from ser.calls import AnalysisConfig
+
+
+def _analysis_config(params_file: Path) -> AnalysisConfig:
+    """The ``analysis:`` block of the project's params.yaml, or the defaults."""
+    try:
+        params = yaml.safe_load(params_file.read_text()) or {}
+    except OSError:
+        return AnalysisConfig()
+    return AnalysisConfig.from_params(params.get("analysis") or {})
+
 
 def _env_bool(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
@@ -25,6 +38,8 @@ class Settings:
     allow_unauthenticated_train: bool = False
     max_upload_bytes: int = 20 * 1024 * 1024
     max_audio_seconds: float = 60.0
+    max_call_seconds: float = 900.0
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     max_batch: int = 100
     reload_check_seconds: float = 0.5
     train_command: tuple[str, ...] = ("dvc", "repro")
@@ -48,6 +63,8 @@ class Settings:
             "allow_unauthenticated_train": _env_bool("SER_ALLOW_UNAUTHENTICATED_TRAIN"),
             "max_upload_bytes": int(float(os.environ.get("SER_MAX_UPLOAD_MB", "20")) * 1024 * 1024),
             "max_audio_seconds": float(os.environ.get("SER_MAX_AUDIO_SECONDS", "60")),
+            "max_call_seconds": float(os.environ.get("SER_MAX_CALL_SECONDS", "900")),
+            "analysis": _analysis_config(project / "params.yaml"),
         }
         known = {f.name for f in fields(cls)}
         values.update({k: v for k, v in overrides.items() if k in known})

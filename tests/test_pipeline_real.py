@@ -7,9 +7,17 @@ import json
 import os
 from pathlib import Path
 
+import librosa
+import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 
+from ser.artifact import ModelArtifact
+from ser.calls import AnalysisConfig, analyze
+from ser.extraction import features_of_audio
+from ser.predict import predict_features
+from tests.audio_samples import encode
 from tests.project_copy import copy_project, run, venv_env
 
 ARCHIVE = os.environ.get("SER_EMODB_SOURCE", "")
@@ -63,6 +71,51 @@ def test_second_repro_is_a_no_op(project):
     path, env = project
     result = run(["dvc", "repro"], path, env)
     assert result.returncode == 0 and ran_stages(result.stdout) == []
+
+
+def _call(wav_dir: Path, ids: list[str], seed: int) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Test-speaker utterances separated by silences of random, known length (16 kHz)."""
+    rng = np.random.default_rng(seed)
+    parts, truth, t = [], [], 0.0
+    for utterance_id in ids:
+        gap = float(rng.uniform(0.5, 1.5))
+        signal, _ = sf.read(wav_dir / f"{utterance_id}.wav", dtype="float32")
+        parts += [np.zeros(round(gap * 16000), np.float32), signal]
+        truth.append((t + gap, t + gap + signal.size / 16000))
+        t += gap + signal.size / 16000
+    parts.append(np.zeros(16000, np.float32))
+    return np.concatenate(parts), truth
+
+
+def _as_telephone(signal: np.ndarray) -> bytes:
+    """Resampled to 8 kHz and stored as mu-law WAV, as call centres record."""
+    return encode(librosa.resample(signal, orig_sr=16000, target_sr=8000), 8000, "ULAW")
+
+
+@pytest.mark.parametrize("variant", ["16k", "8k_mulaw", "stereo"])
+def test_calls_of_test_speakers_are_segmented_and_classified_like_their_utterances(project, variant):
+    path, _ = project
+    artifact = ModelArtifact.load(path / "models/model")
+    wav_dir = path / "data/raw/wav"
+    test_ids = sorted(p.stem for p in wav_dir.glob("0[38]*.wav"))
+    channels = [test_ids[0:107:9], test_ids[4:107:9]] if variant == "stereo" else [test_ids[0:107:9]]
+    calls = [_call(wav_dir, ids, seed) for seed, ids in enumerate(channels)]
+    if variant == "stereo":
+        n = max(c[0].size for c in calls)
+        audio = encode(np.stack([np.pad(c[0], (0, n - c[0].size)) for c in calls], axis=1))
+    else:
+        audio = _as_telephone(calls[0][0]) if variant == "8k_mulaw" else encode(calls[0][0])
+    result = analyze(audio, artifact, AnalysisConfig(), per_channel=variant == "stereo")
+    for channel, (ids, (_, truth)) in enumerate(zip(channels, calls, strict=True)):
+        segments = [item for item in result["timeline"] if item["channel"] == channel]
+        assert len(segments) == len(ids), [(s["start_s"], s["end_s"]) for s in segments]
+        for item, (start, end), utterance_id in zip(segments, truth, ids, strict=True):
+            assert abs(item["start_s"] - start) <= 0.3 and abs(item["end_s"] - end) <= 0.3, (utterance_id, item)
+            utterance, _ = sf.read(wav_dir / f"{utterance_id}.wav", dtype="float32")
+            alone = _as_telephone(utterance) if variant == "8k_mulaw" else encode(utterance)
+            features, _ = features_of_audio(alone, artifact.feature_config)
+            expected = predict_features(artifact, features)[0]["class"]["emotion"]
+            assert item["emotion"] == expected, utterance_id
 
 
 def test_exp_run_with_hidden_reruns_only_train_and_evaluate(project):

@@ -11,6 +11,12 @@ from serve.services import services
 bp = Blueprint("info", __name__)
 
 
+@bp.get("/")
+def index():
+    """The web page: upload an utterance or a call and see the result."""
+    return current_app.send_static_file("index.html")
+
+
 @bp.get("/health")
 def health():
     """Liveness.

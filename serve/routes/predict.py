@@ -52,7 +52,8 @@ def _predict_json() -> dict[str, Any]:
     }
 
 
-def _uploaded_audio() -> bytes:
+def uploaded_audio() -> bytes:
+    """The uploaded bytes: the multipart field `file`, or the raw body."""
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
@@ -62,7 +63,7 @@ def _uploaded_audio() -> bytes:
 
 
 def _predict_audio() -> dict[str, Any]:
-    data = _uploaded_audio()
+    data = uploaded_audio()
     if not data:
         raise ApiError(422, "uploaded audio is empty")
     artifact = services().model()

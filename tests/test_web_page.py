@@ -1,0 +1,104 @@
+"""The web page in a real headless Chromium: upload an utterance and a call, see the results, take screenshots."""
+
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from werkzeug.serving import make_server
+
+from serve.app import create_app
+from tests.api_fixtures import build_served_project
+from tests.audio_samples import encode
+from tests.synthetic import SR, synthetic_signal
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="needs Debian's chromium and chromium-driver (scripts/project test installs them)",
+)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    app = create_app(build_served_project(tmp_path_factory.mktemp("web")))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture()
+def browser(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--window-size=1100,900", f"--user-data-dir={tmp_path / 'profile'}",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def submit(browser, site, audio: Path, kind: str, screenshot: Path) -> str:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(site + "/")
+    browser.find_element(By.ID, "file").send_keys(str(audio))
+    browser.find_element(By.CSS_SELECTOR, f"input[name=kind][value={kind}]").click()
+    browser.find_element(By.ID, "submit").click()
+    WebDriverWait(browser, 30).until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Done."))
+    browser.save_screenshot(str(screenshot))
+    assert screenshot.stat().st_size > 10_000
+    return browser.find_element(By.ID, "verdict").text
+
+
+def test_upload_an_utterance_and_see_its_emotion(browser, site, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    audio = tmp_path / "anger.wav"
+    audio.write_bytes(encode(synthetic_signal("08a01Wa", 1.0)))
+    verdict = submit(browser, site, audio, "utterance", tmp_path / "utterance.png")
+    assert verdict.startswith("Emotion: ")
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".bar")) == 7
+
+
+def test_upload_a_call_and_see_the_timeline_and_score(browser, site, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    gap = np.zeros(SR, np.float32)
+    call = np.concatenate(
+        [gap, *[np.concatenate([synthetic_signal(i, 1.0), gap]) for i in ("03a01Fa", "08a01Wa", "03a01Na")]]
+    )
+    audio = tmp_path / "call.wav"
+    audio.write_bytes(encode(call))
+    verdict = submit(browser, site, audio, "call", tmp_path / "call.png")
+    assert verdict.startswith("Satisfaction: ")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#timeline rect")) == 3
+
+
+def test_an_error_is_shown_to_the_user(browser, site, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio")
+    browser.get(site + "/")
+    browser.find_element(By.ID, "file").send_keys(str(bad))
+    browser.find_element(By.ID, "submit").click()
+    WebDriverWait(browser, 30).until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Error"))
+    assert "cannot decode audio" in browser.find_element(By.ID, "status").text
