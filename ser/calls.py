@@ -38,11 +38,11 @@ DEFAULT_SATISFACTION_WEIGHTS: dict[str, float] = {
 class AnalysisConfig:
     """Segmentation thresholds and the satisfaction mapping; mirrors the ``analysis:`` block of params.yaml."""
 
-    top_db: float = 35.0
+    top_db: float = 40.0
     floor_db: float = -55.0
     min_segment_s: float = 0.4
     max_segment_s: float = 10.0
-    min_gap_s: float = 0.25
+    min_gap_s: float = 0.35
     padding_s: float = 0.05
     context_s: float = 0.3
     hop_s: float = 0.01
