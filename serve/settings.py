@@ -43,7 +43,6 @@ class Settings:
     max_batch: int = 100
     reload_check_seconds: float = 0.5
     train_command: tuple[str, ...] = ("dvc", "repro")
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

@@ -14,14 +14,11 @@ from tests.synthetic import synthetic_ids, write_wav_dir
 
 
 def build_served_project(root: Path, model_spec: dict | None = None) -> Settings:
-    """Write wavs, features, a trained model, metrics and params under ``root``; return API settings for it."""
+    """Write wavs, a model trained on their features, metrics and params under ``root``; return API settings."""
     wav_dir = root / "data/raw/wav"
     write_wav_dir(wav_dir, synthetic_ids(140))
     config = FeatureConfig()
     table = feature_table(wav_dir, config)
-    features_file = root / "data/features/features.parquet"
-    features_file.parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(features_file)
     labels = [int("NWLEAFT".index(i[5])) for i in table.index]
     artifact = train(model_spec or {"family": "logreg", "seed": 0}, config, table.to_numpy(), labels, {})
     artifact.metadata["train_speakers"] = sorted({i[:2] for i in table.index})
