@@ -29,7 +29,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["openapi"] = build_spec(app)
     services.models.refresh(force=True)
     if services.models.get() is None:
-        logging.getLogger(__name__).warning(
-            "no model at %s yet; /pred answers 503 until one exists", settings.model_dir
-        )
+        log.warning("no model at %s yet; /pred answers 503 until one exists", settings.model_dir)
     return app

@@ -24,6 +24,7 @@ JOB_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 ACTIVE = ("queued", "running")
 STATE_FILE = "state.json"
 LOG_FILE = "log.txt"
+PARAMS_BACKUP = "params.before.yaml"
 
 
 class JobConflict(RuntimeError):
@@ -84,25 +85,34 @@ class JobStore:
             return job
 
     def get(self, job_id: str) -> dict[str, Any] | None:
-        """A job's state, with a dead runner reported as interrupted (and its processes cleaned up)."""
+        """A job's state, with a dead runner reported as interrupted (and what it left behind cleaned up)."""
         job = self._read(job_id)
         if job is None or job["state"] not in ACTIVE or _runner_alive(job):
             return job
         with self.locked():
-            job = self._read(job_id)
-            if job is not None and job["state"] in ACTIVE and not _runner_alive(job):
-                _kill_group(job)
-                job.update(state="interrupted", finished_at=now(), error="the training process stopped unexpectedly")
-                self.write(job)
+            return self._settle(job_id)
+
+    def _settle(self, job_id: str) -> dict[str, Any] | None:
+        """Mark an active job whose runner is gone as interrupted; the caller holds the lock."""
+        job = self._read(job_id)
+        if job is not None and job["state"] in ACTIVE and not _runner_alive(job):
+            _kill_group(job)
+            backup = self.path(job_id) / PARAMS_BACKUP
+            if backup.is_file() and job.get("params_file"):
+                os.replace(backup, job["params_file"])  # the interrupted job's overrides must not outlive it
+            job.update(state="interrupted", finished_at=now(), error="the training process stopped unexpectedly")
+            self.write(job)
         return job
 
+    def _latest_id(self) -> str | None:
+        if not self.jobs_dir.exists():
+            return None
+        ids = sorted(p.name for p in self.jobs_dir.iterdir() if JOB_ID.fullmatch(p.name))
+        return ids[-1] if ids else None
+
     def latest(self) -> dict[str, Any] | None:
-        ids = (
-            sorted(p.name for p in self.jobs_dir.glob("*") if JOB_ID.fullmatch(p.name))
-            if self.jobs_dir.exists()
-            else []
-        )
-        return self.get(ids[-1]) if ids else None
+        job_id = self._latest_id()
+        return self.get(job_id) if job_id else None
 
     def log_tail(self, job_id: str, lines: int = 40) -> list[str]:
         try:
@@ -116,9 +126,9 @@ class JobStore:
 
     def start(self, project_dir: Path, overrides: dict[str, Any], command: tuple[str, ...]) -> dict[str, Any]:
         """Create a job and start its runner in a new session; JobConflict if a job is active."""
-        latest = self.latest()
         with self.locked():
-            latest = self.get(latest["job_id"]) if latest else None
+            latest_id = self._latest_id()
+            latest = self._settle(latest_id) if latest_id else None
             if latest is not None and latest["state"] in ACTIVE:
                 raise JobConflict(latest)
             job_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"

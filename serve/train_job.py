@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,15 +17,24 @@ import psutil
 from ser import overrides
 from ser.artifact import ArtifactError, ModelArtifact
 from ser.paths import METRICS_FILE, MODEL_DIR, PARAMS_FILE
-from serve.jobs import JobStore, now
+from serve.jobs import PARAMS_BACKUP, JobStore, now
 
 
 def run(job_dir: Path, project_dir: Path, command: list[str]) -> int:
     store, job_id = JobStore(job_dir.parent), job_dir.name
+    params_file = (project_dir / PARAMS_FILE).resolve()
+    # Kept until the job ends, so that the API can undo the overrides of a runner that was killed.
+    backup = job_dir / PARAMS_BACKUP
+    shutil.copyfile(params_file, backup)
     me = psutil.Process()
-    job = store.update(job_id, state="running", started_at=now(), pid=me.pid, pid_started=me.create_time())
-    params_file = project_dir / PARAMS_FILE
-    original_params = params_file.read_text()
+    job = store.update(
+        job_id,
+        state="running",
+        started_at=now(),
+        pid=me.pid,
+        pid_started=me.create_time(),
+        params_file=str(params_file),
+    )
     try:
         previous = ModelArtifact.load(project_dir / MODEL_DIR).version
     except ArtifactError:
@@ -39,10 +49,11 @@ def run(job_dir: Path, project_dir: Path, command: list[str]) -> int:
         artifact = ModelArtifact.load(project_dir / MODEL_DIR)
         metrics = json.loads((project_dir / METRICS_FILE).read_text())
     except Exception as error:  # the job must end in a recorded state whatever went wrong
-        params_file.write_text(original_params)
+        os.replace(backup, params_file)
         store.update(job_id, state="failed", finished_at=now(), error=str(error), previous_model_version=previous)
         print(f"error: {error}", flush=True)
         return 1
+    backup.unlink()
     store.update(
         job_id,
         state="succeeded",

@@ -48,6 +48,7 @@ def test_killed_training_process_keeps_old_model_and_next_job_succeeds(project):
         os.kill(runner_pid(path, job_id), signal.SIGKILL)
         job = wait_for_job(base, job_id, FINAL, timeout=30)
         assert job["state"] == "interrupted"
+        assert (path / "params.yaml").read_text() == params_before  # its overrides were undone
         assert requests.get(f"{base}/ready", timeout=5).json()["model_version"] == before
         answer = requests.post(f"{base}/pred", json={"id": "03a01Fa"}, timeout=5)
         assert answer.status_code == 200 and answer.json()["model_version"] == before

@@ -114,11 +114,13 @@ def test_second_job_while_one_runs_is_409(project):
 
 def test_killed_runner_is_reported_interrupted_and_next_job_runs(project):
     client = make_client(project, [sys.executable, "-c", "import time; time.sleep(60)"])
-    job_id = client.post("/train", headers=AUTH).json["job_id"]
+    params_before = (project.project_dir / "params.yaml").read_text()
+    job_id = client.post("/train", json={"params": {"model.hidden": 64}}, headers=AUTH).json["job_id"]
     job = wait_for(client, job_id, states=("running",))
     os.kill(_runner_pid(project, job_id), signal.SIGKILL)
     job = wait_for(client, job_id)
     assert job["state"] == "interrupted"
+    assert (project.project_dir / "params.yaml").read_text() == params_before
     restarted = create_app(dataclasses.replace(project, api_token=TOKEN, train_command=("true",))).test_client()
     assert restarted.get("/train").json["state"] == "interrupted"
     next_job = restarted.post("/train", headers=AUTH)
