@@ -97,6 +97,7 @@ def test_upload_of_a_recording_predicts_like_its_id(client, served):
         (48000, "FLOAT", "WAV", 1),
         (22050, "PCM_16", "FLAC", 2),
         (16000, "VORBIS", "OGG", 1),
+        (16000, "MPEG_LAYER_III", "MP3", 1),
     ],
 )
 def test_telephone_and_other_formats_are_accepted(client, sr, subtype, fmt, channels):
