@@ -38,7 +38,7 @@ DEFAULT_SATISFACTION_WEIGHTS: dict[str, float] = {
 class AnalysisConfig:
     """Segmentation thresholds and the satisfaction mapping; mirrors the ``analysis:`` block of params.yaml."""
 
-    top_db: float = 40.0
+    top_db: float = 45.0
     floor_db: float = -55.0
     min_segment_s: float = 0.4
     max_segment_s: float = 10.0
@@ -119,7 +119,7 @@ def segment(
         envelopes, hop_s = _envelopes(audio, per_channel, config)
     segments = []
     for channel, db in enumerate(envelopes):
-        reference = float(np.percentile(db, 99.5)) if db.size else -np.inf
+        reference = float(db.max()) if db.size else -np.inf
         if reference < config.floor_db:
             continue  # silence (or near silence) only
         runs = [[start, end] for start, end in _runs(db > reference - config.top_db)]
