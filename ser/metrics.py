@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
 from ser.emodb import CODES, EMOTIONS
 
@@ -34,8 +34,3 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, 
         "n": len(y_true),
         "per_class": per_class,
     }
-
-
-def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """7x7 confusion matrix, rows = true label, columns = predicted label."""
-    return confusion_matrix(y_true, y_pred, labels=list(range(len(CODES))))

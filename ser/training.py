@@ -10,7 +10,7 @@ import numpy as np
 
 from ser.artifact import ModelArtifact
 from ser.features import FeatureConfig
-from ser.metrics import classification_metrics, confusion
+from ser.metrics import classification_metrics
 from ser.models import build_estimator, resolve_spec
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,8 @@ def train(
 
 def evaluate(
     artifact: ModelArtifact, x: np.ndarray, y: np.ndarray, timing_repeats: int = 5
-) -> tuple[dict[str, Any], dict[str, float], np.ndarray, np.ndarray]:
-    """Quality metrics, timing figures, predictions and confusion matrix of ``artifact`` on (x, y).
+) -> tuple[dict[str, Any], dict[str, float], np.ndarray]:
+    """Quality metrics, timing figures and predictions of ``artifact`` on (x, y).
 
     Timing (inference samples/s, best of ``timing_repeats``) is kept apart from the deterministic metrics.
     """
@@ -66,4 +66,4 @@ def evaluate(
         "train_seconds": artifact.metadata["train_seconds"],
         "inference_samples_per_s": round(len(x) / max(best, 1e-9), 1),
     }
-    return metrics, timing, predictions, confusion(y, predictions)
+    return metrics, timing, predictions

@@ -19,7 +19,7 @@ def main(params: dict[str, Any]) -> None:
     train_speakers = pd.DataFrame({"speaker": artifact.metadata["train_speakers"], "id": ""})
     assert_speaker_disjoint(train_speakers, test)
     x, y, _ = join(test, pd.read_parquet(FEATURES_FILE))
-    metrics, timing, predictions, _ = evaluate(artifact, x, y)
+    metrics, timing, predictions = evaluate(artifact, x, y)
     metrics["test_speakers"] = sorted(set(test["speaker"]))
     stage.write_json(METRICS_FILE, metrics)
     stage.write_json(TIMING_FILE, timing)
