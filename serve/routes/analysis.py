@@ -7,7 +7,7 @@ from flask import Blueprint, request
 from ser.audio import AudioError, AudioTooLong
 from ser.calls import analyze
 from serve.errors import ApiError
-from serve.routes.predict import AUDIO_TYPES, uploaded_audio
+from serve.routes.predict import uploaded_audio
 from serve.services import services
 
 bp = Blueprint("analysis", __name__)
@@ -51,13 +51,7 @@ def analyze_call():
     channels = request.args.get("channels", "mono")
     if channels not in ("mono", "split"):
         raise ApiError(400, "channels must be 'mono' or 'split'")
-    if not (request.mimetype == "multipart/form-data" or request.mimetype.startswith(AUDIO_TYPES)):
-        raise ApiError(
-            415, f"unsupported content type {request.mimetype or 'none'!r}: send multipart/form-data or audio/*"
-        )
-    data = uploaded_audio()
-    if not data:
-        raise ApiError(422, "uploaded audio is empty")
+    data = uploaded_audio("multipart/form-data or audio/*")
     settings = services().settings
     try:
         return analyze(

@@ -52,20 +52,24 @@ def _predict_json() -> dict[str, Any]:
     }
 
 
-def uploaded_audio() -> bytes:
-    """The uploaded bytes: the multipart field `file`, or the raw body."""
+def uploaded_audio(accepted: str) -> bytes:
+    """The uploaded bytes: the multipart field `file`, or a raw audio body; 415 for other content types."""
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
             raise ApiError(400, 'multipart upload needs a "file" field')
-        return upload.read()
-    return request.get_data(cache=False)
+        data = upload.read()
+    elif request.mimetype.startswith(AUDIO_TYPES):
+        data = request.get_data(cache=False)
+    else:
+        raise ApiError(415, f"unsupported content type {request.mimetype or 'none'!r}: send {accepted}")
+    if not data:
+        raise ApiError(422, "uploaded audio is empty")
+    return data
 
 
 def _predict_audio() -> dict[str, Any]:
-    data = uploaded_audio()
-    if not data:
-        raise ApiError(422, "uploaded audio is empty")
+    data = uploaded_audio("JSON, multipart/form-data or audio/*")
     artifact = services().model()
     try:
         features, duration = features_of_audio(data, artifact.feature_config, services().settings.max_audio_seconds)
@@ -114,10 +118,4 @@ def pred():
         422: {$ref: '#/components/responses/Error'}
         503: {$ref: '#/components/responses/Error'}
     """
-    if request.is_json:
-        return _predict_json()
-    if request.mimetype == "multipart/form-data" or request.mimetype.startswith(AUDIO_TYPES):
-        return _predict_audio()
-    raise ApiError(
-        415, f"unsupported content type {request.mimetype or 'none'!r}: send JSON, multipart/form-data or audio/*"
-    )
+    return _predict_json() if request.is_json else _predict_audio()
