@@ -11,47 +11,20 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import psutil
-import requests
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.project_copy import ROOT
+from tests.servers import start_gunicorn, stop
+
 LUA = ROOT / "benchmarks/wrk/report.lua"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(workers: int, port: int) -> subprocess.Popen:
-    env = dict(os.environ, SER_PROJECT_DIR=str(ROOT), SER_BIND=f"127.0.0.1:{port}", SER_WORKERS=str(workers))
-    env["SER_ACCESS_LOG"] = ""
-    gunicorn = str(Path(sys.executable).parent / "gunicorn")
-    process = subprocess.Popen(
-        [gunicorn, "-c", str(ROOT / "serve/gunicorn.conf.py"), "serve.wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
-                return process
-        except requests.RequestException:
-            time.sleep(0.5)
-    process.kill()
-    sys.exit("error: gunicorn did not become ready (is there a model? run `dvc repro`)")
 
 
 def wrk(url: str, body: Path, content_type: str, seconds: int, connections: int) -> dict:
@@ -81,9 +54,11 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("error: wrk is not installed (apt-get install wrk)")
-    port = free_port()
-    server = start_server(args.workers, port)
-    url = f"http://127.0.0.1:{port}/pred"
+    try:
+        server, base = start_gunicorn(ROOT, dict(os.environ, SER_WORKERS=str(args.workers)))
+    except RuntimeError:
+        sys.exit("error: gunicorn did not become ready (is there a model? run `dvc repro`)")
+    url = f"{base}/pred"
     try:
         with tempfile.TemporaryDirectory() as tmp:
             id_body = Path(tmp) / "id.json"
@@ -99,8 +74,7 @@ def main() -> None:
             workers = psutil.Process(server.pid).children()
             rss = [w.memory_info().rss / 2**20 for w in workers]
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
     print(
         f"gunicorn {args.workers} workers on loopback, wrk 2 threads / {args.connections} connections, "
         f"{args.seconds} s per run, {os.cpu_count()} cores shared by server and load tool"

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -24,21 +22,16 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.project_copy import ROOT, copy_project, run, venv_env
+from tests.project_copy import copy_project, run, venv_env
+from tests.servers import start_gunicorn, stop
 
 TOKEN = "load-test-token"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def client_loop(base: str, ids: list[str], stop: threading.Event, results: list, lock: threading.Lock) -> None:
+def client_loop(base: str, ids: list[str], halt: threading.Event, results: list, lock: threading.Lock) -> None:
     session = requests.Session()
     n = 0
-    while not stop.is_set():
+    while not halt.is_set():
         started = time.perf_counter()
         try:
             response = session.post(f"{base}/pred", json={"id": ids[n % len(ids)]}, timeout=10)
@@ -64,26 +57,13 @@ def main() -> None:
         env = venv_env(SER_EMODB_SOURCE=str(Path(archive).resolve()), SER_PROJECT_DIR=str(project))
         if run(["dvc", "repro"], project, env, timeout=900).returncode != 0:
             sys.exit("error: dvc repro failed")
-        port = free_port()
-        env.update(SER_BIND=f"127.0.0.1:{port}", SER_API_TOKEN=TOKEN, SER_WORKERS="2", SER_ACCESS_LOG="")
-        gunicorn = str(Path(sys.executable).parent / "gunicorn")
-        server = subprocess.Popen(
-            [gunicorn, "-c", str(ROOT / "serve/gunicorn.conf.py"), "serve.wsgi:app"],
-            cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
+        server, base = start_gunicorn(project, dict(env, SER_API_TOKEN=TOKEN, SER_WORKERS="2"))
         try:
-            for _ in range(180):
-                try:
-                    if requests.get(f"{base}/ready", timeout=2).status_code == 200:
-                        break
-                except requests.RequestException:
-                    time.sleep(0.5)
             old = requests.get(f"{base}/ready", timeout=5).json()["model_version"]
             ids = sorted(p.stem for p in (project / "data/raw/wav").glob("*.wav"))
-            stop, lock, results = threading.Event(), threading.Lock(), []
+            halt, lock, results = threading.Event(), threading.Lock(), []
             threads = [
-                threading.Thread(target=client_loop, args=(base, ids[i :: args.clients], stop, results, lock))
+                threading.Thread(target=client_loop, args=(base, ids[i :: args.clients], halt, results, lock))
                 for i in range(args.clients)
             ]
             started = time.monotonic()
@@ -104,13 +84,12 @@ def main() -> None:
                     time.sleep(3)  # keep loading the new model for a moment
                     break
                 time.sleep(0.5)
-            stop.set()
+            halt.set()
             for thread in threads:
                 thread.join()
             elapsed = time.monotonic() - started
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            stop(server)
     latencies = np.array([r[0] for r in results]) * 1000
     statuses = Counter(r[1] for r in results)
     errors = sum(n for status, n in statuses.items() if status != 200)

@@ -21,7 +21,7 @@ from tests.audio_samples import (
     wav_with_unknown_codec,
 )
 from tests.project_copy import copy_project, edit_params, run, venv_env
-from tests.servers import start_gunicorn, stop
+from tests.servers import start_gunicorn, stop, wait_for_job
 
 TOKEN = "smoke-token"
 
@@ -67,15 +67,9 @@ def test_train_job_swaps_the_model_in_every_worker(server):
     auth = {"Authorization": f"Bearer {TOKEN}"}
     started = requests.post(f"{base}/train", json={"params": {"model.C": 0.05}}, headers=auth, timeout=10)
     assert started.status_code == 202, started.text
-    status_url = base + started.headers["Location"]
+    assert started.headers["Location"] == f"/train/{started.json()['job_id']}"
     assert requests.post(f"{base}/train", headers=auth, timeout=10).status_code == 409
-    deadline = time.monotonic() + 300
-    job = {}
-    while time.monotonic() < deadline:
-        job = requests.get(status_url, timeout=5).json()
-        if job["state"] not in ("queued", "running"):
-            break
-        time.sleep(1)
+    job = wait_for_job(base, started.json()["job_id"], ("succeeded", "failed", "interrupted"))
     assert job["state"] == "succeeded", job
     assert job["model_version"] != before and job["test_accuracy"] > 0.5
     time.sleep(1)
