@@ -20,8 +20,8 @@ ARG TORCH_WHEELS=/opt/wheels
 RUN PIP_FIND_LINKS="$TORCH_WHEELS" PIP_EXTRA_INDEX_URL="$TORCH_INDEX_URL" \
     pip install --retries=1 --timeout=15 torch==2.13.0
 
-COPY requirements.txt ./
-RUN pip install -r requirements.txt
+COPY requirements.txt requirements-nodeps.txt ./
+RUN pip install -r requirements.txt && pip install --no-deps -r requirements-nodeps.txt
 
 COPY pyproject.toml README.md ./
 COPY ser ./ser

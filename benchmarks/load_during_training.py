@@ -1,8 +1,8 @@
 """Load on /pred while a /train job runs and the model swaps (gunicorn on loopback, bounded in time).
 
 In a throw-away copy of the project: `dvc repro`, start gunicorn, then 16 concurrent clients post /pred by id
-while POST /train retrains with another hidden size. Prints requests, errors, p50/p99 and the model versions
-answered, which must be the old or the new one.
+while POST /train retrains with another regularisation (model.C). Prints requests, errors, p50/p99 and the model
+versions answered, which must be the old or the new one.
 Usage: SER_EMODB_SOURCE=../shared/emodb/download.zip python benchmarks/load_during_training.py [--seconds 45]
 """
 
@@ -72,7 +72,7 @@ def main() -> None:
             time.sleep(3)
             job = requests.post(
                 f"{base}/train",
-                json={"params": {"model.hidden": 50}},
+                json={"params": {"model.C": 0.1}},
                 headers={"Authorization": f"Bearer {TOKEN}"},
                 timeout=10,
             )

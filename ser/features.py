@@ -1,4 +1,5 @@
-"""Utterance-level acoustic features: librosa frame features reduced by statistics.
+"""Utterance-level acoustic features: librosa frame features reduced by statistics, plus (optionally) statistics of
+a pretrained voice encoder's hidden states (``ser.voice_encoder``).
 
 ``extract(signal, sr, config)`` is the one feature path shared by training and serving.
 """
@@ -10,6 +11,8 @@ from typing import Any
 
 import librosa
 import numpy as np
+
+from ser import voice_encoder as voice
 
 STATISTICS = ("mean", "std", "min", "max", "p10", "p25", "p50", "p75", "p90", "range", "slope", "skew", "kurtosis")
 SPECTRAL = ("centroid", "bandwidth", "rolloff", "flatness", "zcr", "rms_db")
@@ -32,8 +35,11 @@ class FeatureConfig:
     silence_db: float = 40.0
     trim_silence: bool = True
     statistics: tuple[str, ...] = ("mean", "std", "p10", "p50", "p90", "slope")
+    voice_encoder: bool = False
 
     def __post_init__(self) -> None:
+        if self.voice_encoder and self.sample_rate != voice.SAMPLE_RATE:
+            raise ValueError(f"features.voice_encoder needs sample_rate {voice.SAMPLE_RATE}")
         unknown = sorted(set(self.statistics) - set(STATISTICS))
         if unknown:
             raise ValueError(f"unknown feature statistics {unknown}; choose from {list(STATISTICS)}")
@@ -62,6 +68,15 @@ class FeatureConfig:
         return self.frame_length
 
 
+def prepare(config: FeatureConfig) -> None:
+    """Load what ``extract`` needs for ``config`` ahead of the first request (the voice encoder's weights).
+
+    Raises ``voice_encoder.VoiceEncoderMissing`` when they are not installed.
+    """
+    if config.voice_encoder:
+        voice.encoder()
+
+
 def _frame_feature_names(config: FeatureConfig) -> list[str]:
     names = [f"mfcc{i}" for i in range(config.n_mfcc)]
     if config.mfcc_deltas:
@@ -87,7 +102,8 @@ GLOBAL_FEATURES = ("duration_s", "active_ratio", "onset_rate")
 def feature_names(config: FeatureConfig) -> list[str]:
     """Names of the vector ``extract`` returns, in order."""
     frame = [f"{name}_{stat}" for name in _frame_feature_names(config) for stat in config.statistics]
-    return frame + _pitch_feature_names(config) + list(GLOBAL_FEATURES)
+    voice_names = voice.feature_names() if config.voice_encoder else []
+    return frame + _pitch_feature_names(config) + list(GLOBAL_FEATURES) + voice_names
 
 
 def _statistics(matrix: np.ndarray, statistics: tuple[str, ...]) -> np.ndarray:
@@ -215,5 +231,7 @@ def extract(signal: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
     envelope = librosa.onset.onset_strength(S=log_mel, sr=sr)
     onsets = librosa.onset.onset_detect(onset_envelope=envelope, sr=sr, hop_length=config.hop_length)
     parts.append(np.array([duration, float(active.mean()), len(onsets) / duration]))
+    if config.voice_encoder:
+        parts.append(voice.features(signal, sr))
     vector = np.concatenate(parts)
     return np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0)

@@ -23,7 +23,11 @@ def choose_spec(model_params: dict[str, Any], cv_summary: dict[str, Any]) -> dic
         winner = cv_summary["best_spec"]
         log.info("model.family is auto: training CV winner %s", cv_summary["best_candidate"])
         return resolve_spec({**winner, "seed": seed}, strict=True)
-    return resolve_spec(model_params, strict=False)
+    spec = resolve_spec(model_params, strict=False)
+    unused = sorted(set(model_params) - set(spec))
+    if unused:
+        log.info("model.family is %s: it does not use model.%s", spec["family"], ", model.".join(unused))
+    return spec
 
 
 def train(

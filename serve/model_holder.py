@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 from ser.artifact import METADATA_FILE, ArtifactError, ModelArtifact, read_version
+from ser.features import prepare as prepare_features
+from ser.voice_encoder import VoiceEncoderMissing
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,8 @@ class ModelHolder:
                 return
             try:
                 artifact = ModelArtifact.load(self.model_dir)
-            except (ArtifactError, OSError, EOFError, ValueError) as error:
+                prepare_features(artifact.feature_config)
+            except (ArtifactError, VoiceEncoderMissing, OSError, EOFError, ValueError) as error:
                 self.last_error = str(error)
                 log.warning("not loading %s: %s", self.model_dir, error)
                 return

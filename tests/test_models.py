@@ -84,14 +84,13 @@ def test_loso_folds_hold_out_whole_speakers(data, monkeypatch):
     from ser import cv
 
     seen = []
-    real_cross_validate = cv.cross_validate
+    real_fit_and_score = cv._fit_and_score
 
-    def spy(estimator, x, y, groups, cv, **kwargs):
-        for train_idx, test_idx in cv.split(x, y, groups):
-            seen.append((set(groups[train_idx]), set(groups[test_idx])))
-        return real_cross_validate(estimator, x, y, groups=groups, cv=cv, **kwargs)
+    def spy(spec, x, y, train, test):
+        seen.append((set(speakers[train]), set(speakers[test])))
+        return real_fit_and_score(spec, x, y, train, test)
 
-    monkeypatch.setattr(cv, "cross_validate", spy)
+    monkeypatch.setattr(cv, "_fit_and_score", spy)
     x, y, speakers = data
     loso_scores({"lr": {"family": "logreg"}}, x, y, speakers, seed=0)
     assert len(seen) == 4

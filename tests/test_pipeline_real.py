@@ -49,11 +49,15 @@ def test_default_split_is_428_train_107_test(project):
     assert sorted(set(train["speaker"])) == ["09", "10", "11", "12", "13", "14", "15", "16"]
 
 
-def test_metrics_beat_the_proof_of_concept(project):
+def test_metrics_beat_the_proof_of_concept_and_the_classical_baseline(project):
     path, env = project
     metrics = json.loads((path / "reports/metrics.json").read_text())
     assert metrics["n"] == 107
-    assert metrics["accuracy"] >= 0.61
+    # Measured 0.879 (proof of concept 0.61-0.64, ComParE + SVM 0.86); the margin allows a few flipped predictions
+    # from floating-point differences between machines.
+    assert metrics["accuracy"] >= 0.85
+    summary = json.loads((path / "reports/cv/summary.json").read_text())
+    assert summary["best_uar_mean"] >= 0.81  # measured 0.833
     shown = run(["dvc", "metrics", "show", "--json"], path, env)
     assert shown.returncode == 0 and "accuracy" in shown.stdout
 
@@ -120,7 +124,8 @@ def test_calls_of_test_speakers_are_segmented_and_classified_like_their_utteranc
 
 def test_exp_run_with_hidden_reruns_only_train_and_evaluate(project):
     path, env = project
-    result = run(["dvc", "exp", "run", "-S", "model.hidden=50"], path, env, timeout=600)
+    command = ["dvc", "exp", "run", "-S", "model.family=mlp", "-S", "model.hidden=50"]
+    result = run(command, path, env, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert ran_stages(result.stdout) == ["train", "evaluate"]
     metadata = json.loads((path / "models/model/metadata.json").read_text())

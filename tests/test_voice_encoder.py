@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from ser import voice_encoder
+from ser.dataset import feature_table
+from ser.features import FeatureConfig, extract, feature_names
+from tests.synthetic import SR, synthetic_ids, synthetic_signal, write_wav_dir
+
+CONFIG = FeatureConfig(voice_encoder=True)
+
+
+def _voice_part(vector: np.ndarray) -> np.ndarray:
+    return vector[-voice_encoder.N_FEATURES :]
+
+
+def test_voice_features_extend_the_librosa_vector():
+    signal = synthetic_signal("03a01Fa", 1.0)
+    with_voice = extract(signal, SR, CONFIG)
+    without = extract(signal, SR, FeatureConfig())
+    assert with_voice.shape == (len(feature_names(CONFIG)),) == (without.size + voice_encoder.N_FEATURES,)
+    assert np.array_equal(with_voice[: without.size], without)
+    voice = _voice_part(with_voice)
+    assert np.all(np.isfinite(voice)) and np.std(voice) > 0
+    assert feature_names(CONFIG)[-1] == f"voice_std_{voice_encoder.HIDDEN - 1}"
+
+
+def test_voice_features_tell_voices_apart():
+    a = _voice_part(extract(synthetic_signal("03a01Fa"), SR, CONFIG))
+    b = _voice_part(extract(synthetic_signal("08a01Fa"), SR, CONFIG))
+    assert not np.allclose(a, b, atol=1e-3)
+
+
+def test_quiet_audio_is_raised_to_the_encoders_level():
+    signal = synthetic_signal("03a01Fa", 1.0)
+    rms = float(np.sqrt(np.mean(signal**2)))
+    quiet = signal * np.float32(10 ** (-45 / 20) / rms)  # -45 dBFS
+    quieter = quiet * np.float32(0.5)  # -51 dBFS
+    np.testing.assert_allclose(voice_encoder.features(quiet, SR), voice_encoder.features(quieter, SR), atol=1e-4)
+    loud = signal * np.float32(10 ** (-10 / 20) / rms)  # louder than the target: left alone, so it differs
+    assert not np.allclose(voice_encoder.features(loud, SR), voice_encoder.features(quiet, SR), atol=1e-3)
+
+
+def test_parallel_table_with_voice_features_equals_serial(tmp_path):
+    write_wav_dir(tmp_path, synthetic_ids(6))
+    serial = feature_table(tmp_path, CONFIG, workers=1)
+    assert serial.equals(feature_table(tmp_path, CONFIG, workers=2))
+
+
+def test_voice_encoder_needs_16_khz():
+    with pytest.raises(ValueError, match="voice_encoder needs sample_rate 16000"):
+        FeatureConfig(voice_encoder=True, sample_rate=8000)
+    with pytest.raises(ValueError, match="needs 16000 Hz"):
+        voice_encoder.features(np.zeros(8000, dtype=np.float32), 8000)
+
+
+def test_missing_weights_name_the_install_command(monkeypatch):
+    monkeypatch.setattr(voice_encoder.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(voice_encoder.VoiceEncoderMissing, match=r"requirements-nodeps\.txt"):
+        voice_encoder.weights_path()
