@@ -36,10 +36,13 @@ class FeatureConfig:
     trim_silence: bool = True
     statistics: tuple[str, ...] = ("mean", "std", "p10", "p50", "p90", "slope")
     voice_encoder: bool = False
+    voice_encoder_layer: int = 3
 
     def __post_init__(self) -> None:
         if self.voice_encoder and self.sample_rate != voice.SAMPLE_RATE:
             raise ValueError(f"features.voice_encoder needs sample_rate {voice.SAMPLE_RATE}")
+        if not 1 <= self.voice_encoder_layer <= voice.LAYERS:
+            raise ValueError(f"features.voice_encoder_layer must be 1 to {voice.LAYERS}")
         unknown = sorted(set(self.statistics) - set(STATISTICS))
         if unknown:
             raise ValueError(f"unknown feature statistics {unknown}; choose from {list(STATISTICS)}")
@@ -74,7 +77,7 @@ def prepare(config: FeatureConfig) -> None:
     Raises ``voice_encoder.VoiceEncoderMissing`` when they are not installed.
     """
     if config.voice_encoder:
-        voice.encoder()
+        voice.encoder(config.voice_encoder_layer)
 
 
 def _frame_feature_names(config: FeatureConfig) -> list[str]:
@@ -232,6 +235,6 @@ def extract(signal: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
     onsets = librosa.onset.onset_detect(onset_envelope=envelope, sr=sr, hop_length=config.hop_length)
     parts.append(np.array([duration, float(active.mean()), len(onsets) / duration]))
     if config.voice_encoder:
-        parts.append(voice.features(signal, sr))
+        parts.append(voice.features(signal, sr, config.voice_encoder_layer))
     vector = np.concatenate(parts)
     return np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0)

@@ -1,10 +1,11 @@
 """Utterance statistics of a pretrained voice encoder's hidden states (Resemblyzer's GE2E LSTM).
 
-The encoder was trained for speaker verification on LibriSpeech and VoxCeleb (no emotion labels, no EmoDB);
-its top LSTM layer still carries much of how a voice is used. We take the mean and standard deviation over time
-of that layer's outputs for the whole utterance. The weights ship inside the ``resemblyzer`` wheel on PyPI, so
-nothing is fetched at run time; the package is installed without its dependencies (``requirements-nodeps.txt``):
-we only read its weight file and never import it, which spares building ``webrtcvad``.
+The encoder (three LSTM layers) was trained for speaker verification on LibriSpeech and VoxCeleb (no emotion
+labels, no EmoDB); its hidden states still carry much of how a voice is used. We take the mean and standard
+deviation over time of one layer's outputs (by default the top one, the best in our LOSO CV) for the whole
+utterance. The weights ship inside the ``resemblyzer`` wheel on PyPI, so nothing is fetched at run time; the
+package is installed without its dependencies (``requirements-nodeps.txt``): we only read its weight file and never
+import it, which spares building ``webrtcvad``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ STATISTICS = ("mean", "std")
 N_FEATURES = HIDDEN * len(STATISTICS)
 
 _lock = threading.Lock()
-_encoder = None
+_encoders: dict[int, object] = {}
 
 
 class VoiceEncoderMissing(RuntimeError):
@@ -50,25 +51,25 @@ def weights_path() -> Path:
     return path
 
 
-def _load():  # -> torch.nn.LSTM
+def _load(layers: int):  # -> torch.nn.LSTM
     import torch
 
     checkpoint = torch.load(weights_path(), map_location="cpu", weights_only=True)
-    state = checkpoint["model_state"]
-    lstm = torch.nn.LSTM(N_MELS, HIDDEN, LAYERS, batch_first=True)
-    lstm.load_state_dict({k.removeprefix("lstm."): v for k, v in state.items() if k.startswith("lstm.")})
-    lstm.eval()
-    log.debug("loaded voice encoder weights from %s", weights_path())
-    return lstm
+    wanted = {f"lstm.{kind}_{part}_l{i}" for kind in ("weight", "bias") for part in ("ih", "hh") for i in range(layers)}
+    lstm = torch.nn.LSTM(N_MELS, HIDDEN, layers, batch_first=True)
+    lstm.load_state_dict({k.removeprefix("lstm."): v for k, v in checkpoint["model_state"].items() if k in wanted})
+    log.debug("loaded %d voice encoder layers from %s", layers, weights_path())
+    return lstm.eval()
 
 
-def encoder():  # -> torch.nn.LSTM
-    """The encoder's LSTM, loaded once per process."""
-    global _encoder
+def encoder(layer: int = LAYERS):  # -> torch.nn.LSTM
+    """The encoder's LSTM up to ``layer`` (1 to 3), whose outputs are that layer's; loaded once per process."""
+    if not 1 <= layer <= LAYERS:
+        raise ValueError(f"the voice encoder has layers 1 to {LAYERS}, not {layer}")
     with _lock:
-        if _encoder is None:
-            _encoder = _load()
-        return _encoder
+        if layer not in _encoders:
+            _encoders[layer] = _load(layer)
+        return _encoders[layer]
 
 
 def _level_normalised(signal: np.ndarray) -> np.ndarray:
@@ -79,8 +80,8 @@ def _level_normalised(signal: np.ndarray) -> np.ndarray:
     return signal * np.float32(10.0 ** (gain_db / 20.0)) if gain_db > 0 else signal
 
 
-def features(signal: np.ndarray, sr: int) -> np.ndarray:
-    """Mean and std over time of the encoder's top-layer outputs (``N_FEATURES`` values)."""
+def features(signal: np.ndarray, sr: int, layer: int = LAYERS) -> np.ndarray:
+    """Mean and std over time of the outputs of the encoder's ``layer`` (``N_FEATURES`` values)."""
     import torch
 
     if sr != SAMPLE_RATE:
@@ -94,7 +95,7 @@ def features(signal: np.ndarray, sr: int) -> np.ndarray:
     )
     frames = torch.from_numpy(np.ascontiguousarray(mel.T, dtype=np.float32))[None]
     with torch.inference_mode():
-        outputs, _ = encoder()(frames)
+        outputs, _ = encoder(layer)(frames)
     hidden = outputs[0].double().numpy()
     return np.concatenate([hidden.mean(axis=0), hidden.std(axis=0)])
 

@@ -46,6 +46,15 @@ def test_parallel_table_with_voice_features_equals_serial(tmp_path):
     assert serial.equals(feature_table(tmp_path, CONFIG, workers=2))
 
 
+def test_layer_choice_changes_the_values_not_the_names():
+    signal = synthetic_signal("03a01Fa", 1.0)
+    middle, top = (FeatureConfig(voice_encoder=True, voice_encoder_layer=layer) for layer in (2, 3))
+    assert feature_names(middle) == feature_names(top)
+    assert not np.allclose(_voice_part(extract(signal, SR, middle)), _voice_part(extract(signal, SR, top)), atol=1e-3)
+    with pytest.raises(ValueError, match="voice_encoder_layer must be 1 to 3"):
+        FeatureConfig(voice_encoder=True, voice_encoder_layer=4)
+
+
 def test_voice_encoder_needs_16_khz():
     with pytest.raises(ValueError, match="voice_encoder needs sample_rate 16000"):
         FeatureConfig(voice_encoder=True, sample_rate=8000)
