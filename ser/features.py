@@ -77,7 +77,7 @@ def prepare(config: FeatureConfig) -> None:
     Raises ``voice_encoder.VoiceEncoderMissing`` when they are not installed.
     """
     if config.voice_encoder:
-        voice.encoder(config.voice_encoder_layer)
+        voice.encoder()
 
 
 def _frame_feature_names(config: FeatureConfig) -> list[str]:

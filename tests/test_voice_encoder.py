@@ -66,3 +66,35 @@ def test_missing_weights_name_the_install_command(monkeypatch):
     monkeypatch.setattr(voice_encoder.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(voice_encoder.VoiceEncoderMissing, match=r"requirements-nodeps\.txt"):
         voice_encoder.weights_path()
+
+
+def test_numpy_lstm_equals_torchs_lstm_with_the_same_weights():
+    import librosa
+    import torch
+
+    signal = synthetic_signal("03a01Fa", 1.5)
+    state = voice_encoder._read_state(voice_encoder.weights_path())
+    lstm = torch.nn.LSTM(voice_encoder.N_MELS, voice_encoder.HIDDEN, voice_encoder.LAYERS, batch_first=True)
+    lstm_state = {k.removeprefix("lstm."): torch.from_numpy(v) for k, v in state.items() if k.startswith("lstm.")}
+    lstm.load_state_dict(lstm_state)
+    mel = librosa.feature.melspectrogram(
+        y=voice_encoder._level_normalised(signal),
+        sr=SR,
+        n_fft=voice_encoder.WINDOW,
+        hop_length=voice_encoder.HOP,
+        n_mels=voice_encoder.N_MELS,
+    )
+    with torch.no_grad():
+        outputs, _ = lstm(torch.from_numpy(np.ascontiguousarray(mel.T, dtype=np.float32))[None])
+    hidden = outputs[0].double().numpy()
+    expected = np.concatenate([hidden.mean(axis=0), hidden.std(axis=0)])
+    np.testing.assert_allclose(voice_encoder.features(signal, SR), expected, atol=1e-5)
+
+
+def test_other_weights_than_the_pinned_file_are_refused(monkeypatch, tmp_path):
+    fake = tmp_path / "resemblyzer"
+    fake.mkdir()
+    (fake / "pretrained.pt").write_bytes(b"not the weights")
+    monkeypatch.setattr(voice_encoder, "weights_path", lambda: fake / "pretrained.pt")
+    with pytest.raises(voice_encoder.VoiceEncoderMissing, match=r"is not resemblyzer 0\.1\.4's pretrained\.pt"):
+        voice_encoder._load()
