@@ -56,6 +56,7 @@ def accuracy(result: dict, truth: list[tuple[float, float]]) -> tuple[float, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=2, help="processes extracting segment features")
     args = parser.parse_args()
     artifact = ModelArtifact.load(ROOT / "models/model")
     config = AnalysisConfig()
@@ -74,10 +75,10 @@ def main() -> None:
         print(f"{'file':<18} {'seconds':>8} {'x real time':>12} {'matched':>8} {'extra':>6} {'boundary err':>13}")
         for name, path in variants.items():
             started = time.perf_counter()
-            result = analyze(path, artifact, config)
+            result = analyze(path, artifact, config, workers=args.workers)
             elapsed = time.perf_counter() - started
             tracemalloc.start()  # a second run, since tracing allocations slows the analysis down
-            analyze(path, artifact, config)
+            analyze(path, artifact, config, workers=args.workers)
             peaks[name] = tracemalloc.get_traced_memory()[1] / 2**20
             tracemalloc.stop()
             matched, error, extra = accuracy(result, truth)

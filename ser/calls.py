@@ -15,6 +15,7 @@ from typing import Any
 import librosa
 import numpy as np
 import soundfile as sf
+from joblib import Parallel, delayed
 from tqdm import tqdm
 
 from ser import emodb
@@ -191,6 +192,26 @@ def _summary(timeline: list[dict[str, Any]], weights: dict[str, float]) -> dict[
     }
 
 
+def _windows_in_batches(
+    audio: sf.SoundFile,
+    segments: list[Segment],
+    windows: dict[Segment, tuple[float, float]],
+    per_channel: bool,
+    sample_rate: int,
+    batch: int,
+) -> Iterator[list[tuple[Segment, np.ndarray]]]:
+    """Segments with their classification window's samples, ``batch`` at a time (bounded memory)."""
+    pending = []
+    for seg in segments:
+        start, end = windows[seg]
+        pending.append((seg, _segment_signal(audio, start, end, seg.channel, per_channel, sample_rate)))
+        if len(pending) == batch:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
+
+
 def analyze(
     source: str | Path | bytes,
     artifact: ModelArtifact,
@@ -198,29 +219,43 @@ def analyze(
     per_channel: bool = False,
     max_seconds: float = float("inf"),
     progress: bool = False,
+    workers: int = 1,
 ) -> dict[str, Any]:
-    """Timeline, per-channel summaries and satisfaction score of a recording (see module docstring)."""
+    """Timeline, per-channel summaries and satisfaction score of a recording (see module docstring).
+
+    ``workers`` > 1 extracts the features of several segments at once in worker processes (for the CLI; the API
+    keeps one process per request); the result does not depend on it.
+    """
     segments, duration, n_channels = segment(source, per_channel, config, max_seconds)
     features_config = artifact.feature_config
+    sample_rate = features_config.sample_rate
     timeline: list[dict[str, Any]] = []
-    with _open(source) as audio:
+    runner = Parallel(n_jobs=workers) if workers > 1 else None
+    bar = tqdm(total=len(segments), desc="segments", unit="segment", disable=not progress)
+    with _open(source) as audio, bar:
         windows = _classification_windows(segments, duration, config.context_s)
-        for seg in tqdm(segments, desc="segments", unit="segment", disable=not progress):
-            start, end = windows[seg]
-            signal = _segment_signal(audio, start, end, seg.channel, per_channel, features_config.sample_rate)
-            if signal.size < features_config.min_samples:
+        batches = _windows_in_batches(audio, segments, windows, per_channel, sample_rate, batch=8 * max(workers, 1))
+        for batch in batches:
+            usable = [(seg, signal) for seg, signal in batch if signal.size >= features_config.min_samples]
+            if runner:
+                vectors = runner(delayed(extract)(signal, sample_rate, features_config) for _, signal in usable)
+            else:
+                vectors = [extract(signal, sample_rate, features_config) for _, signal in usable]
+            bar.update(len(batch))
+            if not usable:
                 continue
-            probabilities = artifact.predict_proba(extract(signal, features_config.sample_rate, features_config)[None])
-            label = int(np.argmax(probabilities[0]))
-            named = {emodb.EMOTIONS[c]: round(float(p), 6) for c, p in zip(emodb.CODES, probabilities[0], strict=True)}
-            timeline.append({
-                "start_s": seg.start_s,
-                "end_s": seg.end_s,
-                "channel": seg.channel,
-                "emotion": emodb.EMOTIONS[emodb.CODES[label]],
-                "probabilities": named,
-                "satisfaction": round(satisfaction(named, config.satisfaction_weights), 4),
-            })  # fmt: skip
+            all_probabilities = artifact.predict_proba(np.vstack(vectors))
+            for (seg, _), probabilities in zip(usable, all_probabilities, strict=True):
+                label = int(np.argmax(probabilities))
+                named = {emodb.EMOTIONS[c]: round(float(p), 6) for c, p in zip(emodb.CODES, probabilities, strict=True)}
+                timeline.append({
+                    "start_s": seg.start_s,
+                    "end_s": seg.end_s,
+                    "channel": seg.channel,
+                    "emotion": emodb.EMOTIONS[emodb.CODES[label]],
+                    "probabilities": named,
+                    "satisfaction": round(satisfaction(named, config.satisfaction_weights), 4),
+                })  # fmt: skip
     channels = range(n_channels) if per_channel else range(1)
     summaries = {
         str(c): _summary([t for t in timeline if t["channel"] == c], config.satisfaction_weights)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,13 @@ def _print_timeline(result: dict[str, Any]) -> None:
         print(f"satisfaction (-1 unsatisfied .. +1 satisfied): {result['satisfaction']:+.2f}")
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def _analyze(args: argparse.Namespace) -> int:
     if not args.call.is_file():
         raise FileNotFoundError(f"no such file: {args.call}")
@@ -76,6 +84,7 @@ def _analyze(args: argparse.Namespace) -> int:
         per_channel=args.channels == "split",
         max_seconds=args.max_seconds,
         progress=not args.json,
+        workers=args.workers,
     )
     if args.json:
         print(json.dumps(result, indent=2))
@@ -99,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--json", action="store_true", help="JSON instead of a table")
     call.add_argument("--params", type=Path, default=Path("params.yaml"), help="file with the analysis: block")
     call.add_argument("--max-seconds", type=float, default=4 * 3600.0, help="longest call accepted")
+    call.add_argument(
+        "--workers", type=_positive_int, default=os.cpu_count() or 1, help="processes extracting segment features"
+    )
     call.set_defaults(run=_analyze)
     return parser
 

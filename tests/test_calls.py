@@ -49,6 +49,13 @@ def emotion_of_file(artifact, data: bytes) -> str:
     return predict_features(artifact, features)[0]["class"]["emotion"]
 
 
+def test_worker_processes_give_the_same_analysis(artifact):
+    call, _ = build_call(UTTERANCES, [0.7, 1.2, 0.5, 2.0, 0.9])
+    assert analyze(encode(call), artifact, AnalysisConfig(), workers=2) == analyze(
+        encode(call), artifact, AnalysisConfig()
+    )
+
+
 def test_one_segment_per_utterance_with_boundaries_and_emotions(artifact):
     call, truth = build_call(UTTERANCES, [0.7, 1.2, 0.5, 2.0, 0.9])
     result = analyze(encode(call), artifact, AnalysisConfig())
