@@ -207,7 +207,7 @@ def test_model_whose_voice_encoder_weights_are_missing_is_not_loaded(tmp_path, s
     table = feature_table(served.wav_dir, config)
     labels = [int("NWLEAFT".index(i[5])) for i in table.index]
     new = train({"family": "logreg", "seed": 1}, config, table.to_numpy(), labels, {})
-    monkeypatch.setattr(voice_encoder, "_encoders", {})
+    monkeypatch.setattr(voice_encoder, "_weights", None)
     monkeypatch.setattr(voice_encoder.importlib.util, "find_spec", lambda name: None)
     new.save(model_dir)
     assert client.post("/pred", json={"id": "03a01Fa"}).json["model_version"] == old != new.version
