@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16_000  # what the encoder was trained on
 N_MELS = 40
 WINDOW = 400  # 25 ms
-# The encoder's own 10 ms frames. 20 ms frames would halve its cost at a LOSO CV UAR of 0.831 (vs 0.833) but lost
-# about 2 points on the five test pairs (pooled UAR 0.808 vs 0.826).
+# The encoder's own 10 ms frames. 20 ms frames would halve its cost at a LOSO CV UAR of 0.831 (0.833 with 10 ms in
+# the same run) but lost about 2 points on the five test pairs (pooled UAR 0.808 vs 0.826).
 HOP = 160  # 10 ms
 HIDDEN = 256
 LAYERS = 3
