@@ -2,6 +2,8 @@
 
 Prints each pair's accuracy and UAR, the mean accuracy over the pairs and the UAR of all their pooled
 predictions (issue #5's protocol). Every choice is the current params.yaml's; nothing is tuned per pair.
+Then the same figures of the labelled per-speaker-normalisation variant (reports/speaker_norm/), which are never
+headline figures.
 Usage: SER_EMODB_SOURCE=../shared/emodb/download.zip python benchmarks/speaker_pairs.py [--pairs 03,08 10,14 ...]
 """
 
@@ -33,7 +35,7 @@ def main() -> None:
     archive = os.environ.get("SER_EMODB_SOURCE")
     if not archive or not Path(archive).is_file():
         sys.exit("error: set SER_EMODB_SOURCE to the EmoDB download.zip")
-    rows, pooled = [], []
+    rows, pooled, variant_rows, variant_hits = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         project = copy_project(Path(tmp) / "project")
         env = venv_env(SER_EMODB_SOURCE=str(Path(archive).resolve()))
@@ -46,10 +48,34 @@ def main() -> None:
             predictions = pd.read_csv(project / "reports/plots/confusion.csv")
             pooled.append(predictions)
             rows.append((pair, metrics["accuracy"], metrics["uar"], metrics["n"]))
+            variant = json.loads((project / "reports/speaker_norm/metrics.json").read_text())
+            variant_rows.append((pair, variant["accuracy"], variant["uar"], variant["n"]))
+            variant_hits.append(_hits_and_support(variant))
     merged = pd.concat(pooled)
     pooled_metrics = classification_metrics(
         merged["actual"].map(NAMES.index).to_numpy(), merged["predicted"].map(NAMES.index).to_numpy()
     )
+    _report("headline model (one utterance at a time)", rows, pooled_metrics["accuracy"], pooled_metrics["uar"])
+    hits = np.sum([h for h, _ in variant_hits], axis=0)
+    support = np.sum([n for _, n in variant_hits], axis=0)
+    present = support > 0
+    _report(
+        "labelled variant: per-speaker normalisation (not a headline figure)",
+        variant_rows,
+        float(hits.sum() / support.sum()),
+        float(np.mean(hits[present] / support[present])),
+    )
+
+
+def _hits_and_support(metrics: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Correct predictions and support per emotion, recovered from a metrics file's per-class recall."""
+    support = np.array([metrics["per_class"][name]["support"] for name in NAMES])
+    hits = np.rint([metrics["per_class"][name]["recall"] * n for name, n in zip(NAMES, support, strict=True)])
+    return hits, support
+
+
+def _report(title: str, rows: list[tuple[str, float, float, int]], pooled_accuracy: float, pooled_uar: float) -> None:
+    print(f"\n{title}")
     print(f"{'test speakers':<14} {'accuracy':>9} {'UAR':>7} {'n':>5}")
     for pair, accuracy, uar, n in rows:
         print(f"{pair:<14} {accuracy:>9.3f} {uar:>7.3f} {n:>5}")
@@ -57,7 +83,7 @@ def main() -> None:
     print(f"mean accuracy over {len(rows)} pairs: {np.mean([r[1] for r in rows]):.3f}")
     if others:
         print(f"mean accuracy over the {len(others)} pairs other than 03,08: {np.mean([r[1] for r in others]):.3f}")
-    print(f"pooled over all pairs: accuracy {pooled_metrics['accuracy']:.3f}, UAR {pooled_metrics['uar']:.3f}")
+    print(f"pooled over all pairs: accuracy {pooled_accuracy:.3f}, UAR {pooled_uar:.3f}")
 
 
 if __name__ == "__main__":

@@ -98,8 +98,12 @@ class ModelArtifact:
         log.info("saved model %s to %s", self.version, directory)
 
     @classmethod
-    def load(cls, directory: Path) -> ModelArtifact:
-        """Load and verify an artifact; raise ArtifactError if it is missing, partial or corrupt."""
+    def load(cls, directory: Path, variant: str | None = None) -> ModelArtifact:
+        """Load and verify an artifact; raise ArtifactError if it is missing, partial or corrupt.
+
+        ``variant`` must match the artifact's own (``None`` for the headline model), so a model trained on
+        differently prepared features (``ser.speaker_norm``) is never served as the utterance model by mistake.
+        """
         meta_path, model_path = directory / METADATA_FILE, directory / MODEL_FILE
         try:
             metadata = json.loads(meta_path.read_text())
@@ -109,6 +113,9 @@ class ModelArtifact:
             raise ArtifactError(f"unreadable {meta_path}: {error}") from None
         if metadata.get("format_version") != FORMAT_VERSION:
             raise ArtifactError(f"unsupported artifact format {metadata.get('format_version')!r}")
+        if metadata.get("variant") != variant:
+            found = metadata.get("variant") or "the utterance model"
+            raise ArtifactError(f"{directory} holds {found}, not {variant or 'the utterance model'}")
         if not model_path.is_file() or _sha256(model_path) != metadata.get("model_sha256"):
             raise ArtifactError(f"{model_path} is missing or does not match its metadata checksum")
         pipeline = joblib.load(model_path)

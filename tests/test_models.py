@@ -136,6 +136,22 @@ def test_tampered_or_partial_artifact_is_refused(artifact, tmp_path):
         ModelArtifact.load(target)
 
 
+def test_a_variant_artifact_is_never_loaded_as_the_utterance_model(data, tmp_path):
+    x, y, _ = data
+    variant = train({"family": "logreg", "seed": 0}, FeatureConfig(), x, y, {})
+    variant.metadata["variant"] = "speaker_norm"
+    variant.save(tmp_path / "variant")
+    with pytest.raises(ArtifactError, match="holds speaker_norm, not the utterance model"):
+        ModelArtifact.load(tmp_path / "variant")
+    assert ModelArtifact.load(tmp_path / "variant", variant="speaker_norm").version == variant.version
+
+
+def test_the_utterance_model_is_not_loaded_as_a_variant(artifact, tmp_path):
+    artifact.save(tmp_path / "model")
+    with pytest.raises(ArtifactError, match="holds the utterance model, not speaker_norm"):
+        ModelArtifact.load(tmp_path / "model", variant="speaker_norm")
+
+
 def test_failed_save_keeps_previous_artifact(artifact, tmp_path, monkeypatch):
     target = tmp_path / "model"
     artifact.save(target)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from ser.artifact import ModelArtifact
+from ser.artifact import ArtifactError, ModelArtifact
 from ser.calls import AnalysisConfig, analyze
 from ser.extraction import features_of_audio
 from ser.predict import predict_features
@@ -60,6 +60,20 @@ def test_metrics_beat_the_proof_of_concept_and_the_classical_baseline(project):
     assert summary["best_uar_mean"] >= 0.81  # measured 0.833
     shown = run(["dvc", "metrics", "show", "--json"], path, env)
     assert shown.returncode == 0 and "accuracy" in shown.stdout
+
+
+def test_speaker_norm_variant_has_its_own_labelled_metrics(project):
+    path, _ = project
+    cv = json.loads((path / "reports/speaker_norm/cv.json").read_text())
+    assert cv["variant"] == "speaker_norm" and cv["speakers"] == ["09", "10", "11", "12", "13", "14", "15", "16"]
+    assert cv["uar_mean"] >= 0.85  # measured 0.889
+    metrics = json.loads((path / "reports/speaker_norm/metrics.json").read_text())
+    assert metrics["variant"] == "speaker_norm" and metrics["n"] == 107
+    assert metrics["accuracy"] >= 0.86  # measured 0.897
+    headline = json.loads((path / "reports/metrics.json").read_text())
+    assert "variant" not in headline
+    with pytest.raises(ArtifactError, match="holds speaker_norm"):
+        ModelArtifact.load(path / "models/speaker_norm")
 
 
 def test_cv_compares_the_whole_grid(project):
@@ -122,11 +136,11 @@ def test_calls_of_test_speakers_are_segmented_and_classified_like_their_utteranc
             assert item["emotion"] == expected, utterance_id
 
 
-def test_exp_run_with_hidden_reruns_only_train_and_evaluate(project):
+def test_exp_run_with_hidden_reruns_only_the_model_stages(project):
     path, env = project
     command = ["dvc", "exp", "run", "-S", "model.family=mlp", "-S", "model.hidden=50"]
     result = run(command, path, env, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert ran_stages(result.stdout) == ["train", "evaluate"]
+    assert ran_stages(result.stdout) == ["train", "speaker_norm", "evaluate"]
     metadata = json.loads((path / "models/model/metadata.json").read_text())
     assert metadata["spec"]["hidden"] == 50

@@ -31,7 +31,7 @@ def project(tmp_path_factory, synthetic_zip):
 
 def test_every_stage_runs_and_writes_its_outputs(project):
     path, _, output = project
-    assert ran_stages(output) == ["download", "split", "features", "cv", "train", "evaluate"]
+    assert ran_stages(output) == ["download", "split", "features", "cv", "train", "speaker_norm", "evaluate"]
     for name in [
         "data/raw/wav",
         "data/split/train.csv",
@@ -45,6 +45,9 @@ def test_every_stage_runs_and_writes_its_outputs(project):
         "reports/timing.json",
         "reports/plots/confusion.csv",
         "reports/plots/per_class_f1.csv",
+        "models/speaker_norm/model.joblib",
+        "reports/speaker_norm/cv.json",
+        "reports/speaker_norm/metrics.json",
     ]:
         assert (path / name).exists(), name
 
@@ -100,12 +103,12 @@ def test_second_repro_is_a_no_op(project):
     assert "up to date" in result.stdout
 
 
-def test_model_param_change_reruns_only_train_and_evaluate(project):
+def test_model_param_change_reruns_only_the_model_stages(project):
     path, env, _ = project
     edit_params(path, model={"family": "mlp", "hidden": 32, "epochs": 20})
     result = run(["dvc", "repro"], path, env)
     assert result.returncode == 0, result.stderr
-    assert ran_stages(result.stdout) == ["train", "evaluate"]
+    assert ran_stages(result.stdout) == ["train", "speaker_norm", "evaluate"]
 
 
 def test_split_change_keeps_features(project):
@@ -113,7 +116,7 @@ def test_split_change_keeps_features(project):
     edit_params(path, split={"test_speakers": ["10", "14"]})
     result = run(["dvc", "repro"], path, env)
     assert result.returncode == 0, result.stderr
-    assert ran_stages(result.stdout) == ["split", "cv", "train", "evaluate"]
+    assert ran_stages(result.stdout) == ["split", "cv", "train", "speaker_norm", "evaluate"]
     metrics = json.loads((path / "reports/metrics.json").read_text())
     assert metrics["test_speakers"] == ["10", "14"]
 
