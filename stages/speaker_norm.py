@@ -1,6 +1,5 @@
 """DVC stage: the labelled per-speaker-normalisation variant (training speakers only): LOSO CV, then the model."""
 
-import json
 from typing import Any
 
 import pandas as pd
@@ -8,20 +7,21 @@ import pandas as pd
 from ser import stage
 from ser.dataset import join
 from ser.features import FeatureConfig
-from ser.paths import CV_SUMMARY, FEATURES_FILE, SPEAKER_NORM_CV, SPEAKER_NORM_MODEL_DIR, TRAIN_MANIFEST
+from ser.models import resolve_spec
+from ser.paths import FEATURES_FILE, SPEAKER_NORM_CV, SPEAKER_NORM_MODEL_DIR, TRAIN_MANIFEST
 from ser.speaker_norm import VARIANT, loso_summary, standardise_per_speaker
 from ser.split import read_manifest
-from ser.training import choose_spec, train
+from ser.training import train
 
 
 def main(params: dict[str, Any]) -> None:
     min_recordings = int(params["speaker_norm"]["min_recordings"])
     manifest = read_manifest(TRAIN_MANIFEST)
     x, y, speakers = join(manifest, pd.read_parquet(FEATURES_FILE))
-    spec = choose_spec(params["model"], json.loads(CV_SUMMARY.read_text()))
+    spec = resolve_spec(params["speaker_norm"]["model"], strict=True)
     workers = int(params["resources"]["workers"])
     stage.write_json(SPEAKER_NORM_CV, loso_summary(spec, x, y, speakers, min_recordings, workers))
-    used = {"model": params["model"], "features": params["features"], "split": params["split"]}
+    used = {"speaker_norm": params["speaker_norm"], "features": params["features"], "split": params["split"]}
     normalised = standardise_per_speaker(x, speakers, min_recordings)
     artifact = train(spec, FeatureConfig.from_params(params["features"]), normalised, y, used)
     artifact.metadata.update(variant=VARIANT, min_recordings=min_recordings)

@@ -36,7 +36,7 @@ def test_a_speakers_result_depends_on_its_own_recordings_only():
 
 def test_too_few_recordings_of_a_speaker_or_mismatched_lengths_are_refused():
     x, _, speakers = _speaker_shifted()
-    with pytest.raises(ValueError, match="speaker 00 has 21 recordings; .* at least 22"):
+    with pytest.raises(ValueError, match=r"speaker 00 has 21 recordings; .* at least 22"):
         standardise_per_speaker(x, speakers, min_recordings=22)
     with pytest.raises(ValueError, match="126 feature rows but 125 speaker ids"):
         standardise_per_speaker(x, speakers[1:], min_recordings=10)
