@@ -47,10 +47,10 @@ def standardise_per_speaker(x: np.ndarray, speakers: np.ndarray, min_recordings:
 
 
 def loso_summary(
-    spec: dict[str, Any], x: np.ndarray, y: np.ndarray, speakers: np.ndarray, min_recordings: int, n_jobs: int
+    spec: dict[str, Any], normalised: np.ndarray, y: np.ndarray, speakers: np.ndarray, n_jobs: int
 ) -> dict[str, Any]:
-    """Leave-one-speaker-out scores (mean and std over folds) of ``spec`` on speaker-standardised features."""
-    normalised = standardise_per_speaker(x, speakers, min_recordings)
+    """Leave-one-speaker-out scores (mean and std over folds) of ``spec`` on features already standardised per
+    speaker (``standardise_per_speaker``)."""
     candidate = {k: v for k, v in spec.items() if k != "seed"}
     results: pd.DataFrame = loso_scores(
         {VARIANT: candidate}, normalised, y, speakers, seed=int(spec["seed"]), n_jobs=n_jobs

@@ -19,10 +19,9 @@ def main(params: dict[str, Any]) -> None:
     manifest = read_manifest(TRAIN_MANIFEST)
     x, y, speakers = join(manifest, pd.read_parquet(FEATURES_FILE))
     spec = resolve_spec(params["speaker_norm"]["model"], strict=True)
-    workers = int(params["resources"]["workers"])
-    stage.write_json(SPEAKER_NORM_CV, loso_summary(spec, x, y, speakers, min_recordings, workers))
-    used = {"speaker_norm": params["speaker_norm"], "features": params["features"], "split": params["split"]}
     normalised = standardise_per_speaker(x, speakers, min_recordings)
+    stage.write_json(SPEAKER_NORM_CV, loso_summary(spec, normalised, y, speakers, int(params["resources"]["workers"])))
+    used = {"speaker_norm": params["speaker_norm"], "features": params["features"], "split": params["split"]}
     artifact = train(spec, FeatureConfig.from_params(params["features"]), normalised, y, used)
     artifact.metadata.update(variant=VARIANT, min_recordings=min_recordings)
     artifact.metadata["train_speakers"] = sorted(set(manifest["speaker"]))

@@ -46,7 +46,7 @@ def test_normalisation_removes_speaker_offsets_that_defeat_the_utterance_model()
     x, y, speakers = _speaker_shifted()
     spec = choose_spec({"family": "logreg", "C": 1.0, "seed": 0}, {})
     raw = loso_scores({"lr": {"family": "logreg", "C": 1.0}}, x, y, speakers, seed=0)
-    summary = loso_summary(spec, x, y, speakers, min_recordings=10, n_jobs=1)
+    summary = loso_summary(spec, standardise_per_speaker(x, speakers, min_recordings=10), y, speakers, n_jobs=1)
     assert summary["speakers"] == ["00", "01", "02", "03", "04", "05"]
     assert summary["uar_mean"] > raw.loc[0, "uar_mean"] + 0.2, (summary["uar_mean"], raw.loc[0, "uar_mean"])
     assert summary["spec"] == spec
