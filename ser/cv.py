@@ -73,7 +73,7 @@ def loso_scores(
         results = [outcome for (task_name, _), outcome in zip(tasks, outcomes, strict=True) if task_name == name]
         row: dict[str, Any] = {"candidate": name, "family": spec["family"]}
         for metric in SCORING:
-            scores = np.array([scores[metric] for scores, _ in results])
+            scores = np.array([fold_scores[metric] for fold_scores, _ in results])
             row[f"{metric}_mean"] = round(float(scores.mean()), 6)
             row[f"{metric}_std"] = round(float(scores.std()), 6)
         row["fit_seconds"] = round(float(np.mean([seconds for _, seconds in results])), 3)
