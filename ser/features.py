@@ -37,12 +37,15 @@ class FeatureConfig:
     statistics: tuple[str, ...] = ("mean", "std", "p10", "p50", "p90", "slope")
     voice_encoder: bool = False
     voice_encoder_layer: int = 3
+    voice_encoder_floor_db: float | None = None
 
     def __post_init__(self) -> None:
         if self.voice_encoder and self.sample_rate != voice.SAMPLE_RATE:
             raise ValueError(f"features.voice_encoder needs sample_rate {voice.SAMPLE_RATE}")
         if not 1 <= self.voice_encoder_layer <= voice.LAYERS:
             raise ValueError(f"features.voice_encoder_layer must be 1 to {voice.LAYERS}")
+        if self.voice_encoder_floor_db is not None and not self.voice_encoder_floor_db > 0:
+            raise ValueError("features.voice_encoder_floor_db must be above 0 dB, or null for every frame")
         unknown = sorted(set(self.statistics) - set(STATISTICS))
         if unknown:
             raise ValueError(f"unknown feature statistics {unknown}; choose from {list(STATISTICS)}")
@@ -235,6 +238,6 @@ def extract(signal: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
     onsets = librosa.onset.onset_detect(onset_envelope=envelope, sr=sr, hop_length=config.hop_length)
     parts.append(np.array([duration, float(active.mean()), len(onsets) / duration]))
     if config.voice_encoder:
-        parts.append(voice.features(signal, sr, config.voice_encoder_layer))
+        parts.append(voice.features(signal, sr, config.voice_encoder_layer, config.voice_encoder_floor_db))
     vector = np.concatenate(parts)
     return np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0)

@@ -183,12 +183,24 @@ def _level_normalised(signal: np.ndarray) -> np.ndarray:
     return signal * np.float32(10.0 ** (gain_db / 20.0)) if gain_db > 0 else signal
 
 
-def features(signal: np.ndarray, sr: int, layer: int = LAYERS) -> np.ndarray:
-    """Mean and std over time of the outputs of the encoder's ``layer`` (1 to 3; ``N_FEATURES`` values)."""
+def loud_frames(mel: np.ndarray, floor_db: float) -> np.ndarray:
+    """Mask of the frames of ``mel`` (n_mels, n_frames) whose energy is within ``floor_db`` of the loudest frame."""
+    energy_db = 10.0 * np.log10(mel.sum(axis=0, dtype=np.float64) + 1e-10)
+    return energy_db > energy_db.max() - floor_db
+
+
+def features(signal: np.ndarray, sr: int, layer: int = LAYERS, floor_db: float | None = None) -> np.ndarray:
+    """Mean and std over time of the outputs of the encoder's ``layer`` (1 to 3; ``N_FEATURES`` values).
+
+    The LSTM runs over every frame; with ``floor_db`` the statistics pool only the frames whose energy is within
+    ``floor_db`` of the utterance's loudest (pauses and fading ends still shape the state, but are not averaged).
+    """
     if sr != SAMPLE_RATE:
         raise ValueError(f"the voice encoder needs {SAMPLE_RATE} Hz audio, got {sr} Hz")
     if not 1 <= layer <= LAYERS:
         raise ValueError(f"the voice encoder has layers 1 to {LAYERS}, not {layer}")
+    if floor_db is not None and not floor_db > 0:
+        raise ValueError(f"the voice encoder's floor_db must be above 0 dB, not {floor_db}")
     mel = librosa.feature.melspectrogram(
         y=_level_normalised(np.asarray(signal, dtype=np.float32)),
         sr=sr,
@@ -200,6 +212,8 @@ def features(signal: np.ndarray, sr: int, layer: int = LAYERS) -> np.ndarray:
     for weights in encoder()[:layer]:
         activations = _lstm_layer(activations, weights)
     hidden = activations.astype(np.float64)
+    if floor_db is not None:
+        hidden = hidden[loud_frames(mel, floor_db)]
     return np.concatenate([hidden.mean(axis=0), hidden.std(axis=0)])
 
 

@@ -55,6 +55,34 @@ def test_layer_choice_changes_the_values_not_the_names():
         FeatureConfig(voice_encoder=True, voice_encoder_layer=4)
 
 
+def test_floor_pools_only_the_loud_frames_but_the_lstm_still_hears_the_pause():
+    tone = synthetic_signal("03a01Fa", 0.6)
+    pause = np.random.default_rng(0).standard_normal(SR // 2).astype(np.float32) * 1e-4  # -80 dB: below any floor
+    signal = np.concatenate([tone, pause, tone])
+    every = voice_encoder.features(signal, SR)
+    floored = voice_encoder.features(signal, SR, floor_db=20.0)
+    assert not np.allclose(every, floored, atol=1e-3)
+    assert np.array_equal(voice_encoder.features(signal, SR, floor_db=200.0), every)  # a floor below every frame
+    mel = voice_encoder.librosa.feature.melspectrogram(
+        y=signal, sr=SR, n_fft=voice_encoder.WINDOW, hop_length=voice_encoder.HOP, n_mels=voice_encoder.N_MELS
+    )
+    loud = voice_encoder.loud_frames(mel, 20.0)
+    assert 0.4 < loud.mean() < 0.8 and loud[: loud.size // 4].all()  # the tones, not the pause
+    # The pause changes the state the second tone starts from, so the same loud frames give other statistics.
+    assert not np.allclose(floored, voice_encoder.features(np.concatenate([tone, tone]), SR, floor_db=20.0), atol=1e-3)
+
+
+def test_floor_must_be_positive_or_null():
+    with pytest.raises(ValueError, match="voice_encoder_floor_db must be above 0 dB"):
+        FeatureConfig(voice_encoder=True, voice_encoder_floor_db=0)
+    with pytest.raises(ValueError, match="floor_db must be above 0 dB"):
+        voice_encoder.features(synthetic_signal("03a01Fa"), SR, floor_db=-3.0)
+    assert (
+        FeatureConfig.from_params({"voice_encoder": True, "voice_encoder_floor_db": None}).voice_encoder_floor_db
+        is None
+    )
+
+
 def test_voice_encoder_needs_16_khz():
     with pytest.raises(ValueError, match="voice_encoder needs sample_rate 16000"):
         FeatureConfig(voice_encoder=True, sample_rate=8000)
