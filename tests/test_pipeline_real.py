@@ -53,11 +53,11 @@ def test_metrics_beat_the_proof_of_concept_and_the_classical_baseline(project):
     path, env = project
     metrics = json.loads((path / "reports/metrics.json").read_text())
     assert metrics["n"] == 107
-    # Measured 0.879 (proof of concept 0.61-0.64, ComParE + SVM 0.86); the margin allows a few flipped predictions
+    # Measured 0.869 (proof of concept 0.61-0.64, ComParE + SVM 0.86); the margin allows a few flipped predictions
     # from floating-point differences between machines.
     assert metrics["accuracy"] >= 0.85
     summary = json.loads((path / "reports/cv/summary.json").read_text())
-    assert summary["best_uar_mean"] >= 0.81  # measured 0.833
+    assert summary["best_uar_mean"] >= 0.83  # measured 0.852
     shown = run(["dvc", "metrics", "show", "--json"], path, env)
     assert shown.returncode == 0 and "accuracy" in shown.stdout
 
@@ -66,10 +66,10 @@ def test_speaker_norm_variant_has_its_own_labelled_metrics(project):
     path, _ = project
     cv = json.loads((path / "reports/speaker_norm/cv.json").read_text())
     assert cv["variant"] == "speaker_norm" and cv["speakers"] == ["09", "10", "11", "12", "13", "14", "15", "16"]
-    assert cv["uar_mean"] >= 0.85  # measured 0.889
+    assert cv["uar_mean"] >= 0.87  # measured 0.899
     metrics = json.loads((path / "reports/speaker_norm/metrics.json").read_text())
     assert metrics["variant"] == "speaker_norm" and metrics["n"] == 107
-    assert metrics["accuracy"] >= 0.86  # measured 0.897
+    assert metrics["accuracy"] >= 0.86  # measured 0.888
     headline = json.loads((path / "reports/metrics.json").read_text())
     assert "variant" not in headline
     with pytest.raises(ArtifactError, match="holds speaker_norm"):
