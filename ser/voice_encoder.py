@@ -3,9 +3,9 @@
 The encoder (three LSTM layers) was trained for speaker verification on LibriSpeech and VoxCeleb (no emotion
 labels, no EmoDB); its hidden states still carry much of how a voice is used. We take the mean and standard
 deviation over time of one layer's outputs (by default the top one, the best in our LOSO CV) for the whole
-utterance. The weights ship inside the ``resemblyzer`` wheel on PyPI, so nothing is fetched at run time; the
-package is installed without its dependencies (``requirements-nodeps.txt``): we only read its weight file and never
-import it, which spares building ``webrtcvad``.
+utterance, optionally over its loud frames only (``floor_db``). The weights ship inside the ``resemblyzer`` wheel
+on PyPI, so nothing is fetched at run time; the package is installed without its dependencies
+(``requirements-nodeps.txt``): we only read its weight file and never import it, which spares building ``webrtcvad``.
 """
 
 from __future__ import annotations
