@@ -8,6 +8,7 @@ import json
 import time
 
 import numpy as np
+import psutil
 import pytest
 import requests
 
@@ -51,6 +52,22 @@ def test_pred_by_id_and_upload_under_gunicorn(server):
     audio = (project / "data/raw/wav/03a01Fa.wav").read_bytes()
     upload = requests.post(f"{base}/pred", files={"file": ("a.wav", audio, "audio/wav")}, timeout=10)
     assert upload.status_code == 200 and upload.json()["probabilities"] == by_id.json()["probabilities"]
+
+
+def test_workers_serve_without_pandas(server):
+    base, project = server
+    assert requests.post(f"{base}/pred", json={"id": "03a01Fa"}, timeout=10).status_code == 200
+    gunicorn = [
+        process
+        for process in psutil.process_iter(["cmdline", "cwd"])
+        if "serve.wsgi:app" in " ".join(process.info["cmdline"] or []) and process.info["cwd"] == str(project)
+    ]
+    workers = [process for process in gunicorn if process.ppid() in {other.pid for other in gunicorn}]
+    assert len(workers) == 2
+    for worker in workers:
+        paths = [m.path for m in worker.memory_maps() if m.path]
+        assert any("/sklearn/" in path for path in paths)  # the model's libraries are loaded ...
+        assert not [path for path in paths if "/pandas/" in path or "arrow" in path]  # ... pandas and pyarrow not
 
 
 def test_upload_limit_is_enforced_by_gunicorn_app(server):

@@ -126,3 +126,18 @@ def test_other_weights_than_the_pinned_file_are_refused(monkeypatch, tmp_path):
     monkeypatch.setattr(voice_encoder, "weights_path", lambda: fake / "pretrained.pt")
     with pytest.raises(voice_encoder.VoiceEncoderMissing, match=r"is not resemblyzer 0\.1\.4's pretrained\.pt"):
         voice_encoder._load()
+
+
+def test_compiled_tanh_is_within_float32_rounding_of_tanh():
+    import numba
+
+    @numba.njit
+    def apply(values, out):
+        for i in range(values.size):
+            out[i] = voice_encoder._tanh(values[i])
+
+    values = np.concatenate([np.linspace(-30, 30, 200_001), [0.0, 1e-30, -1e-30, 7.9, 8.0, 1e4, -1e4]])
+    values = values.astype(np.float32)
+    out = np.empty_like(values)
+    apply(values, out)
+    assert np.abs(out - np.tanh(values.astype(np.float64))).max() < 5e-7
