@@ -8,7 +8,7 @@ class _WithoutPandas(importlib.abc.MetaPathFinder):
     """Makes ``import pandas`` fail in the API workers.
 
     scikit-learn imports pandas whenever it is installed, only to accept DataFrames, and pandas brings pyarrow: about
-    75 MB of RSS in every worker. The API passes numpy arrays only and never reads a table (the pipeline, which does,
+    65 MB of RSS in every worker. The API passes numpy arrays only and never reads a table (the pipeline, which does,
     runs in its own process), so scikit-learn takes its no-pandas path.
     """
 
