@@ -1,3 +1,7 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -70,3 +74,18 @@ def test_every_statistic_is_computable():
     config = FeatureConfig(statistics=STATISTICS)
     vector = extract(synthetic_signal("03a01Fa", 0.5), SR, config)
     assert vector.shape == (len(feature_names(config)),)
+
+
+def test_prepare_compiles_the_numba_code_before_the_first_extract():
+    script = (
+        "from ser import voice_encoder\n"
+        "from ser.features import FeatureConfig, prepare\n"
+        "assert not voice_encoder._lstm_steps.signatures\n"
+        "prepare(FeatureConfig(voice_encoder=True))\n"
+        "print(len(voice_encoder._lstm_steps.signatures))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[1]
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "1"
