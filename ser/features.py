@@ -1,5 +1,6 @@
 """Utterance-level acoustic features: librosa frame features reduced by statistics, plus (optionally) statistics of
-a pretrained voice encoder's hidden states (``ser.voice_encoder``).
+pretrained encoders' hidden states: Whisper tiny.en's (``ser.whisper_encoder``, the default) and a speaker-verification
+voice encoder's (``ser.voice_encoder``).
 
 ``extract(signal, sr, config)`` is the one feature path shared by training and serving.
 """
@@ -13,6 +14,7 @@ import librosa
 import numpy as np
 
 from ser import voice_encoder as voice
+from ser import whisper_encoder as whisper
 
 STATISTICS = ("mean", "std", "min", "max", "p10", "p25", "p50", "p75", "p90", "range", "slope", "skew", "kurtosis")
 SPECTRAL = ("centroid", "bandwidth", "rolloff", "flatness", "zcr", "rms_db")
@@ -38,8 +40,14 @@ class FeatureConfig:
     voice_encoder: bool = False
     voice_encoder_layer: int = 3
     voice_encoder_floor_db: float | None = None
+    whisper_blocks: int | None = None
 
     def __post_init__(self) -> None:
+        if self.whisper_blocks is not None:
+            if self.sample_rate != whisper.SAMPLE_RATE:
+                raise ValueError(f"features.whisper_blocks needs sample_rate {whisper.SAMPLE_RATE}")
+            if isinstance(self.whisper_blocks, bool) or self.whisper_blocks not in range(1, whisper.BLOCKS + 1):
+                raise ValueError(f"features.whisper_blocks must be 1 to {whisper.BLOCKS}, or null for none")
         if self.voice_encoder and self.sample_rate != voice.SAMPLE_RATE:
             raise ValueError(f"features.voice_encoder needs sample_rate {voice.SAMPLE_RATE}")
         if not 1 <= self.voice_encoder_layer <= voice.LAYERS:
@@ -83,10 +91,12 @@ def prepare(config: FeatureConfig) -> None:
     numba's cache) librosa's and the encoder's numba code. On a cold numba cache that takes about 15 s, which a
     server then spends at start-up instead of on its first request.
 
-    Raises ``voice_encoder.VoiceEncoderMissing`` when the weights are not installed.
+    Raises ``pretrained.PretrainedWeightsMissing`` when an encoder's weights are not installed.
     """
     if config.voice_encoder:
         voice.encoder()
+    if config.whisper_blocks is not None:
+        whisper.encoder()
     if config not in _warmed_up:
         seconds = np.arange(config.sample_rate // 2) / config.sample_rate
         tone = 0.1 * np.sin(2 * np.pi * 150.0 * seconds) * (1.0 + 0.5 * np.sin(2 * np.pi * 3.0 * seconds))
@@ -120,7 +130,8 @@ def feature_names(config: FeatureConfig) -> list[str]:
     """Names of the vector ``extract`` returns, in order."""
     frame = [f"{name}_{stat}" for name in _frame_feature_names(config) for stat in config.statistics]
     voice_names = voice.feature_names() if config.voice_encoder else []
-    return frame + _pitch_feature_names(config) + list(GLOBAL_FEATURES) + voice_names
+    whisper_names = whisper.feature_names() if config.whisper_blocks is not None else []
+    return frame + _pitch_feature_names(config) + list(GLOBAL_FEATURES) + voice_names + whisper_names
 
 
 def _statistics(matrix: np.ndarray, statistics: tuple[str, ...]) -> np.ndarray:
@@ -250,5 +261,7 @@ def extract(signal: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
     parts.append(np.array([duration, float(active.mean()), len(onsets) / duration]))
     if config.voice_encoder:
         parts.append(voice.features(signal, sr, config.voice_encoder_layer, config.voice_encoder_floor_db))
+    if config.whisper_blocks is not None:
+        parts.append(whisper.features(signal, sr, config.whisper_blocks))
     vector = np.concatenate(parts)
     return np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0)

@@ -10,8 +10,6 @@ on PyPI, so nothing is fetched at run time; the package is installed without its
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import logging
 import pickle
 import struct
@@ -24,6 +22,8 @@ from typing import Any
 import librosa
 import numba
 import numpy as np
+
+from ser.pretrained import PretrainedWeightsMissing, package_file, verified
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ _lock = threading.Lock()
 _weights: list[LayerWeights] | None = None
 
 
-class VoiceEncoderMissing(RuntimeError):
+class VoiceEncoderMissing(PretrainedWeightsMissing):
     """The voice encoder's weights are not installed (or are not the expected file)."""
 
 
@@ -64,15 +64,15 @@ class LayerWeights:
 
 def weights_path() -> Path:
     """Where the ``resemblyzer`` package keeps its pretrained weights, found without importing it."""
-    spec = importlib.util.find_spec("resemblyzer")
-    if spec is None or not spec.submodule_search_locations:
-        raise VoiceEncoderMissing(
-            "features.voice_encoder needs the resemblyzer weights: pip install --no-deps -r requirements-nodeps.txt"
+    try:
+        return package_file(
+            "resemblyzer",
+            "pretrained.pt",
+            "features.voice_encoder needs the resemblyzer weights",
+            "pip install --no-deps -r requirements-nodeps.txt",
         )
-    path = Path(next(iter(spec.submodule_search_locations))) / "pretrained.pt"
-    if not path.is_file():
-        raise VoiceEncoderMissing(f"resemblyzer is installed but {path} is missing")
-    return path
+    except PretrainedWeightsMissing as error:
+        raise VoiceEncoderMissing(str(error)) from None
 
 
 class _TensorRef:
@@ -120,10 +120,10 @@ def _read_state(path: Path) -> dict[str, np.ndarray]:
 
 
 def _load() -> list[LayerWeights]:
-    path = weights_path()
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != WEIGHTS_SHA256:
-        raise VoiceEncoderMissing(f"{path} is not resemblyzer 0.1.4's pretrained.pt (sha256 {digest[:12]}...)")
+    try:
+        path = verified(weights_path(), WEIGHTS_SHA256, "resemblyzer 0.1.4's pretrained.pt")
+    except PretrainedWeightsMissing as error:
+        raise VoiceEncoderMissing(str(error)) from None
     state = _read_state(path)
     scale = np.full(4 * HIDDEN, 0.5, dtype=np.float32)
     scale[2 * HIDDEN : 3 * HIDDEN] = 1.0  # the cell-input gate is a tanh already

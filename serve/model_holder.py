@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ser.artifact import METADATA_FILE, ArtifactError, ModelArtifact, read_version
 from ser.features import prepare as prepare_features
-from ser.voice_encoder import VoiceEncoderMissing
+from ser.pretrained import PretrainedWeightsMissing
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class ModelHolder:
             try:
                 artifact = ModelArtifact.load(self.model_dir)
                 prepare_features(artifact.feature_config)
-            except (ArtifactError, VoiceEncoderMissing, OSError, EOFError, ValueError) as error:
+            except (ArtifactError, PretrainedWeightsMissing, OSError, EOFError, ValueError) as error:
                 self.last_error = str(error)
                 log.warning("not loading %s: %s", self.model_dir, error)
                 return

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ser import voice_encoder
+from ser import pretrained, voice_encoder
 from ser.dataset import feature_table
 from ser.features import FeatureConfig, extract, feature_names
 from tests.synthetic import SR, synthetic_ids, synthetic_signal, write_wav_dir
@@ -91,7 +91,7 @@ def test_voice_encoder_needs_16_khz():
 
 
 def test_missing_weights_name_the_install_command(monkeypatch):
-    monkeypatch.setattr(voice_encoder.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(pretrained.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(voice_encoder.VoiceEncoderMissing, match=r"requirements-nodeps\.txt"):
         voice_encoder.weights_path()
 
