@@ -193,22 +193,27 @@ def test_new_artifact_is_served_without_restart_and_partial_one_is_not(tmp_path,
     assert client.get("/ready").json["model_version"] == new.version
 
 
-def test_model_whose_voice_encoder_weights_are_missing_is_not_loaded(tmp_path, served, monkeypatch):
+@pytest.mark.parametrize(
+    ("encoder", "settings"), [("voice_encoder", {"voice_encoder": True}), ("whisper_encoder", {"whisper_blocks": 1})]
+)
+def test_model_whose_encoder_weights_are_missing_is_not_loaded(tmp_path, served, monkeypatch, encoder, settings):
+    import importlib
     import shutil
 
-    from ser import voice_encoder
+    from ser import pretrained
 
+    module = importlib.import_module(f"ser.{encoder}")
     model_dir = tmp_path / "model"
     shutil.copytree(served.model_dir, model_dir)
     client = create_app(dataclasses.replace(served, model_dir=model_dir)).test_client()
     old = client.post("/pred", json={"id": "03a01Fa"}).json["model_version"]
 
-    config = FeatureConfig(voice_encoder=True, n_mfcc=13)
+    config = FeatureConfig(n_mfcc=13, **settings)
     table = feature_table(served.wav_dir, config)
     labels = [int("NWLEAFT".index(i[5])) for i in table.index]
     new = train({"family": "logreg", "seed": 1}, config, table.to_numpy(), labels, {})
-    monkeypatch.setattr(voice_encoder, "_weights", None)
-    monkeypatch.setattr(voice_encoder.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(module, "_weights" if encoder == "voice_encoder" else "_encoder", None)
+    monkeypatch.setattr(pretrained.importlib.util, "find_spec", lambda name: None)
     new.save(model_dir)
     assert client.post("/pred", json={"id": "03a01Fa"}).json["model_version"] == old != new.version
     monkeypatch.undo()
