@@ -23,6 +23,7 @@ import librosa
 import numba
 import numpy as np
 
+from ser.fast_math import float32_coefficients, odd_rational
 from ser.pretrained import PretrainedWeightsMissing, package_file, verified
 
 log = logging.getLogger(__name__)
@@ -151,8 +152,8 @@ def encoder() -> list[LayerWeights]:
 
 # Eigen's rational approximation of tanh for float32 (generic_fast_tanh_float): within 4e-7 of tanh everywhere
 # (tested), and, unlike libm's tanhf and expf, it vectorises.
-_TANH_CLAMP = 7.90531110763549805
-_TANH_NUMERATOR = (
+_TANH_CLAMP = np.float32(7.90531110763549805)
+_TANH_NUMERATOR = float32_coefficients(
     -2.76076847742355e-16,
     2.00018790482477e-13,
     -8.60467152213735e-11,
@@ -161,20 +162,14 @@ _TANH_NUMERATOR = (
     6.37261928875436e-04,
     4.89352455891786e-03,
 )
-_TANH_DENOMINATOR = (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03)
+_TANH_DENOMINATOR = float32_coefficients(
+    1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03
+)
 
 
 @numba.njit(fastmath=True, inline="always", cache=True)
-def _tanh(x: float) -> float:
-    x = min(max(x, np.float32(-_TANH_CLAMP)), np.float32(_TANH_CLAMP))
-    x2 = x * x
-    p = np.float32(_TANH_NUMERATOR[0])
-    for coefficient in _TANH_NUMERATOR[1:]:
-        p = p * x2 + np.float32(coefficient)
-    q = np.float32(_TANH_DENOMINATOR[0])
-    for coefficient in _TANH_DENOMINATOR[1:]:
-        q = q * x2 + np.float32(coefficient)
-    return x * p / q
+def _tanh(x: float) -> float:  # pragma: no cover (compiled)
+    return odd_rational(x, _TANH_CLAMP, _TANH_NUMERATOR, _TANH_DENOMINATOR)
 
 
 @numba.njit(fastmath=True, nogil=True, cache=True)

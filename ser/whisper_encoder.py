@@ -23,6 +23,7 @@ import librosa
 import numba
 import numpy as np
 
+from ser.fast_math import float32_coefficients, odd_rational
 from ser.pretrained import PretrainedWeightsMissing, package_file, verified
 
 log = logging.getLogger(__name__)
@@ -188,8 +189,8 @@ def _mel_filters() -> np.ndarray:
 
 # Eigen's rational approximation of erf for float32 (generic_fast_erf_float), within 1e-6 of erf (tested). scipy's
 # erf goes through double precision with branches: 3 of the 11 ms of a block.
-_ERF_CLAMP = 4.0
-_ERF_NUMERATOR = (
+_ERF_CLAMP = np.float32(4.0)
+_ERF_NUMERATOR = float32_coefficients(
     -2.72614225801306e-10,
     2.77068142495902e-08,
     -2.10102402082508e-06,
@@ -198,7 +199,7 @@ _ERF_NUMERATOR = (
     -2.95459980854025e-03,
     -1.60960333262415e-02,
 )
-_ERF_DENOMINATOR = (
+_ERF_DENOMINATOR = float32_coefficients(
     -1.45660718464996e-05,
     -2.13374055278905e-04,
     -1.68282697438203e-03,
@@ -209,15 +210,7 @@ _ERF_DENOMINATOR = (
 
 @numba.njit(fastmath=True, error_model="numpy", inline="always", cache=True)
 def _erf(x: float) -> float:  # pragma: no cover (compiled)
-    x = min(max(x, np.float32(-_ERF_CLAMP)), np.float32(_ERF_CLAMP))
-    x2 = x * x
-    p = np.float32(_ERF_NUMERATOR[0])
-    for coefficient in _ERF_NUMERATOR[1:]:
-        p = p * x2 + np.float32(coefficient)
-    q = np.float32(_ERF_DENOMINATOR[0])
-    for coefficient in _ERF_DENOMINATOR[1:]:
-        q = q * x2 + np.float32(coefficient)
-    return x * p / q
+    return odd_rational(x, _ERF_CLAMP, _ERF_NUMERATOR, _ERF_DENOMINATOR)
 
 
 # error_model="numpy": no zero-division check in the loop (the denominator is never 0), which lets LLVM vectorise it.

@@ -76,13 +76,17 @@ def test_every_statistic_is_computable():
     assert vector.shape == (len(feature_names(config)),)
 
 
-def test_prepare_compiles_the_numba_code_before_the_first_extract():
+@pytest.mark.parametrize(
+    ("module", "kernel", "settings"),
+    [("voice_encoder", "_lstm_steps", "voice_encoder=True"), ("whisper_encoder", "_gelu_in_place", "whisper_blocks=2")],
+)
+def test_prepare_compiles_the_numba_code_before_the_first_extract(module, kernel, settings):
     script = (
-        "from ser import voice_encoder\n"
+        f"from ser import {module}\n"
         "from ser.features import FeatureConfig, prepare\n"
-        "assert not voice_encoder._lstm_steps.signatures\n"
-        "prepare(FeatureConfig(voice_encoder=True))\n"
-        "print(len(voice_encoder._lstm_steps.signatures))\n"
+        f"assert not {module}.{kernel}.signatures\n"
+        f"prepare(FeatureConfig({settings}))\n"
+        f"print(len({module}.{kernel}.signatures))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[1]
