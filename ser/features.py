@@ -96,7 +96,7 @@ def prepare(config: FeatureConfig) -> None:
     if config.voice_encoder:
         voice.encoder()
     if config.whisper_blocks is not None:
-        whisper.encoder()
+        whisper.encoder(config.whisper_blocks)
     if config not in _warmed_up:
         seconds = np.arange(config.sample_rate // 2) / config.sample_rate
         tone = 0.1 * np.sin(2 * np.pi * 150.0 * seconds) * (1.0 + 0.5 * np.sin(2 * np.pi * 3.0 * seconds))

