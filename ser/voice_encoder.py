@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 from ser.fast_math import float32_coefficients, odd_rational
-from ser.pretrained import PretrainedWeightsMissing, package_file, verified
+from ser.pretrained import package_file, verified
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,6 @@ _lock = threading.Lock()
 _weights: list[LayerWeights] | None = None
 
 
-class VoiceEncoderMissing(PretrainedWeightsMissing):
-    """The voice encoder's weights are not installed (or are not the expected file)."""
-
-
 @dataclass(frozen=True)
 class LayerWeights:
     """One LSTM layer; gates in torch's order (input, forget, cell, output), each as tanh's argument.
@@ -65,15 +61,12 @@ class LayerWeights:
 
 def weights_path() -> Path:
     """Where the ``resemblyzer`` package keeps its pretrained weights, found without importing it."""
-    try:
-        return package_file(
-            "resemblyzer",
-            "pretrained.pt",
-            "features.voice_encoder needs the resemblyzer weights",
-            "pip install --no-deps -r requirements-nodeps.txt",
-        )
-    except PretrainedWeightsMissing as error:
-        raise VoiceEncoderMissing(str(error)) from None
+    return package_file(
+        "resemblyzer",
+        "pretrained.pt",
+        "features.voice_encoder needs the resemblyzer weights",
+        "pip install --no-deps -r requirements-nodeps.txt",
+    )
 
 
 class _TensorRef:
@@ -121,10 +114,7 @@ def _read_state(path: Path) -> dict[str, np.ndarray]:
 
 
 def _load() -> list[LayerWeights]:
-    try:
-        path = verified(weights_path(), WEIGHTS_SHA256, "resemblyzer 0.1.4's pretrained.pt")
-    except PretrainedWeightsMissing as error:
-        raise VoiceEncoderMissing(str(error)) from None
+    path = verified(weights_path(), WEIGHTS_SHA256, "resemblyzer 0.1.4's pretrained.pt")
     state = _read_state(path)
     scale = np.full(4 * HIDDEN, 0.5, dtype=np.float32)
     scale[2 * HIDDEN : 3 * HIDDEN] = 1.0  # the cell-input gate is a tanh already

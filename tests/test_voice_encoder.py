@@ -92,7 +92,7 @@ def test_voice_encoder_needs_16_khz():
 
 def test_missing_weights_name_the_install_command(monkeypatch):
     monkeypatch.setattr(pretrained.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(voice_encoder.VoiceEncoderMissing, match=r"requirements-nodeps\.txt"):
+    with pytest.raises(pretrained.PretrainedWeightsMissing, match=r"requirements-nodeps\.txt"):
         voice_encoder.weights_path()
 
 
@@ -124,7 +124,7 @@ def test_other_weights_than_the_pinned_file_are_refused(monkeypatch, tmp_path):
     fake.mkdir()
     (fake / "pretrained.pt").write_bytes(b"not the weights")
     monkeypatch.setattr(voice_encoder, "weights_path", lambda: fake / "pretrained.pt")
-    with pytest.raises(voice_encoder.VoiceEncoderMissing, match=r"is not resemblyzer 0\.1\.4's pretrained\.pt"):
+    with pytest.raises(pretrained.PretrainedWeightsMissing, match=r"is not resemblyzer 0\.1\.4's pretrained\.pt"):
         voice_encoder._load()
 
 
