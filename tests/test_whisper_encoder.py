@@ -9,7 +9,7 @@ from ser.features import FeatureConfig, extract, feature_names
 from tests.synthetic import SR, synthetic_signal
 
 CONFIG = FeatureConfig(whisper_blocks=2)
-WIDTH = 384
+WIDTH = whisper_encoder.WIDTH
 
 
 def _whisper_part(vector: np.ndarray) -> np.ndarray:
