@@ -1,4 +1,9 @@
-"""Audio decoding and resampling: the single I/O step before ``features.extract``."""
+"""Audio decoding and resampling: the single I/O step before ``features.extract``.
+
+libsndfile (``soundfile``) decodes WAV (PCM, float, μ-law, A-law, GSM 06.10, IMA/MS ADPCM), FLAC, OGG Vorbis and
+Opus, and MP3, always in blocks, so formats it cannot seek (GSM 06.10) decode too. What it cannot open (M4A/AAC,
+AMR, WebM, ...) is decoded by FFmpeg through PyAV.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,28 @@ import io
 import logging
 import re
 from pathlib import Path
+from typing import BinaryIO
 
+import av
 import librosa
 import numpy as np
 import soundfile as sf
 
+from ser.errors import SerError
+
 log = logging.getLogger(__name__)
 
 UNDECODABLE = "cannot decode audio: unsupported format or damaged file"
+BLOCK_FRAMES = 1 << 16
+# FFmpeg demuxers we accept after libsndfile declined: real audio containers, not formats that random bytes
+# can pass for (raw MPEG audio, for instance, has a 12-bit sync word that noise contains by chance).
+FFMPEG_FORMATS = {"mov", "mp4", "m4a", "3gp", "3g2", "mj2", "aac", "amr", "amrnb", "amrwb", "ogg", "matroska", "webm",
+                  "caf", "aiff", "wav", "flac", "asf", "wma", "mp3", "gsm"}  # fmt: skip
+
+Source = str | Path | bytes | bytearray | BinaryIO
 
 
-class AudioError(ValueError):
+class AudioError(SerError, ValueError):
     """Audio that cannot be used: undecodable, empty, silent or not finite."""
 
 
@@ -24,34 +40,101 @@ class AudioTooLong(AudioError):
     """Audio longer than the caller allows."""
 
 
-def decode(source: str | Path | bytes, target_sr: int, max_seconds: float = float("inf")) -> tuple[np.ndarray, float]:
-    """Decode a file path or encoded bytes to mono float32 at ``target_sr``; return (signal, duration_s).
+def _too_long(frames: int, sr: int, max_seconds: float) -> None:
+    if frames / sr > max_seconds:
+        raise AudioTooLong(f"audio lasts {frames / sr:.1f} s, more than the {max_seconds:g} s allowed")
 
-    Stereo is downmixed by averaging channels; any sample rate is resampled with soxr. The duration in the
-    header is checked against ``max_seconds`` before any sample is decoded, so a long file costs no memory.
+
+def _handle(source: Source) -> str | BinaryIO:
+    if isinstance(source, bytes | bytearray):
+        return io.BytesIO(source)
+    return str(source) if isinstance(source, Path) else source
+
+
+def read_blocks(source: Source, max_seconds: float = float("inf")) -> tuple[np.ndarray, int]:
+    """Decode with libsndfile, block by block: (frames x channels float32, sample rate).
+
+    The header's length is checked against ``max_seconds`` before any sample is decoded; files whose length
+    is unknown are checked as their blocks arrive.
     """
-    handle = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+    with sf.SoundFile(_handle(source)) as audio_file:
+        sr = audio_file.samplerate
+        if audio_file.seekable():
+            _too_long(audio_file.frames, sr, max_seconds)
+        blocks, frames = [], 0
+        while True:
+            block = audio_file.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+            if not len(block):
+                break
+            frames += len(block)
+            _too_long(frames, sr, max_seconds)
+            blocks.append(block)
+    data = np.concatenate(blocks) if blocks else np.zeros((0, audio_file.channels), dtype=np.float32)
+    return data, sr
+
+
+def decode_ffmpeg(source: Source, max_seconds: float = float("inf")) -> tuple[np.ndarray, int]:
+    """Decode the first audio stream with FFmpeg (PyAV): (frames x channels float32, sample rate)."""
+    with av.open(_handle(source), "r") as container:
+        if not FFMPEG_FORMATS & set(container.format.name.split(",")):
+            raise AudioError(UNDECODABLE)
+        stream = next(iter(container.streams.audio), None)
+        if stream is None:
+            raise AudioError("the file has no audio stream")
+        sr = stream.codec_context.sample_rate
+        if container.duration:
+            _too_long(int(container.duration / av.time_base * sr), sr, max_seconds)
+        converter = av.AudioResampler(format="fltp")
+        blocks, frames = [], 0
+        for frame in container.decode(stream):
+            for converted in converter.resample(frame):
+                block = converted.to_ndarray().T
+                frames += len(block)
+                _too_long(frames, sr, max_seconds)
+                blocks.append(block)
+    if not blocks:
+        raise AudioError("audio contains no samples")
+    return np.ascontiguousarray(np.concatenate(blocks), dtype=np.float32), sr
+
+
+def decode_channels(source: Source, max_seconds: float = float("inf")) -> tuple[np.ndarray, int]:
+    """Decode any supported format: (frames x channels float32, sample rate)."""
     try:
-        with sf.SoundFile(handle) as audio_file:
-            sr = audio_file.samplerate
-            if audio_file.frames / sr > max_seconds:
-                raise AudioTooLong(
-                    f"audio lasts {audio_file.frames / sr:.1f} s, more than the {max_seconds:g} s allowed"
-                )
-            data = audio_file.read(dtype="float32", always_2d=True)
+        return read_blocks(source, max_seconds)
     except (sf.LibsndfileError, RuntimeError, TypeError) as error:
         # libsndfile's own wording depends on the bytes (random data may read as "not a regular file").
         log.info("libsndfile could not decode audio: %s", re.sub(r"^Error opening .*?: ", "", str(error)))
+    if hasattr(source, "seek"):
+        source.seek(0)
+    try:
+        return decode_ffmpeg(source, max_seconds)
+    except (av.FFmpegError, OSError, ValueError, IndexError) as error:
+        if isinstance(error, AudioError):
+            raise
+        log.info("FFmpeg could not decode audio: %s", error)
         raise AudioError(UNDECODABLE) from None
+
+
+def resample(signal: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
+    """``signal`` at ``target_sr`` (soxr, high quality), float32."""
+    if sr != target_sr:
+        signal = librosa.resample(np.asarray(signal, dtype=np.float32), orig_sr=sr, target_sr=target_sr,
+                                  res_type="soxr_hq")  # fmt: skip
+    return np.ascontiguousarray(signal, dtype=np.float32)
+
+
+def decode(source: Source, target_sr: int, max_seconds: float = float("inf")) -> tuple[np.ndarray, float]:
+    """Decode a file path or encoded bytes to mono float32 at ``target_sr``; return (signal, duration_s).
+
+    Stereo is downmixed by averaging channels; any sample rate is resampled with soxr.
+    """
+    data, sr = decode_channels(source, max_seconds)
     if data.shape[0] == 0:
         raise AudioError("audio contains no samples")
     signal = data.mean(axis=1)
     if not np.all(np.isfinite(signal)):
         raise AudioError("audio contains NaN or infinite samples")
-    duration = signal.size / sr
-    if sr != target_sr:
-        signal = librosa.resample(signal, orig_sr=sr, target_sr=target_sr, res_type="soxr_hq")
-    return np.ascontiguousarray(signal, dtype=np.float32), duration
+    return resample(signal, sr, target_sr), signal.size / sr
 
 
 def check_usable(signal: np.ndarray, min_samples: int, silence_peak: float = 1e-4) -> None:

@@ -41,8 +41,16 @@ class FeatureConfig:
     voice_encoder_layer: int = 3
     voice_encoder_floor_db: float | None = None
     whisper_blocks: int | None = None
+    # Front end, before any feature: the active speech level set to this many dBFS (null: as recorded), and the
+    # signal band-limited to this many Hz (null: full band), so that level and bandwidth stop being cues.
+    level_dbfs: float | None = None
+    bandwidth_hz: float | None = None
 
     def __post_init__(self) -> None:
+        if self.level_dbfs is not None and not -60 <= self.level_dbfs <= 0:
+            raise ValueError("features.level_dbfs must be between -60 and 0 dBFS, or null")
+        if self.bandwidth_hz is not None and not 1000 <= self.bandwidth_hz < self.sample_rate / 2:
+            raise ValueError(f"features.bandwidth_hz must be 1000 to {self.sample_rate // 2} Hz, or null")
         if self.whisper_blocks is not None:
             if self.sample_rate != whisper.SAMPLE_RATE:
                 raise ValueError(f"features.whisper_blocks needs sample_rate {whisper.SAMPLE_RATE}")
@@ -207,6 +215,35 @@ def trim(signal: np.ndarray, top_db: float) -> np.ndarray:
     return signal[loud[0] : loud[-1] + 1]
 
 
+def active_level_db(signal: np.ndarray, sr: int) -> float:
+    """Level of the loud part of a signal: the 90th percentile of its 20 ms frame RMS, in dBFS.
+
+    A percentile of frames, not the peak: one click or a burst of line noise does not move it.
+    """
+    frame = max(1, sr // 50)
+    rms = librosa.feature.rms(y=signal, frame_length=frame, hop_length=frame // 2, center=False)[0]
+    return float(20.0 * np.log10(max(float(np.percentile(rms, 90)) if rms.size else 0.0, 1e-10)))
+
+
+def front_end(signal: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
+    """Trim leading and trailing silence, limit the band and set the level as ``config`` asks."""
+    if config.trim_silence:
+        trimmed = trim(signal, config.silence_db)
+        if trimmed.size >= config.min_samples:
+            signal = trimmed
+    if config.bandwidth_hz is not None:
+        narrow = int(2 * config.bandwidth_hz)
+        signal = librosa.resample(
+            librosa.resample(signal, orig_sr=sr, target_sr=narrow, res_type="soxr_hq"),
+            orig_sr=narrow,
+            target_sr=sr,
+            res_type="soxr_hq",
+        )[: signal.size]
+    if config.level_dbfs is not None:
+        signal = signal * np.float32(10.0 ** ((config.level_dbfs - active_level_db(signal, sr)) / 20.0))
+    return np.ascontiguousarray(signal, dtype=np.float32)
+
+
 def extract(signal: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
     """Feature vector of one mono float signal sampled at ``sr`` (must equal ``config.sample_rate``)."""
     if sr != config.sample_rate:
@@ -218,10 +255,7 @@ def extract(signal: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
         raise ValueError(f"signal too short: {signal.size} samples, need at least {config.min_samples}")
     if not np.all(np.isfinite(signal)):
         raise ValueError("signal contains NaN or infinite samples")
-    if config.trim_silence:
-        trimmed = trim(signal, config.silence_db)
-        if trimmed.size >= config.min_samples:
-            signal = trimmed
+    signal = front_end(signal, sr, config)
 
     power = np.abs(librosa.stft(signal, n_fft=config.frame_length, hop_length=config.hop_length)) ** 2
     mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=config.n_mels)

@@ -8,6 +8,7 @@ SPLIT_DIR = Path("data/split")
 TRAIN_MANIFEST = SPLIT_DIR / "train.csv"
 TEST_MANIFEST = SPLIT_DIR / "test.csv"
 FEATURES_FILE = Path("data/features/features.parquet")
+CHANNEL_FEATURES_DIR = Path("data/channel_features")
 MODEL_DIR = Path("models/model")
 SPEAKER_NORM_MODEL_DIR = Path("models/speaker_norm")
 REPORTS_DIR = Path("reports")
@@ -15,8 +16,13 @@ CV_RESULTS = REPORTS_DIR / "cv" / "results.csv"
 CV_SUMMARY = REPORTS_DIR / "cv" / "summary.json"
 METRICS_FILE = REPORTS_DIR / "metrics.json"
 TIMING_FILE = REPORTS_DIR / "timing.json"
-CONFUSION_FILE = REPORTS_DIR / "plots" / "confusion.csv"
-PER_CLASS_FILE = REPORTS_DIR / "plots" / "per_class_f1.csv"
+CONDITIONS_METRICS = REPORTS_DIR / "conditions.json"
+PLOTS_DIR = REPORTS_DIR / "plots"
 SPEAKER_NORM_CV = REPORTS_DIR / "speaker_norm" / "cv.json"
 SPEAKER_NORM_METRICS = REPORTS_DIR / "speaker_norm" / "metrics.json"
 PARAMS_FILE = Path("params.yaml")
+
+
+def channel_features_file(condition: str) -> Path:
+    """Feature table of every recording heard through one channel condition."""
+    return CHANNEL_FEATURES_DIR / f"{condition}.parquet"

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ser.cv import loso_scores
+from ser.cv import CLEAN, ConditionedData, loso_scores
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +52,8 @@ def loso_summary(
     """Leave-one-speaker-out scores (mean and std over folds) of ``spec`` on features already standardised per
     speaker (``standardise_per_speaker``)."""
     candidate = {k: v for k, v in spec.items() if k != "seed"}
-    results: pd.DataFrame = loso_scores(
-        {VARIANT: candidate}, normalised, y, speakers, seed=int(spec["seed"]), n_jobs=n_jobs
-    )
+    data = ConditionedData({CLEAN: normalised}, y, speakers)
+    results: pd.DataFrame = loso_scores({VARIANT: candidate}, data, seed=int(spec["seed"]), n_jobs=n_jobs)
     row = results.iloc[0]
     summary: dict[str, Any] = {"variant": VARIANT, "spec": spec, "speakers": sorted(set(speakers))}
     summary.update({name: float(row[name]) for name in results.columns if name.endswith(("_mean", "_std"))})

@@ -9,12 +9,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from ser.errors import SerError
 from ser.params import load_params, setup_logging
 
 log = logging.getLogger("ser.stage")
 
 # Errors a user can cause (bad params, bad data); anything else is a bug and keeps its traceback.
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, KeyError, FileNotFoundError, RuntimeError)
+USER_ERRORS: tuple[type[BaseException], ...] = (SerError, ValueError, KeyError, FileNotFoundError, RuntimeError)
 
 
 def run(main: Callable[[dict[str, Any]], None]) -> None:
@@ -27,6 +30,14 @@ def run(main: Callable[[dict[str, Any]], None]) -> None:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"error: {message}", file=sys.stderr)
         sys.exit(1)
+
+
+def write_parquet(path: Path, table: pd.DataFrame) -> None:
+    """Write a table to ``path`` through a temporary sibling and a rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    table.to_parquet(partial)
+    partial.replace(path)
 
 
 def write_json(path: Path, data: Any) -> None:

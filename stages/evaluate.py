@@ -7,19 +7,19 @@ import pandas as pd
 
 from ser import stage
 from ser.artifact import ModelArtifact
-from ser.dataset import join
+from ser.channels import CLEAN
+from ser.dataset import condition_features, join
 from ser.emodb import EMOTIONS
 from ser.paths import (
-    CONFUSION_FILE,
-    FEATURES_FILE,
+    CONDITIONS_METRICS,
     METRICS_FILE,
     MODEL_DIR,
-    PER_CLASS_FILE,
     SPEAKER_NORM_METRICS,
     SPEAKER_NORM_MODEL_DIR,
     TEST_MANIFEST,
     TIMING_FILE,
 )
+from ser.plots import CONFUSION_PLOT, plot_conditions, plot_confusion, plot_per_class
 from ser.speaker_norm import VARIANT, standardise_per_speaker
 from ser.split import assert_speaker_disjoint, read_manifest
 from ser.training import evaluate
@@ -41,23 +41,44 @@ def _evaluate_speaker_norm(test: pd.DataFrame, x: np.ndarray, y: np.ndarray, spe
     stage.log.info("speaker-normalised variant: accuracy %.3f, UAR %.3f", metrics["accuracy"], metrics["uar"])
 
 
+def _evaluate_conditions(artifact: ModelArtifact, test: pd.DataFrame, conditions: list[str]) -> None:
+    """Accuracy and UAR of the test speakers' recordings through each evaluation condition."""
+    scores = {}
+    for name in (CLEAN, *conditions):
+        x, y, _ = join(test, condition_features(name))
+        metrics, _, _ = evaluate(artifact, x, y, timing_repeats=0)
+        scores[name] = {"accuracy": metrics["accuracy"], "uar": metrics["uar"]}
+        stage.log.info("%-14s accuracy %.3f, UAR %.3f", name, metrics["accuracy"], metrics["uar"])
+    channel_scores = [scores[name] for name in conditions] or [scores[CLEAN]]
+    summary = {
+        "conditions": scores,
+        "all_conditions": {
+            metric: {
+                "mean": round(float(np.mean([s[metric] for s in scores.values()])), 6),
+                "min": round(float(min(s[metric] for s in scores.values())), 6),
+            }
+            for metric in ("accuracy", "uar")
+        },
+        "channel_conditions_mean_accuracy": round(float(np.mean([s["accuracy"] for s in channel_scores])), 6),
+    }
+    stage.write_json(CONDITIONS_METRICS, summary)
+    plot_conditions(scores)
+
+
 def main(params: dict[str, Any]) -> None:
     artifact = ModelArtifact.load(MODEL_DIR)
     test = read_manifest(TEST_MANIFEST)
     _check_disjoint(artifact, test)
-    x, y, speakers = join(test, pd.read_parquet(FEATURES_FILE))
+    x, y, speakers = join(test, condition_features(CLEAN))
     metrics, timing, predictions = evaluate(artifact, x, y)
     metrics["test_speakers"] = sorted(set(test["speaker"]))
     stage.write_json(METRICS_FILE, metrics)
     stage.write_json(TIMING_FILE, timing)
-    CONFUSION_FILE.parent.mkdir(parents=True, exist_ok=True)
     names = list(EMOTIONS.values())
-    pd.DataFrame({"actual": [names[i] for i in y], "predicted": [names[i] for i in predictions]}).to_csv(
-        CONFUSION_FILE, index=False
-    )
-    per_class = [{"emotion": name, "f1": values["f1"]} for name, values in metrics["per_class"].items()]
-    pd.DataFrame(per_class).to_csv(PER_CLASS_FILE, index=False)
+    plot_confusion([names[i] for i in y], [names[i] for i in predictions], names, CONFUSION_PLOT)
+    plot_per_class({name: values["f1"] for name, values in metrics["per_class"].items()})
     stage.log.info("test accuracy %.3f, UAR %.3f on %d recordings", metrics["accuracy"], metrics["uar"], len(y))
+    _evaluate_conditions(artifact, test, list(params["channels"].get("eval") or []))
     _evaluate_speaker_norm(test, x, y, speakers)
 
 

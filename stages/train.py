@@ -1,25 +1,31 @@
-"""DVC stage: fit the final model on all training speakers and write the model artifact."""
+"""DVC stage: fit the final model on all training speakers, clean and through ``channels.train``, and write it."""
 
 import json
 from typing import Any
 
-import pandas as pd
-
 from ser import stage
-from ser.dataset import join
+from ser.channels import CLEAN
+from ser.dataset import conditioned_data
 from ser.features import FeatureConfig
-from ser.paths import CV_SUMMARY, FEATURES_FILE, MODEL_DIR, TRAIN_MANIFEST
+from ser.paths import CV_SUMMARY, MODEL_DIR, TRAIN_MANIFEST
 from ser.split import read_manifest
 from ser.training import choose_spec, train
 
 
 def main(params: dict[str, Any]) -> None:
     manifest = read_manifest(TRAIN_MANIFEST)
-    x, y, _ = join(manifest, pd.read_parquet(FEATURES_FILE))
+    train_conditions = (CLEAN, *(params["channels"].get("train") or []))
+    x, y = conditioned_data(manifest, train_conditions, (CLEAN,)).training_rows()
     spec = choose_spec(params["model"], json.loads(CV_SUMMARY.read_text()))
-    used = {"model": params["model"], "features": params["features"], "split": params["split"]}
+    used = {
+        "model": params["model"],
+        "features": params["features"],
+        "split": params["split"],
+        "channels": {"train": list(train_conditions[1:])},
+    }
     artifact = train(spec, FeatureConfig.from_params(params["features"]), x, y, used)
     artifact.metadata["train_speakers"] = sorted(set(manifest["speaker"]))
+    artifact.metadata["train_conditions"] = list(train_conditions)
     artifact.save(MODEL_DIR)
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ser.artifact import METADATA_FILE, MODEL_FILE, ArtifactError, ModelArtifact, read_version
-from ser.cv import best_candidate, loso_scores
+from ser.cv import CLEAN, ConditionedData, best_candidate, loso_scores
 from ser.features import FeatureConfig
 from ser.models import SpecError, build_estimator, resolve_spec
 from ser.training import choose_spec, train
@@ -67,7 +67,7 @@ def test_auto_family_trains_the_cv_winner():
 def test_loso_scores_every_candidate_and_picks_best(data):
     x, y, speakers = data
     candidates = {"weak": {"family": "rf", "n_estimators": 1, "max_depth": 1}, "strong": {"family": "logreg"}}
-    results = loso_scores(candidates, x, y, speakers, seed=0)
+    results = loso_scores(candidates, ConditionedData({CLEAN: x}, y, speakers), seed=0)
     assert list(results["candidate"]) == ["weak", "strong"]
     assert best_candidate(results, "uar") == "strong"
     with pytest.raises(ValueError, match="unknown selection metric"):
@@ -77,7 +77,7 @@ def test_loso_scores_every_candidate_and_picks_best(data):
 def test_loso_rejects_bad_candidate_before_fitting(data):
     x, y, speakers = data
     with pytest.raises(ValueError, match="candidate 'bad'"):
-        loso_scores({"bad": {"family": "rf", "hidden": 3}}, x, y, speakers, seed=0)
+        loso_scores({"bad": {"family": "rf", "hidden": 3}}, ConditionedData({CLEAN: x}, y, speakers), seed=0)
 
 
 def test_loso_folds_hold_out_whole_speakers(data, monkeypatch):
@@ -92,7 +92,7 @@ def test_loso_folds_hold_out_whole_speakers(data, monkeypatch):
 
     monkeypatch.setattr(cv, "_fit_and_score", spy)
     x, y, speakers = data
-    loso_scores({"lr": {"family": "logreg"}}, x, y, speakers, seed=0)
+    loso_scores({"lr": {"family": "logreg"}}, ConditionedData({CLEAN: x}, y, speakers), seed=0)
     assert len(seen) == 4
     assert all(len(test) == 1 and not train & test for train, test in seen)
 

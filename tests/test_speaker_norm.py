@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ser.cv import loso_scores
+from ser.cv import CLEAN, ConditionedData, loso_scores
 from ser.speaker_norm import loso_summary, standardise_per_speaker
 from ser.training import choose_spec
 
@@ -45,7 +45,7 @@ def test_too_few_recordings_of_a_speaker_or_mismatched_lengths_are_refused():
 def test_normalisation_removes_speaker_offsets_that_defeat_the_utterance_model():
     x, y, speakers = _speaker_shifted()
     spec = choose_spec({"family": "logreg", "C": 1.0, "seed": 0}, {})
-    raw = loso_scores({"lr": {"family": "logreg", "C": 1.0}}, x, y, speakers, seed=0)
+    raw = loso_scores({"lr": {"family": "logreg", "C": 1.0}}, ConditionedData({CLEAN: x}, y, speakers), seed=0)
     summary = loso_summary(spec, standardise_per_speaker(x, speakers, min_recordings=10), y, speakers, n_jobs=1)
     assert summary["speakers"] == ["00", "01", "02", "03", "04", "05"]
     assert summary["uar_mean"] > raw.loc[0, "uar_mean"] + 0.2, (summary["uar_mean"], raw.loc[0, "uar_mean"])
