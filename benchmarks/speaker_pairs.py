@@ -1,7 +1,8 @@
 """Accuracy on other unseen male+female speaker pairs: one `dvc exp run` per pair in a throw-away copy.
 
-Prints each pair's accuracy and UAR, the mean accuracy over the pairs and the UAR of all their pooled
-predictions (issue #5's protocol). Every choice is the current params.yaml's; nothing is tuned per pair.
+Prints, for clean audio and for each evaluation channel condition, each pair's accuracy, the mean accuracy over
+the pairs and the UAR of all their pooled predictions (issue #5's protocol, per condition since issue #14). Every
+choice is the current params.yaml's; nothing is tuned per pair.
 Then the same figures of the labelled per-speaker-normalisation variant (reports/speaker_norm/), which are never
 headline figures.
 Usage: SER_EMODB_SOURCE=../shared/emodb/download.zip python benchmarks/speaker_pairs.py [--pairs 03,08 10,14 ...]
@@ -17,11 +18,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ser.metrics import classification_metrics
 from tests.project_copy import copy_project, run, venv_env
 
 DEFAULT_PAIRS = ["03,08", "10,14", "11,09", "12,13", "15,16"]
@@ -35,7 +34,9 @@ def main() -> None:
     archive = os.environ.get("SER_EMODB_SOURCE")
     if not archive or not Path(archive).is_file():
         sys.exit("error: set SER_EMODB_SOURCE to the EmoDB download.zip")
-    rows, pooled, variant_rows, variant_hits = [], [], [], []
+    per_pair: dict[str, dict] = {}
+    confusions: dict[str, dict[str, np.ndarray]] = {}
+    variant_rows, variant_hits = [], []
     with tempfile.TemporaryDirectory() as tmp:
         project = copy_project(Path(tmp) / "project")
         env = venv_env(SER_EMODB_SOURCE=str(Path(archive).resolve()))
@@ -44,18 +45,15 @@ def main() -> None:
             result = run(["dvc", "exp", "run", "-S", f"split.test_speakers={speakers}"], project, env, timeout=1800)
             if result.returncode != 0:
                 sys.exit(f"error: pair {pair} failed:\n{result.stderr[-2000:]}")
-            metrics = json.loads((project / "reports/metrics.json").read_text())
-            predictions = pd.read_csv(project / "reports/plots/confusion.csv")
-            pooled.append(predictions)
-            rows.append((pair, metrics["accuracy"], metrics["uar"], metrics["n"]))
+            per_pair[pair] = json.loads((project / "reports/conditions.json").read_text())["conditions"]
+            counts = json.loads((project / "reports/conditions_confusion.json").read_text())["confusion"]
+            for condition, matrix in counts.items():
+                confusions.setdefault(condition, {})[pair] = np.array(matrix)
+            print(f"{pair}: " + ", ".join(f"{c} {s['accuracy']:.3f}" for c, s in per_pair[pair].items()), flush=True)
             variant = json.loads((project / "reports/speaker_norm/metrics.json").read_text())
             variant_rows.append((pair, variant["accuracy"], variant["uar"], variant["n"]))
             variant_hits.append(_hits_and_support(variant))
-    merged = pd.concat(pooled)
-    pooled_metrics = classification_metrics(
-        merged["actual"].map(NAMES.index).to_numpy(), merged["predicted"].map(NAMES.index).to_numpy()
-    )
-    _report("headline model (one utterance at a time)", rows, pooled_metrics["accuracy"], pooled_metrics["uar"])
+    _report_conditions(per_pair, confusions)
     hits = np.sum([h for h, _ in variant_hits], axis=0)
     support = np.sum([n for _, n in variant_hits], axis=0)
     present = support > 0
@@ -65,6 +63,30 @@ def main() -> None:
         float(hits.sum() / support.sum()),
         float(np.mean(hits[present] / support[present])),
     )
+
+
+def _pooled(matrices: list[np.ndarray]) -> tuple[float, float]:
+    """Accuracy and UAR of the predictions of several splits pooled, from their confusion counts."""
+    total = np.sum(matrices, axis=0)
+    support = total.sum(axis=1)
+    present = support > 0
+    return float(np.trace(total) / total.sum()), float(np.mean(np.diag(total)[present] / support[present]))
+
+
+def _report_conditions(per_pair: dict[str, dict], confusions: dict[str, dict[str, np.ndarray]]) -> None:
+    """One row per condition: each pair's accuracy, their mean, pooled accuracy and UAR."""
+    pairs = list(per_pair)
+    conditions = list(next(iter(per_pair.values())))
+    print("\nheadline model (one utterance at a time), accuracy per pair and condition")
+    print(f"{'condition':<14} " + " ".join(f"{p:>7}" for p in pairs) + f" {'mean':>7} {'pooled':>7} {'UAR':>7}")
+    means = []
+    for condition in conditions:
+        accuracies = [per_pair[p][condition]["accuracy"] for p in pairs]
+        pooled_accuracy, pooled_uar = _pooled(list(confusions[condition].values()))
+        means.append(np.mean(accuracies))
+        cells = " ".join(f"{a:>7.3f}" for a in accuracies)
+        print(f"{condition:<14} {cells} {np.mean(accuracies):>7.3f} {pooled_accuracy:>7.3f} {pooled_uar:>7.3f}")
+    print(f"lowest mean accuracy over conditions: {min(means):.3f} ({conditions[int(np.argmin(means))]})")
 
 
 def _hits_and_support(metrics: dict) -> tuple[np.ndarray, np.ndarray]:

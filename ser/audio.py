@@ -10,6 +10,9 @@ from __future__ import annotations
 import io
 import logging
 import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -113,6 +116,31 @@ def decode_channels(source: Source, max_seconds: float = float("inf")) -> tuple[
             raise
         log.info("FFmpeg could not decode audio: %s", error)
         raise AudioError(UNDECODABLE) from None
+
+
+@contextmanager
+def seekable(source: str | Path | bytes, max_seconds: float = float("inf")) -> Iterator[str | Path | bytes]:
+    """``source`` itself when libsndfile can seek in it, else a temporary float WAV of its decoded audio.
+
+    Call analysis reads a recording in several passes: GSM 06.10 WAV, M4A/AAC, AMR and the other formats that
+    only decode front to back are decoded once into a file it can seek in.
+    """
+    try:
+        with sf.SoundFile(_handle(source)) as audio_file:
+            can_seek = audio_file.seekable()
+            if can_seek:
+                _too_long(audio_file.frames, audio_file.samplerate, max_seconds)
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        can_seek = False
+    if can_seek:
+        yield source
+        return
+    data, sr = decode_channels(source, max_seconds)
+    with tempfile.TemporaryDirectory(prefix="ser-audio-") as directory:
+        path = Path(directory) / "decoded.wav"
+        sf.write(path, data, sr, subtype="FLOAT")
+        del data
+        yield path
 
 
 def resample(signal: np.ndarray, sr: int, target_sr: int) -> np.ndarray:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ser import emodb
 from ser.artifact import ModelArtifact
-from ser.audio import UNDECODABLE, AudioError, AudioTooLong
+from ser.audio import UNDECODABLE, AudioError, AudioTooLong, seekable
 from ser.features import extract
 
 # Satisfaction weight of each emotion: the score of a segment is sum(p(emotion) * weight), in [-1, 1].
@@ -226,6 +226,19 @@ def analyze(
     ``workers`` > 1 extracts the features of several segments at once in worker processes (for the CLI; the API
     keeps one process per request); the result does not depend on it.
     """
+    with seekable(source, max_seconds) as readable:
+        return _analyze(readable, artifact, config, per_channel, max_seconds, progress, workers)
+
+
+def _analyze(
+    source: str | Path | bytes,
+    artifact: ModelArtifact,
+    config: AnalysisConfig,
+    per_channel: bool,
+    max_seconds: float,
+    progress: bool,
+    workers: int,
+) -> dict[str, Any]:
     segments, duration, n_channels = segment(source, per_channel, config, max_seconds)
     features_config = artifact.feature_config
     sample_rate = features_config.sample_rate

@@ -11,6 +11,7 @@ from ser.channels import CLEAN
 from ser.dataset import condition_features, join
 from ser.emodb import EMOTIONS
 from ser.paths import (
+    CONDITIONS_CONFUSION,
     CONDITIONS_METRICS,
     METRICS_FILE,
     MODEL_DIR,
@@ -43,11 +44,14 @@ def _evaluate_speaker_norm(test: pd.DataFrame, x: np.ndarray, y: np.ndarray, spe
 
 def _evaluate_conditions(artifact: ModelArtifact, test: pd.DataFrame, conditions: list[str]) -> None:
     """Accuracy and UAR of the test speakers' recordings through each evaluation condition."""
-    scores = {}
+    scores, confusions = {}, {}
     for name in (CLEAN, *conditions):
         x, y, _ = join(test, condition_features(name))
-        metrics, _, _ = evaluate(artifact, x, y, timing_repeats=0)
+        metrics, _, predictions = evaluate(artifact, x, y, timing_repeats=0)
+        confusion = np.zeros((len(EMOTIONS), len(EMOTIONS)), dtype=int)
+        np.add.at(confusion, (y, predictions), 1)
         scores[name] = {"accuracy": metrics["accuracy"], "uar": metrics["uar"]}
+        confusions[name] = confusion.tolist()
         stage.log.info("%-14s accuracy %.3f, UAR %.3f", name, metrics["accuracy"], metrics["uar"])
     channel_scores = [scores[name] for name in conditions] or [scores[CLEAN]]
     summary = {
@@ -62,6 +66,8 @@ def _evaluate_conditions(artifact: ModelArtifact, test: pd.DataFrame, conditions
         "channel_conditions_mean_accuracy": round(float(np.mean([s["accuracy"] for s in channel_scores])), 6),
     }
     stage.write_json(CONDITIONS_METRICS, summary)
+    # Confusion counts per condition (rows: actual label, columns: predicted) let benchmarks pool several splits.
+    stage.write_json(CONDITIONS_CONFUSION, {"labels": list(EMOTIONS.values()), "confusion": confusions})
     plot_conditions(scores)
 
 

@@ -1,10 +1,11 @@
 import io
 
+import av
 import numpy as np
 import pytest
 import soundfile as sf
 
-from ser.audio import AudioError, check_usable, decode
+from ser.audio import AudioError, AudioTooLong, check_usable, decode
 
 
 def encode(signal: np.ndarray, sr: int, fmt: str, subtype: str | None = None) -> bytes:
@@ -21,6 +22,8 @@ def tone(sr: int, seconds: float = 0.5, channels: int = 1) -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("fmt", "subtype", "sr"),
+    # Block codecs pad the end of the signal to whole blocks: GSM 06.10 to 320 samples per block pair, ADPCM,
+    # Opus and MP3 to their frames (at most 0.08 s here).
     [
         ("WAV", "PCM_16", 16000),
         ("WAV", "PCM_U8", 16000),
@@ -29,15 +32,67 @@ def tone(sr: int, seconds: float = 0.5, channels: int = 1) -> np.ndarray:
         ("WAV", "FLOAT", 48000),
         ("WAV", "ULAW", 8000),
         ("WAV", "ALAW", 8000),
+        ("WAV", "GSM610", 8000),
+        ("WAV", "IMA_ADPCM", 8000),
+        ("WAV", "MS_ADPCM", 16000),
         ("FLAC", "PCM_16", 44100),
         ("OGG", "VORBIS", 16000),
+        ("OGG", "OPUS", 8000),
+        ("MP3", "MPEG_LAYER_III", 8000),
     ],
 )
 def test_formats_decode_to_16k_mono(fmt, subtype, sr):
     signal, duration = decode(encode(tone(sr), sr, fmt, subtype), 16000)
+    padding = 0.01 if subtype.startswith(("PCM", "FLOAT", "ULAW", "ALAW")) or fmt == "FLAC" else 0.08
     assert signal.dtype == np.float32 and signal.ndim == 1
-    assert duration == pytest.approx(0.5, abs=0.01)
-    assert signal.size == pytest.approx(8000, abs=50)
+    assert duration == pytest.approx(0.5, abs=padding)
+    assert signal.size == pytest.approx(8000, abs=16000 * padding)
+
+
+def ffmpeg_encode(signal: np.ndarray, sr: int, encoder: str, container: str, bit_rate: int) -> bytes:
+    """A file written by FFmpeg (PyAV), as a phone system or a smartphone app would store it."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=container) as output:
+        stream = output.add_stream(encoder, rate=sr, layout="mono")
+        stream.bit_rate = bit_rate
+        frame = av.AudioFrame.from_ndarray((signal[None, :] * 32767).astype(np.int16), format="s16", layout="mono")
+        frame.sample_rate = sr
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            output.mux(packet)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("encoder", "container", "sr", "bit_rate"),
+    [("aac", "ipod", 16000, 32000), ("aac", "adts", 8000, 16000), ("libopencore_amrnb", "amr", 8000, 12200)],
+)
+def test_formats_libsndfile_cannot_open_decode_with_ffmpeg(encoder, container, sr, bit_rate):
+    data = ffmpeg_encode(tone(sr, seconds=1.0), sr, encoder, container, bit_rate)
+    with pytest.raises(sf.LibsndfileError):
+        sf.info(io.BytesIO(data))
+    signal, duration = decode(data, 16000)
+    assert duration == pytest.approx(1.0, abs=0.2)  # AAC adds priming and a last frame (128 ms at 8 kHz)
+    spectrum = np.abs(np.fft.rfft(signal[2000:10000]))
+    assert np.argmax(spectrum) * 16000 / 8000 == pytest.approx(220, abs=5)
+
+
+def test_gsm_length_is_checked_while_decoding():
+    """GSM 06.10 WAV cannot be seeked: its length is checked block by block, and too long is still refused."""
+    data = encode(tone(8000, seconds=3.0), 8000, "WAV", "GSM610")
+    with pytest.raises(AudioTooLong):
+        decode(data, 16000, max_seconds=1.0)
+
+
+def test_m4a_too_long_is_refused():
+    with pytest.raises(AudioTooLong):
+        decode(ffmpeg_encode(tone(16000, seconds=2.0), 16000, "aac", "ipod", 32000), 16000, max_seconds=1.0)
+
+
+def test_random_bytes_are_not_decoded_as_audio():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        with pytest.raises(AudioError, match="cannot decode"):
+            decode(rng.integers(0, 256, 4096, dtype=np.uint8).tobytes(), 16000)
 
 
 def test_stereo_is_downmixed():

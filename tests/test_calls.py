@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from ser import cli
 from ser.artifact import ModelArtifact
@@ -175,3 +176,21 @@ def test_analyze_endpoint(served):
 def test_web_page_is_served(served):
     response = create_app(served).test_client().get("/")
     assert response.status_code == 200 and b'<form id="upload"' in response.data
+
+
+def test_a_call_in_a_format_that_cannot_seek_is_analysed_like_its_wav(tmp_path):
+    """GSM 06.10 WAV (libsndfile reads it front to back only) gives the timeline of the same call as PCM WAV."""
+    from ser.audio import seekable
+
+    call = np.concatenate([np.zeros(4000), 0.5 * np.sin(2 * np.pi * 200 * np.arange(8000) / 8000), np.zeros(4000)])
+    gsm = tmp_path / "call.wav"
+    sf.write(gsm, call, 8000, subtype="GSM610")
+    with seekable(gsm) as readable:
+        assert readable != gsm
+        with sf.SoundFile(readable) as audio_file:
+            assert audio_file.seekable() and audio_file.samplerate == 8000
+            assert audio_file.frames == pytest.approx(16000, abs=400)
+    pcm = tmp_path / "pcm.wav"
+    sf.write(pcm, call, 8000)
+    with seekable(pcm) as readable:
+        assert readable == pcm

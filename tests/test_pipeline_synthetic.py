@@ -15,6 +15,18 @@ SMALL_CV = {
 }
 
 
+# Two small conditions instead of the default's twelve: one the models learn from, one only evaluated.
+SMALL_CHANNELS = {
+    "train": ["line"],
+    "eval": ["ulaw"],
+    "conditions": {
+        "line": [{"noise": {"kind": ["white", "babble"], "snr_db": 15}}, {"resample": 8000}, {"codec": "gsm"}],
+        "ulaw": [{"resample": 8000}, {"codec": "ulaw"}],
+    },
+}
+CHANNEL_STAGES = ["channel_features@line", "channel_features@ulaw"]
+
+
 def ran_stages(output: str) -> list[str]:
     return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
 
@@ -22,7 +34,7 @@ def ran_stages(output: str) -> list[str]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, synthetic_zip):
     project = copy_project(tmp_path_factory.mktemp("synthetic") / "project")
-    edit_params(project, cv=SMALL_CV, model={"family": "auto"})
+    edit_params(project, cv=SMALL_CV, model={"family": "auto"}, channels=SMALL_CHANNELS)
     env = venv_env(SER_EMODB_SOURCE=str(synthetic_zip))
     result = run(["dvc", "repro"], project, env)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -31,7 +43,10 @@ def project(tmp_path_factory, synthetic_zip):
 
 def test_every_stage_runs_and_writes_its_outputs(project):
     path, _, output = project
-    assert ran_stages(output) == ["download", "split", "features", "cv", "train", "speaker_norm", "evaluate"]
+    ran = ran_stages(output)
+    assert ran[:3] in (["download", "split", "features"], ["download", "features", "split"])
+    assert sorted(ran[3:5]) == CHANNEL_STAGES
+    assert ran[5:] == ["cv", "train", "speaker_norm", "evaluate"]
     for name in [
         "data/raw/wav",
         "data/split/train.csv",
@@ -43,8 +58,13 @@ def test_every_stage_runs_and_writes_its_outputs(project):
         "models/model/metadata.json",
         "reports/metrics.json",
         "reports/timing.json",
-        "reports/plots/confusion.csv",
-        "reports/plots/per_class_f1.csv",
+        "data/channel_features/line.parquet",
+        "data/channel_features/ulaw.parquet",
+        "reports/conditions.json",
+        "reports/plots/confusion.png",
+        "reports/plots/per_class_f1.png",
+        "reports/plots/accuracy_per_condition.png",
+        "reports/plots/cv.png",
         "models/speaker_norm/model.joblib",
         "reports/speaker_norm/cv.json",
         "reports/speaker_norm/metrics.json",
@@ -111,12 +131,28 @@ def test_model_param_change_reruns_only_train_and_evaluate(project):
     assert ran_stages(result.stdout) == ["train", "evaluate"]
 
 
-def test_split_change_keeps_features(project):
+def test_condition_change_reruns_only_that_condition_and_its_readers(project):
+    path, env, _ = project
+    channels = {**SMALL_CHANNELS, "conditions": {**SMALL_CHANNELS["conditions"], "ulaw": [{"codec": "ulaw"}]}}
+    edit_params(path, channels=channels)
+    result = run(["dvc", "repro"], path, env)
+    assert result.returncode == 0, result.stderr
+    assert ran_stages(result.stdout) == ["channel_features@ulaw", "cv", "train", "evaluate"]
+    scores = json.loads((path / "reports/conditions.json").read_text())["conditions"]
+    assert set(scores) == {"clean", "ulaw"}
+    cv = pd.read_csv(path / "reports/cv/results.csv")
+    assert {"uar_clean", "uar_line", "uar_ulaw"} <= set(cv.columns)
+
+
+def test_split_change_keeps_clean_features(project):
+    """Clean features are label- and split-free; channel features rerun (babble comes from training speakers)."""
     path, env, _ = project
     edit_params(path, split={"test_speakers": ["10", "14"]})
     result = run(["dvc", "repro"], path, env)
     assert result.returncode == 0, result.stderr
-    assert ran_stages(result.stdout) == ["split", "cv", "train", "speaker_norm", "evaluate"]
+    ran = ran_stages(result.stdout)
+    assert ran[0] == "split" and sorted(ran[1:3]) == CHANNEL_STAGES
+    assert ran[3:] == ["cv", "train", "speaker_norm", "evaluate"]
     metrics = json.loads((path / "reports/metrics.json").read_text())
     assert metrics["test_speakers"] == ["10", "14"]
 

@@ -1,0 +1,155 @@
+"""Channel conditions: real codecs, seeded draws, noise at the asked SNR, babble without the own speaker."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ser.channels import CLEAN, CODECS, Condition, condition_lists, conditions_from_params
+from ser.dataset import BabblePool
+from ser.errors import ParamsError
+from ser.features import FeatureConfig, extract
+
+SR = 16000
+
+
+def speech_like(seconds: float = 1.5, seed: int = 0) -> np.ndarray:
+    """A voiced, gliding harmonic tone with a syllable-rate envelope and a little breath noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(SR * seconds)) / SR
+    f0 = 140 + 30 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / SR
+    voiced = sum(np.sin(k * phase) / k for k in range(1, 15))
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t) ** 2
+    return (0.3 * voiced * envelope / 3 + 0.005 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def condition(steps, name="test", seed=1, babble=None) -> Condition:
+    return Condition(name, steps, seed, babble)
+
+
+def snr_db(clean: np.ndarray, noisy: np.ndarray) -> float:
+    n = min(clean.size, noisy.size)
+    return float(10 * np.log10(np.sum(clean[:n] ** 2) / np.sum((noisy[:n] - clean[:n]) ** 2)))
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_every_codec_changes_the_audio_but_keeps_its_pitch(codec):
+    signal = speech_like()
+    out, sr = condition([{"resample": 8000}, {"codec": codec}]).apply(signal, SR, "03a01Fa")
+    assert sr in (8000, 16000, 48000)  # Opus decodes at 48 kHz
+    narrow = condition([{"resample": 8000}]).apply(signal, SR, "03a01Fa")[0]
+    back = condition([{"resample": 8000}]).apply(out, sr, "x")[0] if sr != 8000 else out
+    assert not np.array_equal(back[: narrow.size], narrow[: back.size])
+    spectrum = np.abs(np.fft.rfft(back[:8000] * np.hanning(8000)))
+    reference = np.abs(np.fft.rfft(narrow[:8000] * np.hanning(8000)))
+    # The same harmonics stand out: the codec kept the voice (correlated spectra), only degraded it.
+    assert np.corrcoef(np.log1p(spectrum), np.log1p(reference))[0, 1] > 0.8
+
+
+def test_mu_law_is_the_real_g711_quantiser():
+    """libsndfile's μ-law: 8-bit codes, about 38 dB SNR on a loud signal; A-law differs from it."""
+    signal = speech_like()
+    ulaw = condition([{"codec": "ulaw"}]).apply(signal, SR, "a")[0]
+    alaw = condition([{"codec": "alaw"}]).apply(signal, SR, "a")[0]
+    assert 30 < snr_db(signal, ulaw) < 45
+    assert not np.array_equal(ulaw, alaw)
+
+
+def test_bitrate_changes_opus_quality():
+    signal = speech_like()
+    low = condition([{"resample": 8000}, {"codec": {"name": "mp3", "bitrate": 8000}}]).apply(signal, SR, "a")[0]
+    high = condition([{"resample": 8000}, {"codec": {"name": "mp3", "bitrate": 32000}}]).apply(signal, SR, "a")[0]
+    assert not np.array_equal(low, high)
+
+
+def test_conditions_are_deterministic_per_recording():
+    steps = [
+        {"gain": {"uniform": [-30, 6]}},
+        {"eq": {"gain_db": 6}},
+        {"noise": {"kind": ["white", "pink"], "snr_db": {"uniform": [5, 25]}}},
+        {"reverb": {"rt60_s": 0.3}},
+        {"packet_loss": {"rate": 0.05}},
+        {"resample": 8000},
+        {"codec": {"name": ["ulaw", "gsm", "opus"]}},
+    ]
+    signal = speech_like()
+    first = condition(steps).apply(signal, SR, "03a01Fa")[0]
+    again = condition(steps).apply(signal, SR, "03a01Fa")[0]
+    other_id = condition(steps).apply(signal, SR, "03a01Fb")[0]
+    other_seed = condition(steps, seed=2).apply(signal, SR, "03a01Fa")[0]
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first[: other_id.size], other_id[: first.size])
+    assert not np.array_equal(first[: other_seed.size], other_seed[: first.size])
+
+
+@pytest.mark.parametrize("kind", ["white", "pink"])
+def test_noise_is_added_at_the_asked_snr(kind):
+    signal = speech_like()
+    noisy = condition([{"noise": {"kind": kind, "snr_db": 10}}]).apply(signal, SR, "a")[0]
+    assert snr_db(signal, noisy) == pytest.approx(10, abs=0.5)
+
+
+def test_gain_and_packet_loss():
+    signal = speech_like()
+    quiet = condition([{"gain": -30}]).apply(signal, SR, "a")[0]
+    assert np.allclose(quiet, signal * 10 ** (-30 / 20), atol=1e-7)
+    lossy = condition([{"packet_loss": {"rate": 0.2, "frame_ms": 20}}]).apply(signal, SR, "a")[0]
+    frames = lossy[: lossy.size // 320 * 320].reshape(-1, 320)
+    assert 0.1 < np.mean(np.all(frames == 0, axis=1)) < 0.3
+
+
+def test_babble_is_mixed_from_other_speakers_only(tmp_path):
+    for recording in ["03a01Fa", "09a01Wa", "10a01Wa", "11a01Wa"]:
+        sf.write(tmp_path / f"{recording}.wav", speech_like(seed=int(recording[:2])), SR)
+    pool = BabblePool(sorted(tmp_path.glob("*.wav")))
+    chosen = []
+
+    def spy(rng, talkers, recording_id):
+        voices = pool(rng, talkers, recording_id)
+        chosen.append(len(voices))
+        return voices
+
+    signal = speech_like(seed=99)
+    noisy = condition([{"noise": {"kind": "babble", "snr_db": 10, "talkers": 9}}], babble=spy).apply(
+        signal, SR, "09b02Ab"
+    )[0]
+    assert chosen == [3]  # four recordings, one of them the speaker's own
+    assert snr_db(signal, noisy) == pytest.approx(10, abs=0.5)
+
+
+def test_babble_without_recordings_is_a_params_error():
+    with pytest.raises(ParamsError, match="babble"):
+        condition([{"noise": {"kind": "babble", "snr_db": 10}}]).apply(speech_like(), SR, "a")
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        ([{"echo": 1}], "unknown channel step"),
+        ([{"codec": "g729"}], "unknown codec"),
+        ([{"noise": {"kind": "violet"}}], "unknown noise kind"),
+        ([{"resample": 8000, "codec": "ulaw"}], "one-key mapping"),
+        ({"resample": 8000}, "list of steps"),
+    ],
+)
+def test_bad_steps_are_params_errors(steps, message):
+    with pytest.raises(ParamsError, match=message):
+        condition(steps)
+
+
+def test_condition_names_and_lists_are_checked():
+    params = {"seed": 1, "train": ["a"], "eval": ["b", "a"], "conditions": {"a": [{"gain": -6}], "b": [{"gain": 6}]}}
+    assert condition_lists(params) == ((CLEAN, "a"), (CLEAN, "a", "b"))
+    with pytest.raises(ParamsError, match="not defined"):
+        condition_lists({**params, "eval": ["c"]})
+    with pytest.raises(ParamsError, match="lower-case"):
+        conditions_from_params({"conditions": {"clean": []}}, ["clean"])
+
+
+def test_level_front_end_makes_features_independent_of_the_recording_level():
+    config = FeatureConfig(level_dbfs=-20, whisper_blocks=None)
+    signal = speech_like()
+    loud, quiet = extract(signal, SR, config), extract(signal * 10 ** (-30 / 20), SR, config)
+    assert np.allclose(loud, quiet, rtol=1e-3, atol=1e-3)
+    raw = FeatureConfig(whisper_blocks=None)
+    assert not np.allclose(extract(signal, SR, raw), extract(signal * 10 ** (-30 / 20), SR, raw), atol=1e-3)
