@@ -28,8 +28,6 @@ SCORING = {
 }
 
 
-
-
 @dataclass(frozen=True)
 class ConditionedData:
     """Feature rows of the same recordings, clean and through channel conditions, with labels and speakers.

@@ -40,7 +40,7 @@ class FeatureConfig:
     voice_encoder: bool = False
     voice_encoder_layer: int = 3
     voice_encoder_floor_db: float | None = None
-    whisper_blocks: int | None = None
+    whisper_blocks: int | tuple[int, ...] | None = None
     # Front end, before any feature: the active speech level set to this many dBFS (null: as recorded), and the
     # signal band-limited to this many Hz (null: full band), so that level and bandwidth stop being cues.
     level_dbfs: float | None = None
@@ -54,8 +54,13 @@ class FeatureConfig:
         if self.whisper_blocks is not None:
             if self.sample_rate != whisper.SAMPLE_RATE:
                 raise ValueError(f"features.whisper_blocks needs sample_rate {whisper.SAMPLE_RATE}")
-            if isinstance(self.whisper_blocks, bool) or self.whisper_blocks not in range(1, whisper.BLOCKS + 1):
-                raise ValueError(f"features.whisper_blocks must be 1 to {whisper.BLOCKS}, or null for none")
+            blocks = [self.whisper_blocks] if not isinstance(self.whisper_blocks, list | tuple) else self.whisper_blocks
+            if not blocks or any(isinstance(b, bool) or b not in range(1, whisper.BLOCKS + 1) for b in blocks):
+                raise ValueError(
+                    f"features.whisper_blocks must be 1 to {whisper.BLOCKS} or a list of them, or null for none"
+                )
+            # One spelling per choice (2 and [2] are the same features), hashable for the warm-up cache.
+            object.__setattr__(self, "whisper_blocks", blocks[0] if len(blocks) == 1 else tuple(blocks))
         if self.voice_encoder and self.sample_rate != voice.SAMPLE_RATE:
             raise ValueError(f"features.voice_encoder needs sample_rate {voice.SAMPLE_RATE}")
         if not 1 <= self.voice_encoder_layer <= voice.LAYERS:
@@ -82,6 +87,8 @@ class FeatureConfig:
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
         values["statistics"] = list(self.statistics)
+        if isinstance(self.whisper_blocks, tuple):
+            values["whisper_blocks"] = list(self.whisper_blocks)
         return values
 
     @property
@@ -104,7 +111,7 @@ def prepare(config: FeatureConfig) -> None:
     if config.voice_encoder:
         voice.encoder()
     if config.whisper_blocks is not None:
-        whisper.encoder(config.whisper_blocks)
+        whisper.encoder(max(whisper.as_blocks(config.whisper_blocks)))
     if config not in _warmed_up:
         seconds = np.arange(config.sample_rate // 2) / config.sample_rate
         tone = 0.1 * np.sin(2 * np.pi * 150.0 * seconds) * (1.0 + 0.5 * np.sin(2 * np.pi * 3.0 * seconds))
@@ -138,7 +145,7 @@ def feature_names(config: FeatureConfig) -> list[str]:
     """Names of the vector ``extract`` returns, in order."""
     frame = [f"{name}_{stat}" for name in _frame_feature_names(config) for stat in config.statistics]
     voice_names = voice.feature_names() if config.voice_encoder else []
-    whisper_names = whisper.feature_names() if config.whisper_blocks is not None else []
+    whisper_names = whisper.feature_names(config.whisper_blocks) if config.whisper_blocks is not None else []
     return frame + _pitch_feature_names(config) + list(GLOBAL_FEATURES) + voice_names + whisper_names
 
 

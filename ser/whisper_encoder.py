@@ -17,6 +17,7 @@ import functools
 import logging
 import struct
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -262,36 +263,62 @@ def hidden_states(mel: np.ndarray, blocks: int, final_norm: bool = False) -> np.
 
     ``final_norm`` applies the encoder's closing layer norm (with ``blocks == BLOCKS`` that is the encoder's output).
     """
-    weights = encoder(blocks)
+    states = block_outputs(mel, (blocks,))[0]
+    return _layer_norm(states, encoder(blocks).final_norm) if final_norm else states
+
+
+def block_outputs(mel: np.ndarray, blocks: Sequence[int]) -> list[np.ndarray]:
+    """Outputs (n_tokens, width) of each of ``blocks`` (numbers 1 to 4) over ``mel``, in the order asked.
+
+    The encoder runs once, up to the deepest block asked for.
+    """
+    weights = encoder(max(blocks))
     x = _gelu(_convolve(np.ascontiguousarray(mel.T, dtype=np.float32), weights.conv1, 1))
     x = _gelu(_convolve(x, weights.conv2, 2))
     if x.shape[0] > MAX_TOKENS:
         raise ValueError(f"Whisper's encoder takes at most {2 * MAX_TOKENS} frames, got {mel.shape[1]}")
     x = x + weights.positions[: x.shape[0]]
-    for block in weights.blocks[:blocks]:
+    outputs = {}
+    for number, block in enumerate(weights.blocks[: max(blocks)], start=1):
         x = _block(x, block, weights.heads)
-    return _layer_norm(x, weights.final_norm) if final_norm else x
+        outputs[number] = x
+    return [outputs[number] for number in blocks]
 
 
-def features(signal: np.ndarray, sr: int, blocks: int = 2) -> np.ndarray:
-    """Mean and std over time of the output of the encoder's first ``blocks`` blocks (1 to 4; 768 values).
+def as_blocks(blocks: int | Sequence[int]) -> tuple[int, ...]:
+    """Block numbers as a tuple: ``2`` means block 2's output, ``[2, 4]`` the outputs of blocks 2 and 4."""
+    return (blocks,) if isinstance(blocks, int) else tuple(blocks)
+
+
+def features(signal: np.ndarray, sr: int, blocks: int | Sequence[int] = 2) -> np.ndarray:
+    """Mean and std over time of the output of each of ``blocks`` (1 to 4; 768 values per block).
 
     A signal longer than 30 s is encoded in 30 s pieces (Whisper's window), whose tokens are pooled together.
     """
+    blocks = as_blocks(blocks)
     if sr != SAMPLE_RATE:
         raise ValueError(f"the Whisper encoder needs {SAMPLE_RATE} Hz audio, got {sr} Hz")
-    if not 1 <= blocks <= BLOCKS:
+    if not blocks or any(isinstance(b, bool) or b not in range(1, BLOCKS + 1) for b in blocks):
         raise ValueError(f"the Whisper encoder has blocks 1 to {BLOCKS}, not {blocks}")
     if np.size(signal) < 2 * HOP:
         raise ValueError(f"signal too short for the Whisper encoder: {np.size(signal)} samples, need {2 * HOP}")
     mel = log_mel(np.asarray(signal, dtype=np.float32))
     mel = mel[:, : mel.shape[1] - mel.shape[1] % 2]  # whole tokens only
     window = 2 * MAX_TOKENS
-    pieces = [mel[:, start : start + window] for start in range(0, mel.shape[1], window)]
-    states = np.concatenate([hidden_states(piece, blocks) for piece in pieces]).astype(np.float64)
-    return np.concatenate([states.mean(axis=0), states.std(axis=0)])
+    pieces = [block_outputs(mel[:, start : start + window], blocks) for start in range(0, mel.shape[1], window)]
+    vectors = []
+    for index in range(len(blocks)):
+        states = np.concatenate([outputs[index] for outputs in pieces]).astype(np.float64)
+        vectors += [states.mean(axis=0), states.std(axis=0)]
+    return np.concatenate(vectors)
 
 
-def feature_names() -> list[str]:
-    """Names of the values ``features`` returns, in order."""
-    return [f"whisper_{stat}_{i}" for stat in STATISTICS for i in range(WIDTH)]
+def feature_names(blocks: int | Sequence[int] = 2) -> list[str]:
+    """Names of the values ``features`` returns, in order: block 2's are ``whisper_mean_0`` ..., other blocks' carry
+    their number (``whisper4_mean_0``)."""
+    return [
+        f"whisper{'' if block == 2 else block}_{stat}_{i}"
+        for block in as_blocks(blocks)
+        for stat in STATISTICS
+        for i in range(WIDTH)
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 
+import av
 import numpy as np
 import soundfile as sf
 
@@ -47,3 +48,16 @@ def square_wave_clipping(seconds: float = 1.0) -> np.ndarray:
 def hour_of_silence_flac() -> bytes:
     """One hour at 8 kHz: under 100 KB as FLAC, far over any duration limit."""
     return encode(np.zeros(8000 * 3600, dtype=np.int16), 8000, "PCM_16", "FLAC")
+
+
+def ffmpeg_encode(signal: np.ndarray, sr: int, encoder: str, container: str, bit_rate: int) -> bytes:
+    """A file written by FFmpeg (PyAV), as a phone system or a smartphone app would store it."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=container) as output:
+        stream = output.add_stream(encoder, rate=sr, layout="mono")
+        stream.bit_rate = bit_rate
+        frame = av.AudioFrame.from_ndarray((signal[None, :] * 32767).astype(np.int16), format="s16", layout="mono")
+        frame.sample_rate = sr
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            output.mux(packet)
+    return buffer.getvalue()

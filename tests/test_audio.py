@@ -1,11 +1,11 @@
 import io
 
-import av
 import numpy as np
 import pytest
 import soundfile as sf
 
 from ser.audio import AudioError, AudioTooLong, check_usable, decode
+from tests.audio_samples import ffmpeg_encode
 
 
 def encode(signal: np.ndarray, sr: int, fmt: str, subtype: str | None = None) -> bytes:
@@ -47,19 +47,6 @@ def test_formats_decode_to_16k_mono(fmt, subtype, sr):
     assert signal.dtype == np.float32 and signal.ndim == 1
     assert duration == pytest.approx(0.5, abs=padding)
     assert signal.size == pytest.approx(8000, abs=16000 * padding)
-
-
-def ffmpeg_encode(signal: np.ndarray, sr: int, encoder: str, container: str, bit_rate: int) -> bytes:
-    """A file written by FFmpeg (PyAV), as a phone system or a smartphone app would store it."""
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format=container) as output:
-        stream = output.add_stream(encoder, rate=sr, layout="mono")
-        stream.bit_rate = bit_rate
-        frame = av.AudioFrame.from_ndarray((signal[None, :] * 32767).astype(np.int16), format="s16", layout="mono")
-        frame.sample_rate = sr
-        for packet in [*stream.encode(frame), *stream.encode(None)]:
-            output.mux(packet)
-    return buffer.getvalue()
 
 
 @pytest.mark.parametrize(

@@ -86,15 +86,32 @@ def test_loso_folds_hold_out_whole_speakers(data, monkeypatch):
     seen = []
     real_fit_and_score = cv._fit_and_score
 
-    def spy(spec, x, y, train, test):
+    def spy(spec, conditioned, train, test):
         seen.append((set(speakers[train]), set(speakers[test])))
-        return real_fit_and_score(spec, x, y, train, test)
+        return real_fit_and_score(spec, conditioned, train, test)
 
     monkeypatch.setattr(cv, "_fit_and_score", spy)
     x, y, speakers = data
     loso_scores({"lr": {"family": "logreg"}}, ConditionedData({CLEAN: x}, y, speakers), seed=0)
     assert len(seen) == 4
     assert all(len(test) == 1 and not train & test for train, test in seen)
+
+
+def test_channel_copies_train_with_their_speaker_and_are_scored_per_condition(data):
+    """A copy of a held-out speaker's recording is never in a training fold; each condition gets its own score."""
+    x, y, speakers = data
+    rng = np.random.default_rng(0)
+    noisy = x + rng.normal(0, 3.0, x.shape)  # a harder condition
+    conditioned = ConditionedData({CLEAN: x, "noisy": noisy}, y, speakers, (CLEAN, "noisy"), (CLEAN, "noisy"))
+    rows = np.arange(len(y))
+    stacked, labels = conditioned.training_rows(rows[speakers != speakers[0]])
+    assert len(stacked) == 2 * np.sum(speakers != speakers[0]) and len(labels) == len(stacked)
+    assert not any(np.array_equal(row, x[i]) for row in stacked for i in np.flatnonzero(speakers == speakers[0]))
+    results = loso_scores({"lr": {"family": "logreg"}}, conditioned, seed=0).iloc[0]
+    assert results["uar_clean"] > results["uar_noisy"]
+    assert results["uar_mean"] == pytest.approx((results["uar_clean"] + results["uar_noisy"]) / 2, abs=1e-6)
+    with pytest.raises(ValueError, match="no features for conditions"):
+        ConditionedData({CLEAN: x}, y, speakers, (CLEAN, "noisy"))
 
 
 @pytest.fixture()

@@ -72,6 +72,16 @@ def test_every_stage_runs_and_writes_its_outputs(project):
         assert (path / name).exists(), name
 
 
+def test_plots_render_offline(project):
+    """Image plots only: the page `dvc plots show` writes loads nothing from the internet."""
+    path, env, _ = project
+    result = run(["dvc", "plots", "show", "-o", "plots_html"], path, env)
+    assert result.returncode == 0, result.stderr
+    page = (path / "plots_html/index.html").read_text()
+    assert "<script" not in page and "https://" not in page
+    assert page.count("<img") == 4
+
+
 def test_split_manifests_are_speaker_disjoint(project):
     path, _, _ = project
     train = pd.read_csv(path / "data/split/train.csv", dtype={"speaker": str})

@@ -113,3 +113,16 @@ def test_only_the_blocks_asked_for_are_loaded(monkeypatch):
     assert len(whisper_encoder.encoder(1).blocks) == 2  # fewer asked for: the loaded weights serve
     assert len(whisper_encoder.encoder(4).blocks) == 4  # more asked for: loaded again
     assert np.array_equal(whisper_encoder.features(signal, SR, 2), two)
+
+
+def test_several_blocks_are_pooled_from_one_pass_like_each_block_alone():
+    signal = synthetic_signal("03a01Fa", 1.0)
+    both = whisper_encoder.features(signal, SR, [2, 4])
+    alone = np.concatenate([whisper_encoder.features(signal, SR, 2), whisper_encoder.features(signal, SR, 4)])
+    np.testing.assert_array_equal(both, alone)
+    config = FeatureConfig(whisper_blocks=[2, 4])
+    assert config.whisper_blocks == (2, 4) and config.to_dict()["whisper_blocks"] == [2, 4]
+    assert FeatureConfig(whisper_blocks=[2]) == FeatureConfig(whisper_blocks=2)
+    names = feature_names(config)
+    assert len(names) == len(set(names)) == len(extract(signal, SR, config))
+    assert "whisper_mean_0" in names and "whisper4_std_383" in names
