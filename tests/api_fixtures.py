@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ser.dataset import feature_table
 from ser.features import FeatureConfig
+from ser.params import load_params
 from ser.training import train
 from serve.settings import Settings
 from tests.project_copy import ROOT
@@ -17,7 +18,7 @@ def build_served_project(root: Path, model_spec: dict | None = None) -> Settings
     """Write wavs, a model trained on their features, metrics and params under ``root``; return API settings."""
     wav_dir = root / "data/raw/wav"
     write_wav_dir(wav_dir, synthetic_ids(140))
-    config = FeatureConfig(voice_encoder=True)  # as params.yaml's default
+    config = FeatureConfig.from_params(load_params(ROOT / "params.yaml")["features"])  # the served configuration
     table = feature_table(wav_dir, config)
     labels = [int("NWLEAFT".index(i[5])) for i in table.index]
     artifact = train(model_spec or {"family": "logreg", "seed": 0}, config, table.to_numpy(), labels, {})

@@ -68,3 +68,15 @@ def edit_params(project: Path, **blocks: dict) -> None:
     for block, values in blocks.items():
         params.setdefault(block, {}).update(values)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+# Two small channel conditions instead of the default's twelve, for tests that run the pipeline on synthetic data:
+# one the models learn from (with babble from the training speakers), one only evaluated.
+SMALL_CHANNELS = {
+    "train": ["line"],
+    "eval": ["ulaw"],
+    "conditions": {
+        "line": [{"noise": {"kind": ["white", "babble"], "snr_db": 15}}, {"resample": 8000}, {"codec": "gsm"}],
+        "ulaw": [{"resample": 8000}, {"codec": "ulaw"}],
+    },
+}

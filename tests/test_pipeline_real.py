@@ -18,7 +18,7 @@ from ser.calls import AnalysisConfig, analyze
 from ser.extraction import features_of_audio
 from ser.predict import predict_features
 from tests.audio_samples import encode
-from tests.project_copy import copy_project, run, venv_env
+from tests.project_copy import copy_project, edit_params, run, venv_env
 
 ARCHIVE = os.environ.get("SER_EMODB_SOURCE", "")
 
@@ -32,9 +32,21 @@ def ran_stages(output: str) -> list[str]:
     return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
 
 
+# The CV grid of the default params (20 candidates on clean + three channel copies, ~7 min here) only names a winner,
+# which `train` does not read while model.family is set (the default); the test runs two candidates, the configured
+# model among them, to stay inside CI's time. The whole grid runs in `dvc repro` of the repository (dvc.lock).
+TEST_CV = {
+    "candidates": {
+        "mlp_200": {"family": "mlp", "hidden": 200},
+        "logreg": {"family": "logreg", "C": 0.1},
+    }
+}
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     project = copy_project(tmp_path_factory.mktemp("real") / "project")
+    edit_params(project, cv=TEST_CV)
     env = venv_env(SER_EMODB_SOURCE=str(Path(ARCHIVE).resolve()))
     result = run(["dvc", "repro"], project, env, timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -53,11 +65,14 @@ def test_metrics_beat_the_proof_of_concept_and_the_classical_baseline(project):
     path, env = project
     metrics = json.loads((path / "reports/metrics.json").read_text())
     assert metrics["n"] == 107
-    # Measured 0.907 (issue #5's target 0.88; proof of concept 0.61-0.64, ComParE + SVM 0.86); the margin allows a
-    # couple of flipped predictions from floating-point differences between machines.
-    assert metrics["accuracy"] >= 0.88
+    # Measured 0.888 on clean audio (issue #14's multi-condition MLP; the clean-only logreg of issue #5 had 0.907;
+    # proof of concept 0.61-0.64, ComParE + SVM 0.86); the margin allows a few flipped predictions from
+    # floating-point differences between machines.
+    assert metrics["accuracy"] >= 0.86
     summary = json.loads((path / "reports/cv/summary.json").read_text())
-    assert summary["best_uar_mean"] >= 0.87  # measured 0.890 (before Whisper 0.852)
+    assert summary["best_candidate"] == "mlp_200"
+    assert summary["best_uar_mean"] >= 0.84  # measured 0.859 over the 13 conditions
+    assert summary["best_uar_clean"] >= 0.89  # measured 0.918
     shown = run(["dvc", "metrics", "show", "--json"], path, env)
     assert shown.returncode == 0 and "accuracy" in shown.stdout
 
@@ -76,13 +91,14 @@ def test_speaker_norm_variant_has_its_own_labelled_metrics(project):
         ModelArtifact.load(path / "models/speaker_norm")
 
 
-def test_cv_compares_the_whole_grid(project):
+def test_cv_scores_every_candidate_on_every_condition(project):
     path, _ = project
     results = pd.read_csv(path / "reports/cv/results.csv")
-    assert {"logreg", "rf_50", "rf_200", "xgb_50", "xgb_200", "mlp_50", "mlp_bn_100", "mlp_bn_dropout_200"} <= set(
-        results["candidate"]
-    )
-    assert results["uar_mean"].between(0, 1).all()
+    summary = json.loads((path / "reports/cv/summary.json").read_text())
+    assert list(results["candidate"]) == list(TEST_CV["candidates"])
+    for condition in summary["score_conditions"]:
+        assert results[f"uar_{condition}"].between(0, 1).all()
+    assert summary["train_conditions"] == ["clean", "phone", "noisy_line", "room"]
 
 
 def test_second_repro_is_a_no_op(project):
@@ -138,8 +154,17 @@ def test_calls_of_test_speakers_are_segmented_and_classified_like_their_utteranc
 
 # Floors just under the measured 03 + 08 accuracies (README "Call audio"); a couple of flipped predictions
 # from floating-point differences between machines stay above them.
-CONDITION_FLOORS = {
-    "clean": 0.0,
+CONDITION_FLOORS = {  # measured with the default params on 2026-12-01
+    "clean": 0.86,  # 0.888
+    "ulaw_8k": 0.87,  # 0.897
+    "alaw_8k": 0.88,  # 0.907
+    "gsm_8k": 0.81,  # 0.841
+    "opus_12k_nb": 0.86,  # 0.888
+    "mp3_16k_8k": 0.84,  # 0.869
+    "amr_nb_8k": 0.84,  # 0.869
+    "white_10db": 0.82,  # 0.850
+    "babble_10db": 0.83,  # 0.860
+    "quiet_30db": 0.86,  # 0.888
 }
 
 
@@ -147,9 +172,11 @@ def test_every_channel_condition_is_evaluated_and_guarded(project):
     path, env = project
     report = json.loads((path / "reports/conditions.json").read_text())
     scores = report["conditions"]
-    assert set(scores) == {"clean", *CONDITION_FLOORS} - {"clean"} | {"clean"}
+    assert set(scores) == set(CONDITION_FLOORS)
     for condition, floor in CONDITION_FLOORS.items():
         assert scores[condition]["accuracy"] >= floor, (condition, scores[condition])
+    # Issue #14's level target: 30 dB quieter within 1 point of 0 dB (measured: identical).
+    assert abs(scores["quiet_30db"]["accuracy"] - scores["clean"]["accuracy"]) <= 0.01
     shown = run(["dvc", "metrics", "show", "--json"], path, env)
     assert shown.returncode == 0
     for condition in scores:

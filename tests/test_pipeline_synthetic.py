@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from tests.project_copy import copy_project, edit_params, run, venv_env
+from tests.project_copy import SMALL_CHANNELS, copy_project, edit_params, run, venv_env
 
 SMALL_CV = {
     "candidates": {
@@ -15,15 +15,6 @@ SMALL_CV = {
 }
 
 
-# Two small conditions instead of the default's twelve: one the models learn from, one only evaluated.
-SMALL_CHANNELS = {
-    "train": ["line"],
-    "eval": ["ulaw"],
-    "conditions": {
-        "line": [{"noise": {"kind": ["white", "babble"], "snr_db": 15}}, {"resample": 8000}, {"codec": "gsm"}],
-        "ulaw": [{"resample": 8000}, {"codec": "ulaw"}],
-    },
-}
 CHANNEL_STAGES = ["channel_features@line", "channel_features@ulaw"]
 
 

@@ -5,12 +5,17 @@ import json
 from ser.artifact import ModelArtifact
 from serve.app import create_app
 from serve.settings import Settings
-from tests.project_copy import copy_project, edit_params, run, venv_env
+from tests.project_copy import SMALL_CHANNELS, copy_project, edit_params, run, venv_env
 
 
 def test_second_clone_pulls_and_serves_exactly_the_pushed_model(tmp_path, synthetic_zip):
     trainer = copy_project(tmp_path / "trainer")
-    edit_params(trainer, cv={"candidates": {"logreg": {"family": "logreg"}}}, model={"family": "logreg"})
+    edit_params(
+        trainer,
+        cv={"candidates": {"logreg": {"family": "logreg"}}},
+        model={"family": "logreg"},
+        channels=SMALL_CHANNELS,
+    )
     env = venv_env(SER_EMODB_SOURCE=str(synthetic_zip))
     remote = tmp_path / "remote"
     for cmd in (
