@@ -1,7 +1,8 @@
 """Load on /pred while a /train job runs and the model swaps (gunicorn on loopback, bounded in time).
 
 In a throw-away copy of the project: `dvc repro`, start gunicorn, then 16 concurrent clients post /pred by id
-while POST /train retrains a different model (the 100-unit MLP instead of the default 200). Prints requests, errors, p50/p99 and the model
+while POST /train retrains a different model (the 100-unit MLP instead of the default 200).
+Prints requests, errors, p50/p99 and the model
 versions answered, which must be the old or the new one.
 Usage: SER_EMODB_SOURCE=../shared/emodb/download.zip python benchmarks/load_during_training.py [--seconds 45]
 """

@@ -22,6 +22,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ser.models import resolve_spec
 from tests.project_copy import copy_project, edit_params, run, venv_env
 
 DEFAULT_PAIRS = ["03,08", "10,14", "11,09", "12,13", "15,16"]
@@ -50,7 +51,7 @@ def main() -> None:
         if not args.full_cv and params["model"]["family"] != "auto":
             # The figures are the configured model's; the CV grid only names a winner, which `train` ignores
             # unless model.family is auto. One candidate keeps each pair's run to minutes.
-            spec = {k: v for k, v in params["model"].items() if k != "seed"}
+            spec = {k: v for k, v in resolve_spec(params["model"], strict=False).items() if k != "seed"}
             edit_params(project, cv={"candidates": {"configured_model": spec}})
             run(["git", "commit", "-qam", "benchmark: one CV candidate"], project, env)
         for pair in args.pairs:

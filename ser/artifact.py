@@ -24,6 +24,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from ser import emodb
+from ser.errors import SerError
 from ser.features import FeatureConfig
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ FORMAT_VERSION = 2
 TRACKED_LIBRARIES = ("ser", "numpy", "scikit-learn", "librosa", "torch", "xgboost-cpu", "xgboost", "soundfile")
 
 
-class ArtifactError(RuntimeError):
+class ArtifactError(SerError, RuntimeError):
     """The artifact is missing, partial, corrupt or of an unknown format."""
 
 

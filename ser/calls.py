@@ -21,6 +21,7 @@ from tqdm import tqdm
 from ser import emodb
 from ser.artifact import ModelArtifact
 from ser.audio import UNDECODABLE, AudioError, AudioTooLong, seekable
+from ser.errors import ParamsError
 from ser.features import extract
 
 # Satisfaction weight of each emotion: the score of a segment is sum(p(emotion) * weight), in [-1, 1].
@@ -53,9 +54,9 @@ class AnalysisConfig:
     def __post_init__(self) -> None:
         unknown = set(self.satisfaction_weights) - set(emodb.EMOTIONS.values())
         if unknown or any(not -1.0 <= w <= 1.0 for w in self.satisfaction_weights.values()):
-            raise ValueError("satisfaction_weights maps emotion names to weights in [-1, 1]")
+            raise ParamsError("satisfaction_weights maps emotion names to weights in [-1, 1]")
         if not 0 < self.min_segment_s <= self.max_segment_s:
-            raise ValueError("analysis needs 0 < min_segment_s <= max_segment_s")
+            raise ParamsError("analysis needs 0 < min_segment_s <= max_segment_s")
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> AnalysisConfig:

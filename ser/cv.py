@@ -15,6 +15,7 @@ from sklearn.model_selection import LeaveOneGroupOut
 from tqdm import tqdm
 
 from ser.channels import CLEAN
+from ser.errors import DataMissing, ParamsError
 from ser.metrics import SELECTION_METRICS
 from ser.models import build_estimator, resolve_spec
 
@@ -46,7 +47,7 @@ class ConditionedData:
     def __post_init__(self) -> None:
         missing = sorted({*self.train_conditions, *self.score_conditions} - set(self.x))
         if missing:
-            raise ValueError(f"no features for conditions {missing}")
+            raise DataMissing(f"no features for conditions {missing}")
         if any(len(rows) != len(self.y) for rows in self.x.values()):
             raise ValueError("every condition needs one row per recording")
 
@@ -86,13 +87,13 @@ def loso_scores(
     """
     speakers = data.speakers
     if len(set(speakers)) < 2:
-        raise ValueError("leave-one-speaker-out needs at least two speakers")
+        raise ParamsError("leave-one-speaker-out needs at least two speakers")
     specs = {}
     for name, spec in candidates.items():
         try:
             resolve_spec({"seed": seed, **spec}, strict=True)
         except ValueError as error:
-            raise ValueError(f"CV candidate {name!r}: {error}") from None
+            raise ParamsError(f"CV candidate {name!r}: {error}") from None
         specs[name] = {"seed": seed, **spec}
     folds = list(LeaveOneGroupOut().split(data.y, data.y, groups=speakers))
     for train, test in folds:
@@ -122,5 +123,5 @@ def loso_scores(
 def best_candidate(results: pd.DataFrame, metric: str) -> str:
     """Name of the candidate with the highest mean ``metric`` (ties: the earlier candidate)."""
     if metric not in SELECTION_METRICS:
-        raise ValueError(f"unknown selection metric {metric!r}; choose from {list(SELECTION_METRICS)}")
+        raise ParamsError(f"unknown selection metric {metric!r}; choose from {list(SELECTION_METRICS)}")
     return str(results.loc[results[f"{metric}_mean"].idxmax(), "candidate"])

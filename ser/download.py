@@ -16,6 +16,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from ser import emodb
+from ser.errors import SerError
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ KEPT_ENTRIES = ("wav/", "lablaut/", "labsilb/", "silb/", "erkennung.txt", "erkla
 MAX_UNCOMPRESSED_BYTES = 1 << 30
 
 
-class DatasetError(RuntimeError):
+class DatasetError(SerError, RuntimeError):
     """The archive could not be fetched, or does not hold a complete EmoDB."""
 
 

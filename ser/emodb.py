@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ser.errors import InvalidId
+
 ID_PATTERN = re.compile(r"^(?P<speaker>\d{2})(?P<text>[ab]\d{2})(?P<emotion>[WLEAFTN])(?P<take>[a-z])$")
 
 # Label order is part of the model contract: label 0 is neutral, as in the original API.
@@ -64,13 +66,13 @@ def is_valid_id(utterance_id: str) -> bool:
 
 
 def parse_id(utterance_id: str) -> Utterance:
-    """Parse an EmoDB file id; raise ValueError if it is malformed or names an unknown speaker."""
+    """Parse an EmoDB file id; raise InvalidId (a ValueError) if it is malformed or names an unknown speaker."""
     match = ID_PATTERN.fullmatch(utterance_id) if isinstance(utterance_id, str) else None
     if match is None:
-        raise ValueError(f"not an EmoDB id: {utterance_id!r} (expected e.g. '03a01Fa')")
+        raise InvalidId(f"not an EmoDB id: {utterance_id!r} (expected e.g. '03a01Fa')")
     speaker = match["speaker"]
     if speaker not in SPEAKERS:
-        raise ValueError(f"unknown EmoDB speaker {speaker!r} in id {utterance_id!r}")
+        raise InvalidId(f"unknown EmoDB speaker {speaker!r} in id {utterance_id!r}")
     return Utterance(
         id=utterance_id,
         speaker=speaker,

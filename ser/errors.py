@@ -1,4 +1,8 @@
-"""The root of the errors a user can cause (bad input, bad params, missing data); anything else is a bug."""
+"""The root of the errors a user can cause (bad input, bad params, missing data); anything else is a bug.
+
+Each class keeps a builtin base as well, so callers that catch ``ValueError`` or ``LookupError`` still work; new
+code catches ``SerError`` (stages print it as one line, the API answers it with a 4xx).
+"""
 
 
 class SerError(Exception):
@@ -7,3 +11,11 @@ class SerError(Exception):
 
 class ParamsError(SerError, ValueError):
     """A params.yaml value that cannot be used."""
+
+
+class DataMissing(SerError, FileNotFoundError):
+    """An input the pipeline or a command needs is not there (run the stage that makes it)."""
+
+
+class InvalidId(SerError, ValueError):
+    """A string that is not the id of an EmoDB recording."""

@@ -15,6 +15,7 @@ import numpy as np
 
 from ser import voice_encoder as voice
 from ser import whisper_encoder as whisper
+from ser.errors import ParamsError
 
 STATISTICS = ("mean", "std", "min", "max", "p10", "p25", "p50", "p75", "p90", "range", "slope", "skew", "kurtosis")
 SPECTRAL = ("centroid", "bandwidth", "rolloff", "flatness", "zcr", "rms_db")
@@ -48,32 +49,32 @@ class FeatureConfig:
 
     def __post_init__(self) -> None:
         if self.level_dbfs is not None and not -60 <= self.level_dbfs <= 0:
-            raise ValueError("features.level_dbfs must be between -60 and 0 dBFS, or null")
+            raise ParamsError("features.level_dbfs must be between -60 and 0 dBFS, or null")
         if self.bandwidth_hz is not None and not 1000 <= self.bandwidth_hz < self.sample_rate / 2:
-            raise ValueError(f"features.bandwidth_hz must be 1000 to {self.sample_rate // 2} Hz, or null")
+            raise ParamsError(f"features.bandwidth_hz must be 1000 to {self.sample_rate // 2} Hz, or null")
         if self.whisper_blocks is not None:
             if self.sample_rate != whisper.SAMPLE_RATE:
-                raise ValueError(f"features.whisper_blocks needs sample_rate {whisper.SAMPLE_RATE}")
+                raise ParamsError(f"features.whisper_blocks needs sample_rate {whisper.SAMPLE_RATE}")
             blocks = [self.whisper_blocks] if not isinstance(self.whisper_blocks, list | tuple) else self.whisper_blocks
             if not blocks or any(isinstance(b, bool) or b not in range(1, whisper.BLOCKS + 1) for b in blocks):
-                raise ValueError(
+                raise ParamsError(
                     f"features.whisper_blocks must be 1 to {whisper.BLOCKS} or a list of them, or null for none"
                 )
             # One spelling per choice (2 and [2] are the same features), hashable for the warm-up cache.
             object.__setattr__(self, "whisper_blocks", blocks[0] if len(blocks) == 1 else tuple(blocks))
         if self.voice_encoder and self.sample_rate != voice.SAMPLE_RATE:
-            raise ValueError(f"features.voice_encoder needs sample_rate {voice.SAMPLE_RATE}")
+            raise ParamsError(f"features.voice_encoder needs sample_rate {voice.SAMPLE_RATE}")
         if not 1 <= self.voice_encoder_layer <= voice.LAYERS:
-            raise ValueError(f"features.voice_encoder_layer must be 1 to {voice.LAYERS}")
+            raise ParamsError(f"features.voice_encoder_layer must be 1 to {voice.LAYERS}")
         if self.voice_encoder_floor_db is not None and not self.voice_encoder_floor_db > 0:
-            raise ValueError("features.voice_encoder_floor_db must be above 0 dB, or null for every frame")
+            raise ParamsError("features.voice_encoder_floor_db must be above 0 dB, or null for every frame")
         unknown = sorted(set(self.statistics) - set(STATISTICS))
         if unknown:
-            raise ValueError(f"unknown feature statistics {unknown}; choose from {list(STATISTICS)}")
+            raise ParamsError(f"unknown feature statistics {unknown}; choose from {list(STATISTICS)}")
         if self.hop_length <= 0 or self.frame_length < self.hop_length:
-            raise ValueError("features need 0 < hop_length <= frame_length")
+            raise ParamsError("features need 0 < hop_length <= frame_length")
         if not 0 < self.pitch_fmin_hz < self.pitch_fmax_hz < self.sample_rate / 2:
-            raise ValueError("features need 0 < pitch_fmin_hz < pitch_fmax_hz < sample_rate/2")
+            raise ParamsError("features need 0 < pitch_fmin_hz < pitch_fmax_hz < sample_rate/2")
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> FeatureConfig:

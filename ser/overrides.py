@@ -12,11 +12,12 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from ser import emodb
+from ser.errors import SerError
 from ser.metrics import SELECTION_METRICS
 from ser.models import FAMILIES
 
 
-class OverrideError(ValueError):
+class OverrideError(SerError, ValueError):
     """An override names a parameter that may not be changed, or gives it a bad value."""
 
 

@@ -12,11 +12,12 @@ import numpy as np
 
 from ser import emodb
 from ser.artifact import ModelArtifact
+from ser.errors import SerError
 from ser.extraction import features_of_file
 from ser.features import FeatureConfig
 
 
-class UnknownRecording(LookupError):
+class UnknownRecording(SerError, LookupError):
     """A well-formed EmoDB id with no recording on disk."""
 
 

@@ -6,8 +6,10 @@ import hashlib
 import importlib.util
 from pathlib import Path
 
+from ser.errors import SerError
 
-class PretrainedWeightsMissing(RuntimeError):
+
+class PretrainedWeightsMissing(SerError, RuntimeError):
     """A pretrained model's weights are not installed (or are not the expected file)."""
 
 

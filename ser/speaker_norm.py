@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ser.cv import CLEAN, ConditionedData, loso_scores
+from ser.errors import ParamsError
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def standardise_per_speaker(x: np.ndarray, speakers: np.ndarray, min_recordings:
         rows = speakers == speaker
         count = int(rows.sum())
         if count < min_recordings:
-            raise ValueError(
+            raise ParamsError(
                 f"speaker {speaker} has {count} recordings; per-speaker normalisation needs at least {min_recordings}"
             )
         block = x[rows].astype(np.float64)

@@ -8,11 +8,12 @@ from pathlib import Path
 import pandas as pd
 
 from ser import emodb
+from ser.errors import SerError
 
 MANIFEST_COLUMNS = ["id", "speaker", "sex", "text", "emotion_code", "emotion", "label"]
 
 
-class SplitError(ValueError):
+class SplitError(SerError, ValueError):
     """The requested split is impossible or leaks speakers."""
 
 

@@ -17,7 +17,7 @@ from ser.params import load_params, setup_logging
 log = logging.getLogger("ser.stage")
 
 # Errors a user can cause (bad params, bad data); anything else is a bug and keeps its traceback.
-USER_ERRORS: tuple[type[BaseException], ...] = (SerError, ValueError, KeyError, FileNotFoundError, RuntimeError)
+USER_ERRORS: tuple[type[BaseException], ...] = (SerError,)
 
 
 def run(main: Callable[[dict[str, Any]], None]) -> None:
@@ -27,8 +27,7 @@ def run(main: Callable[[dict[str, Any]], None]) -> None:
         setup_logging(params.get("base", {}).get("log_level", "INFO"))
         main(params)
     except USER_ERRORS as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from ser import stage
 from ser.channels import condition_lists
+from ser.conditioned import conditioned_data
 from ser.cv import best_candidate, loso_scores
-from ser.dataset import conditioned_data
 from ser.paths import CV_RESULTS, CV_SUMMARY, TRAIN_MANIFEST
 from ser.plots import plot_cv
 from ser.split import read_manifest

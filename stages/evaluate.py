@@ -8,7 +8,7 @@ import pandas as pd
 from ser import stage
 from ser.artifact import ModelArtifact
 from ser.channels import CLEAN
-from ser.dataset import condition_features, join
+from ser.conditioned import condition_features, join
 from ser.emodb import EMOTIONS
 from ser.paths import (
     CONDITIONS_CONFUSION,

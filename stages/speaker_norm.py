@@ -5,7 +5,7 @@ from typing import Any
 import pandas as pd
 
 from ser import stage
-from ser.dataset import join
+from ser.conditioned import join
 from ser.features import FeatureConfig
 from ser.models import resolve_spec
 from ser.paths import FEATURES_FILE, SPEAKER_NORM_CV, SPEAKER_NORM_MODEL_DIR, TRAIN_MANIFEST

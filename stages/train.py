@@ -5,7 +5,7 @@ from typing import Any
 
 from ser import stage
 from ser.channels import CLEAN
-from ser.dataset import conditioned_data
+from ser.conditioned import conditioned_data
 from ser.features import FeatureConfig
 from ser.paths import CV_SUMMARY, MODEL_DIR, TRAIN_MANIFEST
 from ser.split import read_manifest

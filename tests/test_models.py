@@ -5,6 +5,7 @@ import pytest
 
 from ser.artifact import METADATA_FILE, MODEL_FILE, ArtifactError, ModelArtifact, read_version
 from ser.cv import CLEAN, ConditionedData, best_candidate, loso_scores
+from ser.errors import DataMissing
 from ser.features import FeatureConfig
 from ser.models import SpecError, build_estimator, resolve_spec
 from ser.training import choose_spec, train
@@ -110,7 +111,7 @@ def test_channel_copies_train_with_their_speaker_and_are_scored_per_condition(da
     results = loso_scores({"lr": {"family": "logreg"}}, conditioned, seed=0).iloc[0]
     assert results["uar_clean"] > results["uar_noisy"]
     assert results["uar_mean"] == pytest.approx((results["uar_clean"] + results["uar_noisy"]) / 2, abs=1e-6)
-    with pytest.raises(ValueError, match="no features for conditions"):
+    with pytest.raises(DataMissing, match="no features for conditions"):
         ConditionedData({CLEAN: x}, y, speakers, (CLEAN, "noisy"))
 
 

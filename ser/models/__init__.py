@@ -7,6 +7,8 @@ from typing import Any
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from ser.errors import SerError
+
 FAMILIES = ("logreg", "svm", "rf", "xgb", "mlp")
 
 # Hyper-parameters each family reads from a spec, with their defaults.
@@ -35,7 +37,7 @@ FAMILY_PARAMS: dict[str, dict[str, Any]] = {
 }
 
 
-class SpecError(ValueError):
+class SpecError(SerError, ValueError):
     """A model spec names an unknown family or a parameter the family does not take."""
 
 

@@ -63,5 +63,5 @@ def analyze_call():
         )
     except AudioTooLong as error:
         raise ApiError(413, str(error)) from None
-    except (AudioError, ValueError) as error:
+    except AudioError as error:
         raise ApiError(422, str(error)) from None

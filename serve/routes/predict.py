@@ -9,6 +9,7 @@ from flask import Blueprint, request
 
 from ser import emodb
 from ser.audio import AudioError, AudioTooLong
+from ser.errors import InvalidId
 from ser.extraction import features_of_audio
 from ser.predict import UnknownRecording, predict_features
 from serve.errors import ApiError
@@ -26,7 +27,7 @@ def _features_by_id(ids: list[Any], config) -> np.ndarray:
             raise ApiError(400, f"malformed id {utterance_id!r}: expected an EmoDB id such as '03a01Fa'")
         try:
             rows.append(services().recordings.get(utterance_id, config))
-        except (UnknownRecording, ValueError):
+        except (UnknownRecording, InvalidId):
             raise ApiError(404, f"unknown id {utterance_id!r}: no such EmoDB recording") from None
     return np.vstack(rows)
 
@@ -75,7 +76,7 @@ def _predict_audio() -> dict[str, Any]:
         features, duration = features_of_audio(data, artifact.feature_config, services().settings.max_audio_seconds)
     except AudioTooLong as error:
         raise ApiError(413, str(error)) from None
-    except (AudioError, ValueError) as error:
+    except AudioError as error:
         raise ApiError(422, str(error)) from None
     return {**predict_features(artifact, features)[0], "duration_s": round(duration, 3)}
 
