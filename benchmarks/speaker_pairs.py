@@ -46,7 +46,8 @@ def main() -> None:
     variant_rows, variant_hits = [], []
     with tempfile.TemporaryDirectory() as tmp:
         project = copy_project(Path(tmp) / "project")
-        env = venv_env(SER_EMODB_SOURCE=str(Path(archive).resolve()))
+        # The copy's own code, not the editable install's working tree, which may change while this runs.
+        env = venv_env(SER_EMODB_SOURCE=str(Path(archive).resolve()), PYTHONPATH=str(project))
         params = yaml.safe_load((project / "params.yaml").read_text())
         if not args.full_cv and params["model"]["family"] != "auto":
             # The figures are the configured model's; the CV grid only names a winner, which `train` ignores
