@@ -11,6 +11,8 @@ import requests
 from tests.project_copy import SMALL_CHANNELS, copy_project, edit_params, run, venv_env
 from tests.servers import start_gunicorn, stop, wait_for_job
 
+pytestmark = pytest.mark.pipeline
+
 TOKEN = "fault-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 FINAL = ("succeeded", "failed", "interrupted")

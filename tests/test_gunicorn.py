@@ -24,6 +24,8 @@ from tests.audio_samples import (
 from tests.project_copy import SMALL_CHANNELS, copy_project, edit_params, run, venv_env
 from tests.servers import start_gunicorn, stop, wait_for_job
 
+pytestmark = pytest.mark.pipeline
+
 TOKEN = "smoke-token"
 
 

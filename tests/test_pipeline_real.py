@@ -24,6 +24,7 @@ ARCHIVE = os.environ.get("SER_EMODB_SOURCE", "")
 
 pytestmark = [
     pytest.mark.real_data,
+    pytest.mark.pipeline,
     pytest.mark.skipif(not ARCHIVE or not Path(ARCHIVE).is_file(), reason="set SER_EMODB_SOURCE to the EmoDB zip"),
 ]
 

@@ -7,6 +7,8 @@ import pytest
 
 from tests.project_copy import SMALL_CHANNELS, copy_project, edit_params, run, venv_env
 
+pytestmark = pytest.mark.pipeline
+
 SMALL_CV = {
     "candidates": {
         "logreg": {"family": "logreg", "C": 1.0},

@@ -1,4 +1,4 @@
-"""Stage entry points: an expected failure (SerError) is one `error:` line; anything else is a bug with its traceback."""
+"""Stage entry points: an expected failure (SerError) is one `error:` line; a bug keeps its traceback."""
 
 import pytest
 
