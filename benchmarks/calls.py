@@ -21,8 +21,8 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ser.artifact import ModelArtifact
 from ser.calls import AnalysisConfig, analyze
+from ser.inference import Predictor
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=2, help="processes extracting segment features")
     args = parser.parse_args()
-    artifact = ModelArtifact.load(ROOT / "models/model")
+    predictor = Predictor.load(ROOT / "models/model")
     config = AnalysisConfig()
     call, truth = build_call(args.minutes)
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,10 +75,10 @@ def main() -> None:
         print(f"{'file':<18} {'seconds':>8} {'x real time':>12} {'matched':>8} {'extra':>6} {'boundary err':>13}")
         for name, path in variants.items():
             started = time.perf_counter()
-            result = analyze(path, artifact, config, workers=args.workers)
+            result = analyze(path, predictor, config, workers=args.workers)
             elapsed = time.perf_counter() - started
             tracemalloc.start()  # a second run, since tracing allocations slows the analysis down
-            analyze(path, artifact, config, workers=args.workers)
+            analyze(path, predictor, config, workers=args.workers)
             peaks[name] = tracemalloc.get_traced_memory()[1] / 2**20
             tracemalloc.stop()
             matched, error, extra = accuracy(result, truth)

@@ -19,10 +19,11 @@ from joblib import Parallel, delayed
 from tqdm import tqdm
 
 from ser import emodb
-from ser.artifact import ModelArtifact
 from ser.audio import UNDECODABLE, AudioError, AudioTooLong, seekable
 from ser.errors import ParamsError
 from ser.features import extract
+from ser.inference import Predictor
+from ser.params import load_params
 
 # Satisfaction weight of each emotion: the score of a segment is sum(p(emotion) * weight), in [-1, 1].
 DEFAULT_SATISFACTION_WEIGHTS: dict[str, float] = {
@@ -62,6 +63,13 @@ class AnalysisConfig:
     def from_params(cls, params: dict[str, Any]) -> AnalysisConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in params.items() if k in known})
+
+    @classmethod
+    def from_params_file(cls, path: Path) -> AnalysisConfig:
+        """The ``analysis:`` block of a params file, or the defaults when there is no such file."""
+        if not path.is_file():
+            return cls()
+        return cls.from_params(load_params(path).get("analysis") or {})
 
 
 @dataclass(frozen=True)
@@ -215,7 +223,7 @@ def _windows_in_batches(
 
 def analyze(
     source: str | Path | bytes,
-    artifact: ModelArtifact,
+    predictor: Predictor,
     config: AnalysisConfig,
     per_channel: bool = False,
     max_seconds: float = float("inf"),
@@ -228,12 +236,12 @@ def analyze(
     keeps one process per request); the result does not depend on it.
     """
     with seekable(source, max_seconds) as readable:
-        return _analyze(readable, artifact, config, per_channel, max_seconds, progress, workers)
+        return _analyze(readable, predictor, config, per_channel, max_seconds, progress, workers)
 
 
 def _analyze(
     source: str | Path | bytes,
-    artifact: ModelArtifact,
+    predictor: Predictor,
     config: AnalysisConfig,
     per_channel: bool,
     max_seconds: float,
@@ -241,7 +249,7 @@ def _analyze(
     workers: int,
 ) -> dict[str, Any]:
     segments, duration, n_channels = segment(source, per_channel, config, max_seconds)
-    features_config = artifact.feature_config
+    features_config = predictor.feature_config
     sample_rate = features_config.sample_rate
     timeline: list[dict[str, Any]] = []
     runner = Parallel(n_jobs=workers) if workers > 1 else None
@@ -258,17 +266,15 @@ def _analyze(
             bar.update(len(batch))
             if not usable:
                 continue
-            all_probabilities = artifact.predict_proba(np.vstack(vectors))
-            for (seg, _), probabilities in zip(usable, all_probabilities, strict=True):
-                label = int(np.argmax(probabilities))
-                named = {emodb.EMOTIONS[c]: round(float(p), 6) for c, p in zip(emodb.CODES, probabilities, strict=True)}
+            answers = predictor.predict_features(np.vstack(vectors))
+            for (seg, _), answer in zip(usable, answers, strict=True):
                 timeline.append({
                     "start_s": seg.start_s,
                     "end_s": seg.end_s,
                     "channel": seg.channel,
-                    "emotion": emodb.EMOTIONS[emodb.CODES[label]],
-                    "probabilities": named,
-                    "satisfaction": round(satisfaction(named, config.satisfaction_weights), 4),
+                    "emotion": answer["class"]["emotion"],
+                    "probabilities": answer["probabilities"],
+                    "satisfaction": round(satisfaction(answer["probabilities"], config.satisfaction_weights), 4),
                 })  # fmt: skip
     channels = range(n_channels) if per_channel else range(1)
     summaries = {
@@ -281,7 +287,7 @@ def _analyze(
         "duration_s": round(duration, 3),
         "channels": n_channels,
         "per_channel": per_channel,
-        "model_version": artifact.version,
+        "model_version": predictor.version,
         "timeline": timeline,
         "summary": summaries,
         "satisfaction": overall["satisfaction"] if overall else None,

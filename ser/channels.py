@@ -30,7 +30,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import fftconvolve
 
-from ser.audio import read_blocks, resample
+from ser.audio import decode_ffmpeg, read_blocks, resample
 from ser.errors import ParamsError
 
 Signal = np.ndarray
@@ -148,13 +148,10 @@ def _ffmpeg_roundtrip(signal: Signal, sr: int, name: str, bitrate: int | None) -
         for packet in stream.encode(None):
             output.mux(packet)
     buffer.seek(0)
-    from ser.audio import decode_ffmpeg
-
     decoded, decoded_sr = decode_ffmpeg(buffer)
     decoded = decoded.mean(axis=1)
-    # Keep the length: encoders add priming samples and padding at the ends.
-    if decoded.size >= signal.size:
-        decoded = decoded[: signal.size] if decoded_sr == sr else decoded
+    if decoded_sr == sr:
+        decoded = decoded[: signal.size]  # encoders pad the end to whole frames (Opus decodes at 48 kHz: kept whole)
     return decoded, decoded_sr
 
 

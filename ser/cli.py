@@ -10,33 +10,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ser.artifact import ArtifactError, ModelArtifact
 from ser.audio import AudioError
 from ser.calls import AnalysisConfig, analyze
-from ser.extraction import features_of_audio
-from ser.predict import predict_features
-
-
-def _analysis_config(params_file: Path) -> AnalysisConfig:
-    if not params_file.is_file():
-        return AnalysisConfig()
-    params = yaml.safe_load(params_file.read_text()) or {}
-    return AnalysisConfig.from_params(params.get("analysis", {}))
+from ser.errors import DataMissing, SerError
+from ser.inference import Predictor
 
 
 def _predict(args: argparse.Namespace) -> int:
-    artifact = ModelArtifact.load(args.model)
+    predictor = Predictor.load(args.model)
     rows = []
     for path in args.files:
         if not path.is_file():
-            raise FileNotFoundError(f"no such file: {path}")
+            raise DataMissing(f"no such file: {path}")
         try:
-            features, duration = features_of_audio(path, artifact.feature_config, args.max_seconds)
+            rows.append({"file": str(path), **predictor.predict_audio(path, args.max_seconds)})
         except AudioError as error:
             raise AudioError(f"{path}: {error}") from None
-        rows.append({"file": str(path), **predict_features(artifact, features)[0], "duration_s": round(duration, 3)})
     if args.json:
         print(json.dumps(rows if len(rows) > 1 else rows[0], indent=2))
         return 0
@@ -75,12 +64,11 @@ def _positive_int(text: str) -> int:
 
 def _analyze(args: argparse.Namespace) -> int:
     if not args.call.is_file():
-        raise FileNotFoundError(f"no such file: {args.call}")
-    artifact = ModelArtifact.load(args.model)
+        raise DataMissing(f"no such file: {args.call}")
     result = analyze(
         args.call,
-        artifact,
-        _analysis_config(args.params),
+        Predictor.load(args.model),
+        AnalysisConfig.from_params_file(args.params),
         per_channel=args.channels == "split",
         max_seconds=args.max_seconds,
         progress=not args.json,
@@ -121,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.run(args)
-    except (ArtifactError, AudioError, FileNotFoundError, ValueError) as error:
+    except SerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

@@ -1,4 +1,4 @@
-"""From encoded audio to a feature vector: decode, check, extract. The one path for training and serving."""
+"""From encoded audio to a feature vector: decode, check, extract. Shared by the pipeline and `ser.inference`."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from ser.artifact import METADATA_FILE, ArtifactError, ModelArtifact, read_version
-from ser.features import prepare as prepare_features
+from ser.inference import Predictor
 from ser.pretrained import PretrainedWeightsMissing
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class ModelHolder:
                 return
             try:
                 artifact = ModelArtifact.load(self.model_dir)
-                prepare_features(artifact.feature_config)
+                Predictor(artifact).warm_up()
             except (ArtifactError, PretrainedWeightsMissing, OSError, EOFError, ValueError) as error:
                 self.last_error = str(error)
                 log.warning("not loading %s: %s", self.model_dir, error)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from ser.artifact import ModelArtifact
-from ser.predict import RecordingFeatures
+from ser.inference import Predictor, RecordingFeatures
 from serve.errors import ApiError
 from serve.jobs import JobStore
 from serve.model_holder import ModelHolder
@@ -36,6 +36,10 @@ class Services:
         if artifact is None:
             raise ApiError(503, "no model is loaded yet: run the pipeline (dvc repro or POST /train)")
         return artifact
+
+    def predictor(self) -> Predictor:
+        """The one way into the served model (503 while there is none); ids are looked up in the recordings."""
+        return Predictor(self.model(), self.recordings)
 
 
 def services() -> Services:

@@ -7,18 +7,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ser.calls import AnalysisConfig
-
-
-def _analysis_config(params_file: Path) -> AnalysisConfig:
-    """The ``analysis:`` block of the project's params.yaml, or the defaults."""
-    try:
-        params = yaml.safe_load(params_file.read_text()) or {}
-    except OSError:
-        return AnalysisConfig()
-    return AnalysisConfig.from_params(params.get("analysis") or {})
 
 
 def _env_bool(name: str) -> bool:
@@ -63,7 +52,7 @@ class Settings:
             "max_upload_bytes": int(float(os.environ.get("SER_MAX_UPLOAD_MB", "20")) * 1024 * 1024),
             "max_audio_seconds": float(os.environ.get("SER_MAX_AUDIO_SECONDS", "60")),
             "max_call_seconds": float(os.environ.get("SER_MAX_CALL_SECONDS", "900")),
-            "analysis": _analysis_config(project / "params.yaml"),
+            "analysis": AnalysisConfig.from_params_file(project / "params.yaml"),
         }
         known = {f.name for f in fields(cls)}
         values.update({k: v for k, v in overrides.items() if k in known})

@@ -12,7 +12,7 @@ from ser.artifact import METADATA_FILE, ModelArtifact
 from ser.dataset import feature_table
 from ser.extraction import features_of_audio
 from ser.features import FeatureConfig
-from ser.predict import RecordingFeatures
+from ser.inference import RecordingFeatures
 from ser.training import train
 from serve.app import create_app
 from tests.api_fixtures import build_served_project

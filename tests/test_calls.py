@@ -9,10 +9,8 @@ import pytest
 import soundfile as sf
 
 from ser import cli
-from ser.artifact import ModelArtifact
 from ser.calls import AnalysisConfig, analyze, satisfaction, segment
-from ser.extraction import features_of_audio
-from ser.predict import predict_features
+from ser.inference import Predictor
 from serve.app import create_app
 from tests.api_fixtures import build_served_project
 from tests.audio_samples import encode
@@ -27,8 +25,8 @@ def served(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def artifact(served):
-    return ModelArtifact.load(served.model_dir)
+def predictor(served):
+    return Predictor.load(served.model_dir)
 
 
 def build_call(ids, gaps, seconds=1.0):
@@ -45,67 +43,66 @@ def build_call(ids, gaps, seconds=1.0):
     return np.concatenate(parts), truth
 
 
-def emotion_of_file(artifact, data: bytes) -> str:
-    features, _ = features_of_audio(data, artifact.feature_config)
-    return predict_features(artifact, features)[0]["class"]["emotion"]
+def emotion_of_file(predictor, data: bytes) -> str:
+    return predictor.predict_audio(data)["class"]["emotion"]
 
 
-def test_worker_processes_give_the_same_analysis(artifact):
+def test_worker_processes_give_the_same_analysis(predictor):
     call, _ = build_call(UTTERANCES, [0.7, 1.2, 0.5, 2.0, 0.9])
-    assert analyze(encode(call), artifact, AnalysisConfig(), workers=2) == analyze(
-        encode(call), artifact, AnalysisConfig()
+    assert analyze(encode(call), predictor, AnalysisConfig(), workers=2) == analyze(
+        encode(call), predictor, AnalysisConfig()
     )
 
 
-def test_one_segment_per_utterance_with_boundaries_and_emotions(artifact):
+def test_one_segment_per_utterance_with_boundaries_and_emotions(predictor):
     call, truth = build_call(UTTERANCES, [0.7, 1.2, 0.5, 2.0, 0.9])
-    result = analyze(encode(call), artifact, AnalysisConfig())
+    result = analyze(encode(call), predictor, AnalysisConfig())
     assert len(result["timeline"]) == len(UTTERANCES)
     for item, (start, end), utterance_id in zip(result["timeline"], truth, UTTERANCES, strict=True):
         assert abs(item["start_s"] - start) <= 0.3 and abs(item["end_s"] - end) <= 0.3
-        assert item["emotion"] == emotion_of_file(artifact, encode(synthetic_signal(utterance_id, 1.0)))
+        assert item["emotion"] == emotion_of_file(predictor, encode(synthetic_signal(utterance_id, 1.0)))
         assert -1 <= item["satisfaction"] <= 1 and sum(item["probabilities"].values()) == pytest.approx(1, abs=1e-4)
     summary = result["summary"]["0"]
     assert summary["segments"] == 5 and sum(summary["emotion_shares"].values()) == pytest.approx(1, abs=1e-3)
     assert result["satisfaction"] == summary["satisfaction"]
 
 
-def test_telephone_mulaw_8k_call_is_segmented_the_same(artifact):
+def test_telephone_mulaw_8k_call_is_segmented_the_same(predictor):
     call, truth = build_call(UTTERANCES, [0.7, 1.2, 0.5, 2.0, 0.9])
     telephone = encode(call[::2], 8000, "ULAW")
-    result = analyze(telephone, artifact, AnalysisConfig())
+    result = analyze(telephone, predictor, AnalysisConfig())
     assert len(result["timeline"]) == len(UTTERANCES)
     for item, (start, end) in zip(result["timeline"], truth, strict=True):
         assert abs(item["start_s"] - start) <= 0.3 and abs(item["end_s"] - end) <= 0.3
 
 
-def test_stereo_channels_are_analysed_separately(artifact):
+def test_stereo_channels_are_analysed_separately(predictor):
     agent, _ = build_call(["03a01Na", "08a01Na"], [0.5, 3.0])
     customer, customer_truth = build_call(["03a01Wa", "08a01Wa"], [2.0, 1.5])
     n = max(agent.size, customer.size)
     stereo = np.stack([np.pad(agent, (0, n - agent.size)), np.pad(customer, (0, n - customer.size))], axis=1)
-    result = analyze(encode(stereo), artifact, AnalysisConfig(), per_channel=True)
+    result = analyze(encode(stereo), predictor, AnalysisConfig(), per_channel=True)
     assert result["channels"] == 2 and set(result["summary"]) == {"0", "1"}
     channel = {c: [t for t in result["timeline"] if t["channel"] == c] for c in (0, 1)}
     assert len(channel[0]) == 2 and len(channel[1]) == 2
     assert abs(channel[1][0]["start_s"] - customer_truth[0][0]) <= 0.3
-    mono = analyze(encode(stereo), artifact, AnalysisConfig())
+    mono = analyze(encode(stereo), predictor, AnalysisConfig())
     assert {t["channel"] for t in mono["timeline"]} == {0} and mono["channels"] == 2
 
 
 @pytest.mark.parametrize("signal", [np.zeros(SR * 5, np.float32), np.full(SR * 5, 1e-5, np.float32)])
-def test_silence_only_gives_a_valid_result_without_segments(artifact, signal):
-    result = analyze(encode(signal, subtype="FLOAT"), artifact, AnalysisConfig())
+def test_silence_only_gives_a_valid_result_without_segments(predictor, signal):
+    result = analyze(encode(signal, subtype="FLOAT"), predictor, AnalysisConfig())
     assert result["timeline"] == [] and result["summary"] == {} and result["satisfaction"] is None
     assert result["duration_s"] == pytest.approx(5.0)
 
 
-def test_long_segments_are_split_and_duration_limit_is_read_from_the_header(artifact):
+def test_long_segments_are_split_and_duration_limit_is_read_from_the_header(predictor):
     long_speech = np.tile(synthetic_signal("03a01Fa", 1.0), 25)
     segments, _, _ = segment(encode(long_speech), False, AnalysisConfig(max_segment_s=10.0))
     assert len(segments) == 3 and all(s.end_s - s.start_s <= 10.2 for s in segments)
     with pytest.raises(ValueError, match="more than the 10 s allowed"):
-        analyze(encode(long_speech), artifact, AnalysisConfig(), max_seconds=10)
+        analyze(encode(long_speech), predictor, AnalysisConfig(), max_seconds=10)
 
 
 def test_satisfaction_is_the_expected_weight():

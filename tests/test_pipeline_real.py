@@ -15,8 +15,7 @@ import soundfile as sf
 
 from ser.artifact import ArtifactError, ModelArtifact
 from ser.calls import AnalysisConfig, analyze
-from ser.extraction import features_of_audio
-from ser.predict import predict_features
+from ser.inference import Predictor
 from tests.audio_samples import encode
 from tests.project_copy import copy_project, edit_params, run, venv_env
 
@@ -140,7 +139,8 @@ def test_calls_of_test_speakers_are_segmented_and_classified_like_their_utteranc
         audio = encode(np.stack([np.pad(c[0], (0, n - c[0].size)) for c in calls], axis=1))
     else:
         audio = _as_telephone(calls[0][0]) if variant == "8k_mulaw" else encode(calls[0][0])
-    result = analyze(audio, artifact, AnalysisConfig(), per_channel=variant == "stereo")
+    predictor = Predictor(artifact)
+    result = analyze(audio, predictor, AnalysisConfig(), per_channel=variant == "stereo")
     for channel, (ids, (_, truth)) in enumerate(zip(channels, calls, strict=True)):
         segments = [item for item in result["timeline"] if item["channel"] == channel]
         assert len(segments) == len(ids), [(s["start_s"], s["end_s"]) for s in segments]
@@ -148,8 +148,7 @@ def test_calls_of_test_speakers_are_segmented_and_classified_like_their_utteranc
             assert abs(item["start_s"] - start) <= 0.3 and abs(item["end_s"] - end) <= 0.3, (utterance_id, item)
             utterance, _ = sf.read(wav_dir / f"{utterance_id}.wav", dtype="float32")
             alone = _as_telephone(utterance) if variant == "8k_mulaw" else encode(utterance)
-            features, _ = features_of_audio(alone, artifact.feature_config)
-            expected = predict_features(artifact, features)[0]["class"]["emotion"]
+            expected = predictor.predict_audio(alone)["class"]["emotion"]
             assert item["emotion"] == expected, utterance_id
 
 

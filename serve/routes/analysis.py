@@ -56,7 +56,7 @@ def analyze_call():
     try:
         return analyze(
             data,
-            services().model(),
+            services().predictor(),
             settings.analysis,
             per_channel=channels == "split",
             max_seconds=settings.max_call_seconds,

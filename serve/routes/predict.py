@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from flask import Blueprint, request
 
 from ser import emodb
 from ser.audio import AudioError, AudioTooLong
-from ser.errors import InvalidId
-from ser.extraction import features_of_audio
-from ser.predict import UnknownRecording, predict_features
+from ser.inference import UnknownRecording
 from serve.errors import ApiError
 from serve.services import services
 
@@ -20,36 +17,33 @@ bp = Blueprint("predict", __name__)
 AUDIO_TYPES = ("audio/", "application/octet-stream")
 
 
-def _features_by_id(ids: list[Any], config) -> np.ndarray:
-    rows = []
+def _predict_ids(ids: list[Any]) -> list[dict[str, Any]]:
+    """400 for a malformed id, 404 for an unknown one, else the predictor's answers in the same order."""
     for utterance_id in ids:
         if not emodb.is_valid_id(utterance_id):
             raise ApiError(400, f"malformed id {utterance_id!r}: expected an EmoDB id such as '03a01Fa'")
-        try:
-            rows.append(services().recordings.get(utterance_id, config))
-        except (UnknownRecording, InvalidId):
-            raise ApiError(404, f"unknown id {utterance_id!r}: no such EmoDB recording") from None
-    return np.vstack(rows)
+    try:
+        return services().predictor().predict_ids(ids)
+    except UnknownRecording as error:
+        raise ApiError(404, f"unknown id {error.utterance_id!r}: no such EmoDB recording") from None
 
 
 def _predict_json() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, 'body must be a JSON object such as {"id": "03a01Fa"}')
-    artifact = services().model()
     if "id" in body:
-        prediction = predict_features(artifact, _features_by_id([body["id"]], artifact.feature_config))[0]
-        return {**prediction, "id": body["id"]}
+        return {**_predict_ids([body["id"]])[0], "id": body["id"]}
     ids = body.get("ids")
     if ids is None:
         raise ApiError(400, 'JSON body needs "id" (or "ids" for a batch)')
     limit = services().settings.max_batch
     if not isinstance(ids, list) or not 1 <= len(ids) <= limit:
         raise ApiError(400, f'"ids" must be a list of 1 to {limit} EmoDB ids')
-    predictions = predict_features(artifact, _features_by_id(ids, artifact.feature_config))
+    predictions = _predict_ids(ids)
     return {
         "predictions": [{**p, "id": i} for p, i in zip(predictions, ids, strict=True)],
-        "model_version": artifact.version,
+        "model_version": predictions[0]["model_version"],
     }
 
 
@@ -71,14 +65,12 @@ def uploaded_audio(accepted: str) -> bytes:
 
 def _predict_audio() -> dict[str, Any]:
     data = uploaded_audio("JSON, multipart/form-data or audio/*")
-    artifact = services().model()
     try:
-        features, duration = features_of_audio(data, artifact.feature_config, services().settings.max_audio_seconds)
+        return services().predictor().predict_audio(data, services().settings.max_audio_seconds)
     except AudioTooLong as error:
         raise ApiError(413, str(error)) from None
     except AudioError as error:
         raise ApiError(422, str(error)) from None
-    return {**predict_features(artifact, features)[0], "duration_s": round(duration, 3)}
 
 
 @bp.post("/pred")

@@ -1,0 +1,120 @@
+"""One way into the model: a ``Predictor`` loads an artifact, warms up and answers for audio, ids and call segments.
+
+Training, ``/pred``, ``/analyze``, the CLI and call analysis share decode (``ser.audio``) → front end and features
+(``ser.features``) → the artifact's ``predict_proba`` → ``describe``. Routes and the CLI only translate HTTP and
+argv into these calls.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ser import emodb
+from ser.artifact import ModelArtifact
+from ser.errors import SerError
+from ser.extraction import features_of_audio, features_of_file
+from ser.features import FeatureConfig, extract, prepare
+
+
+class UnknownRecording(SerError, LookupError):
+    """An id with no EmoDB recording on disk."""
+
+    def __init__(self, utterance_id: str) -> None:
+        super().__init__(f"no EmoDB recording with id {utterance_id!r}")
+        self.utterance_id = utterance_id
+
+
+def describe(artifact: ModelArtifact, probabilities: np.ndarray) -> dict[str, Any]:
+    """The prediction for one probability row: class, all 7 probabilities and the model version."""
+    label = int(np.argmax(probabilities))
+    return {
+        "class": emodb.class_info(label),
+        "probabilities": {
+            emodb.EMOTIONS[code]: round(float(p), 6) for code, p in zip(emodb.CODES, probabilities, strict=True)
+        },
+        "model_version": artifact.version,
+    }
+
+
+class RecordingFeatures:
+    """Features of EmoDB recordings by id, computed from ``wav_dir`` like the pipeline does, and cached."""
+
+    def __init__(self, wav_dir: Path, cache_size: int = 2048) -> None:
+        self.wav_dir = wav_dir
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, utterance_id: str, config: FeatureConfig) -> np.ndarray:
+        """Feature vector of recording ``utterance_id``; UnknownRecording if it is not an EmoDB id on disk."""
+        if not emodb.is_valid_id(utterance_id):
+            raise UnknownRecording(utterance_id)
+        key = (json.dumps(config.to_dict(), sort_keys=True), utterance_id)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        path = self.wav_dir / f"{utterance_id}.wav"
+        if not path.is_file():
+            raise UnknownRecording(utterance_id)
+        vector = features_of_file(path, config).astype(np.float32)
+        with self._lock:
+            self._cache[key] = vector
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return vector
+
+
+class Predictor:
+    """The served model and the one path to its answers."""
+
+    def __init__(self, artifact: ModelArtifact, recordings: RecordingFeatures | None = None) -> None:
+        self.artifact = artifact
+        self.recordings = recordings
+
+    @classmethod
+    def load(cls, model_dir: Path, wav_dir: Path | None = None) -> Predictor:
+        """The artifact in ``model_dir`` (ArtifactError when missing or damaged); ids are looked up in ``wav_dir``."""
+        return cls(ModelArtifact.load(model_dir), RecordingFeatures(wav_dir) if wav_dir else None)
+
+    @property
+    def version(self) -> str:
+        return self.artifact.version
+
+    @property
+    def feature_config(self) -> FeatureConfig:
+        return self.artifact.feature_config
+
+    def warm_up(self) -> None:
+        """Load the encoders' weights and compile the feature code, so the first request is as fast as the next."""
+        prepare(self.feature_config)
+
+    def predict_features(self, features: np.ndarray) -> list[dict[str, Any]]:
+        """Answers for a (n, n_features) matrix: the one step every other method ends in."""
+        return [describe(self.artifact, row) for row in self.artifact.predict_proba(np.atleast_2d(features))]
+
+    def predict_audio(self, source: bytes | Path, max_seconds: float = float("inf")) -> dict[str, Any]:
+        """The answer for one utterance, a file or encoded bytes in any supported format, with its duration.
+
+        Raises AudioTooLong beyond ``max_seconds`` and AudioError for undecodable, short or silent audio.
+        """
+        features, duration = features_of_audio(source, self.feature_config, max_seconds)
+        return {**self.predict_features(features)[0], "duration_s": round(duration, 3)}
+
+    def predict_ids(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Answers for EmoDB recordings by id (UnknownRecording for an id that is not on disk)."""
+        if self.recordings is None:
+            raise UnknownRecording(ids[0] if ids else "")
+        rows = [self.recordings.get(utterance_id, self.feature_config) for utterance_id in ids]
+        return self.predict_features(np.vstack(rows))
+
+    def features_of_signal(self, signal: np.ndarray) -> np.ndarray:
+        """Features of a mono signal already at the model's sample rate (call segments)."""
+        return extract(signal, self.feature_config.sample_rate, self.feature_config)
