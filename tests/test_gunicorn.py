@@ -21,7 +21,7 @@ from tests.audio_samples import (
     wav_with_lying_data_size,
     wav_with_unknown_codec,
 )
-from tests.project_copy import SMALL_CHANNELS, copy_project, edit_params, run, venv_env
+from tests.project_copy import PLUMBING_FEATURES, SMALL_CHANNELS, copy_project, edit_params, run, venv_env
 from tests.servers import start_gunicorn, stop, wait_for_job
 
 pytestmark = pytest.mark.pipeline
@@ -37,6 +37,7 @@ def server(tmp_path_factory, synthetic_zip):
         cv={"candidates": {"logreg": {"family": "logreg"}}},
         model={"family": "logreg"},
         channels=SMALL_CHANNELS,
+        features=PLUMBING_FEATURES,
     )
     env = venv_env(
         SER_EMODB_SOURCE=str(synthetic_zip),

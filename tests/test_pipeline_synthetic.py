@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from tests.project_copy import SMALL_CHANNELS, copy_project, edit_params, run, venv_env
+from tests.project_copy import PLUMBING_FEATURES, SMALL_CHANNELS, copy_project, edit_params, run, venv_env
 
 pytestmark = pytest.mark.pipeline
 
@@ -27,7 +27,7 @@ def ran_stages(output: str) -> list[str]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, synthetic_zip):
     project = copy_project(tmp_path_factory.mktemp("synthetic") / "project")
-    edit_params(project, cv=SMALL_CV, model={"family": "auto"}, channels=SMALL_CHANNELS)
+    edit_params(project, cv=SMALL_CV, model={"family": "auto"}, channels=SMALL_CHANNELS, features=PLUMBING_FEATURES)
     env = venv_env(SER_EMODB_SOURCE=str(synthetic_zip))
     result = run(["dvc", "repro"], project, env)
     assert result.returncode == 0, result.stdout + result.stderr

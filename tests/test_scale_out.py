@@ -7,7 +7,7 @@ import pytest
 from ser.artifact import ModelArtifact
 from serve.app import create_app
 from serve.settings import Settings
-from tests.project_copy import SMALL_CHANNELS, copy_project, edit_params, run, venv_env
+from tests.project_copy import PLUMBING_FEATURES, SMALL_CHANNELS, copy_project, edit_params, run, venv_env
 
 pytestmark = pytest.mark.pipeline
 
@@ -19,6 +19,7 @@ def test_second_clone_pulls_and_serves_exactly_the_pushed_model(tmp_path, synthe
         cv={"candidates": {"logreg": {"family": "logreg"}}},
         model={"family": "logreg"},
         channels=SMALL_CHANNELS,
+        features=PLUMBING_FEATURES,
     )
     env = venv_env(SER_EMODB_SOURCE=str(synthetic_zip))
     remote = tmp_path / "remote"
