@@ -38,7 +38,7 @@ def main() -> None:
         sys.exit("error: set SER_EMODB_SOURCE to the EmoDB download.zip")
     with tempfile.TemporaryDirectory() as tmp:
         project = copy_project(Path(tmp) / "project")
-        env = venv_env(SER_EMODB_SOURCE=str(Path(archive).resolve()))
+        env = venv_env(SER_EMODB_SOURCE=str(Path(archive).resolve()), PYTHONPATH=str(project))  # the copy's code
         params = yaml.safe_load((project / "params.yaml").read_text())
         clean = timed(["dvc", "repro"], project, env)
         noop = timed(["dvc", "repro"], project, env)

@@ -90,6 +90,7 @@ def _seed_audiomentations(rng: np.random.Generator) -> None:
 def _apply(
     transform: am.core.transforms_interface.BaseWaveformTransform, signal: Signal, sr: int, rng: np.random.Generator
 ) -> Signal:
+    """Run an audiomentations transform with its random draws seeded from ``rng``."""
     _seed_audiomentations(rng)
     return np.asarray(transform(samples=signal.astype(np.float32), sample_rate=sr), dtype=np.float32)
 
