@@ -83,3 +83,10 @@ SMALL_CHANNELS = {
 # The pipeline tests on synthetic data check the plumbing (stages, reruns, jobs, swaps), not the encoders, which
 # tests/test_whisper_encoder.py and the real-archive test cover: librosa features only keep each run to a minute.
 PLUMBING_FEATURES = {"whisper_blocks": None}
+# Params of the tests that serve and retrain a synthetic project: one fast, deterministic model family.
+SERVING_PLUMBING = {
+    "cv": {"candidates": {"logreg": {"family": "logreg"}}},
+    "model": {"family": "logreg"},
+    "channels": SMALL_CHANNELS,
+    "features": PLUMBING_FEATURES,
+}

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from tests.project_copy import PLUMBING_FEATURES, SMALL_CHANNELS, copy_project, edit_params, run, venv_env
+from tests.project_copy import SERVING_PLUMBING, copy_project, edit_params, run, venv_env
 from tests.servers import start_gunicorn, stop, wait_for_job
 
 pytestmark = pytest.mark.pipeline
@@ -21,13 +21,7 @@ FINAL = ("succeeded", "failed", "interrupted")
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, synthetic_zip):
     project = copy_project(tmp_path_factory.mktemp("faults") / "project")
-    edit_params(
-        project,
-        cv={"candidates": {"logreg": {"family": "logreg"}}},
-        model={"family": "logreg"},
-        channels=SMALL_CHANNELS,
-        features=PLUMBING_FEATURES,
-    )
+    edit_params(project, **SERVING_PLUMBING)
     env = venv_env(SER_EMODB_SOURCE=str(synthetic_zip), SER_API_TOKEN=TOKEN, SER_WORKERS="2")
     assert run(["dvc", "repro"], project, env).returncode == 0
     return project, env

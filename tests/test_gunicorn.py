@@ -21,7 +21,7 @@ from tests.audio_samples import (
     wav_with_lying_data_size,
     wav_with_unknown_codec,
 )
-from tests.project_copy import PLUMBING_FEATURES, SMALL_CHANNELS, copy_project, edit_params, run, venv_env
+from tests.project_copy import SERVING_PLUMBING, copy_project, edit_params, run, venv_env
 from tests.servers import start_gunicorn, stop, wait_for_job
 
 pytestmark = pytest.mark.pipeline
@@ -32,13 +32,7 @@ TOKEN = "smoke-token"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, synthetic_zip):
     project = copy_project(tmp_path_factory.mktemp("gunicorn") / "project")
-    edit_params(
-        project,
-        cv={"candidates": {"logreg": {"family": "logreg"}}},
-        model={"family": "logreg"},
-        channels=SMALL_CHANNELS,
-        features=PLUMBING_FEATURES,
-    )
+    edit_params(project, **SERVING_PLUMBING)
     env = venv_env(
         SER_EMODB_SOURCE=str(synthetic_zip),
         SER_PROJECT_DIR=str(project),

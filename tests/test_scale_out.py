@@ -7,20 +7,14 @@ import pytest
 from ser.artifact import ModelArtifact
 from serve.app import create_app
 from serve.settings import Settings
-from tests.project_copy import PLUMBING_FEATURES, SMALL_CHANNELS, copy_project, edit_params, run, venv_env
+from tests.project_copy import SERVING_PLUMBING, copy_project, edit_params, run, venv_env
 
 pytestmark = pytest.mark.pipeline
 
 
 def test_second_clone_pulls_and_serves_exactly_the_pushed_model(tmp_path, synthetic_zip):
     trainer = copy_project(tmp_path / "trainer")
-    edit_params(
-        trainer,
-        cv={"candidates": {"logreg": {"family": "logreg"}}},
-        model={"family": "logreg"},
-        channels=SMALL_CHANNELS,
-        features=PLUMBING_FEATURES,
-    )
+    edit_params(trainer, **SERVING_PLUMBING)
     env = venv_env(SER_EMODB_SOURCE=str(synthetic_zip))
     remote = tmp_path / "remote"
     for cmd in (
