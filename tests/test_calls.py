@@ -191,3 +191,10 @@ def test_a_call_in_a_format_that_cannot_seek_is_analysed_like_its_wav(tmp_path):
     sf.write(pcm, call, 8000)
     with seekable(pcm) as readable:
         assert readable == pcm
+
+
+def test_analysis_defaults_are_the_params_file_values():
+    """One place for every default: the dataclass's defaults equal params.yaml's analysis block."""
+    from tests.project_copy import ROOT
+
+    assert AnalysisConfig() == AnalysisConfig.from_params_file(ROOT / "params.yaml")
