@@ -27,10 +27,11 @@ log = logging.getLogger(__name__)
 
 UNDECODABLE = "cannot decode audio: unsupported format or damaged file"
 BLOCK_FRAMES = 1 << 16
-# FFmpeg demuxers we accept after libsndfile declined: real audio containers, not formats that random bytes
-# can pass for (raw MPEG audio, for instance, has a 12-bit sync word that noise contains by chance).
+# FFmpeg demuxers we accept after libsndfile declined: audio containers, and ADTS AAC (recorders write it; FFmpeg's
+# probe wants several consistent frames). Not raw MP3 or GSM streams, which FFmpeg may guess from a few bytes of
+# noise (libsndfile reads MP3 and GSM 06.10 WAV itself); tests feed random bytes.
 FFMPEG_FORMATS = {"mov", "mp4", "m4a", "3gp", "3g2", "mj2", "aac", "amr", "amrnb", "amrwb", "ogg", "matroska", "webm",
-                  "caf", "aiff", "wav", "flac", "asf", "wma", "mp3", "gsm"}  # fmt: skip
+                  "caf", "aiff", "wav", "flac", "asf", "wma"}  # fmt: skip
 
 Source = str | Path | bytes | bytearray | BinaryIO
 
