@@ -77,10 +77,15 @@ def read_blocks(source: Source, max_seconds: float = float("inf")) -> tuple[np.n
     return data, sr
 
 
-def decode_ffmpeg(source: Source, max_seconds: float = float("inf")) -> tuple[np.ndarray, int]:
-    """Decode the first audio stream with FFmpeg (PyAV): (frames x channels float32, sample rate)."""
+def decode_ffmpeg(
+    source: Source, max_seconds: float = float("inf"), formats: set[str] | None = None
+) -> tuple[np.ndarray, int]:
+    """Decode the first audio stream with FFmpeg (PyAV): (frames x channels float32, sample rate).
+
+    ``formats`` restricts the demuxers accepted (for input of unknown origin); None accepts any.
+    """
     with av.open(_handle(source), "r") as container:
-        if not FFMPEG_FORMATS & set(container.format.name.split(",")):
+        if formats is not None and not formats & set(container.format.name.split(",")):
             raise AudioError(UNDECODABLE)
         stream = next(iter(container.streams.audio), None)
         if stream is None:
@@ -111,7 +116,7 @@ def decode_channels(source: Source, max_seconds: float = float("inf")) -> tuple[
     if hasattr(source, "seek"):
         source.seek(0)
     try:
-        return decode_ffmpeg(source, max_seconds)
+        return decode_ffmpeg(source, max_seconds, FFMPEG_FORMATS)
     except (av.FFmpegError, OSError, ValueError, IndexError) as error:
         if isinstance(error, AudioError):
             raise
