@@ -309,10 +309,6 @@ class Condition:
             raise ParamsError(f"channel condition {self.name!r} must be a list of steps")
         self._functions = [build_step(step, self.babble_source) for step in self.steps]
 
-    @property
-    def needs_babble(self) -> bool:
-        return any("noise" in step and "babble" in str(step["noise"]) for step in self.steps)
-
     def apply(self, signal: Signal, sr: int, recording_id: str) -> tuple[Signal, int]:
         """The recording as heard through this condition, at the sample rate its last step leaves."""
         rng = np.random.default_rng([self.seed, zlib.crc32(self.name.encode()), zlib.crc32(recording_id.encode())])

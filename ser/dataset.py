@@ -1,5 +1,4 @@
-"""Feature tables: extract features for many recordings in parallel, clean or through a channel condition, and
-join them with manifests."""
+"""Feature tables: extract features for many recordings in parallel, clean or through a channel condition."""
 
 from __future__ import annotations
 
@@ -24,6 +23,10 @@ if TYPE_CHECKING:  # the clean features stage does not depend on the channel cod
 log = logging.getLogger(__name__)
 
 
+def _speaker(recording_id: str) -> str | None:
+    return emodb.parse_id(recording_id).speaker if emodb.is_valid_id(recording_id) else None
+
+
 class BabblePool:
     """Babble talkers drawn from given recordings, never of the speaker of the recording they are mixed into."""
 
@@ -31,11 +34,12 @@ class BabblePool:
         self.paths = sorted(Path(p) for p in paths)
         if not self.paths:
             raise DataMissing("babble noise needs at least one recording to mix from")
+        self._speakers = [_speaker(p.stem) for p in self.paths]
 
     def __call__(self, rng: np.random.Generator, talkers: int, recording_id: str) -> list[np.ndarray]:
-        speaker = emodb.parse_id(recording_id).speaker if emodb.is_valid_id(recording_id) else None
+        speaker = _speaker(recording_id)
         candidates = [
-            p for p in self.paths if not emodb.is_valid_id(p.stem) or emodb.parse_id(p.stem).speaker != speaker
+            p for p, other in zip(self.paths, self._speakers, strict=True) if other is None or other != speaker
         ]
         chosen = rng.choice(len(candidates), size=min(talkers, len(candidates)), replace=False)
         return [audio.decode(candidates[i], 16000)[0] for i in sorted(chosen)]

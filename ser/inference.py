@@ -20,7 +20,7 @@ from ser import emodb
 from ser.artifact import ModelArtifact
 from ser.errors import SerError
 from ser.extraction import features_of_audio, features_of_file
-from ser.features import FeatureConfig, extract, prepare
+from ser.features import FeatureConfig, prepare
 
 
 class UnknownRecording(SerError, LookupError):
@@ -114,7 +114,3 @@ class Predictor:
             raise UnknownRecording(ids[0] if ids else "")
         rows = [self.recordings.get(utterance_id, self.feature_config) for utterance_id in ids]
         return self.predict_features(np.vstack(rows))
-
-    def features_of_signal(self, signal: np.ndarray) -> np.ndarray:
-        """Features of a mono signal already at the model's sample rate (call segments)."""
-        return extract(signal, self.feature_config.sample_rate, self.feature_config)
