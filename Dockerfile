@@ -41,7 +41,7 @@ RUN groupadd --gid 10001 ser \
 USER 10001:10001
 # Compile librosa's and the encoders' numba code into the image (~/.cache/numba), so that a new container's
 # workers are ready in seconds instead of ~17 s. numba recompiles by itself if the host's CPU differs from the builder's.
-RUN python -c "from ser.features import FeatureConfig, prepare; from ser.params import load_params; \
+RUN python -c "from ser.features.extractor import FeatureConfig, prepare; from ser.pipeline.params import load_params; \
 prepare(FeatureConfig.from_params(load_params()['features']))"
 VOLUME ["/srv/project"]
 EXPOSE 8000

@@ -21,8 +21,8 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ser.calls import AnalysisConfig, analyze
-from ser.inference import Predictor
+from ser.inference.calls import AnalysisConfig, analyze
+from ser.inference.predictor import Predictor
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,8 +18,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ser.dataset import feature_table
-from ser.features import FeatureConfig
+from ser.features.dataset import feature_table
+from ser.features.extractor import FeatureConfig
 from tests.project_copy import copy_project, run, venv_env
 
 

@@ -22,7 +22,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ser.models import resolve_spec
+from ser.models.families import resolve_spec
 from tests.project_copy import copy_project, edit_params, run, venv_env
 
 DEFAULT_PAIRS = ["03,08", "10,14", "11,09", "12,13", "15,16"]

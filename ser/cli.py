@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ser.audio import AudioError
-from ser.calls import AnalysisConfig, analyze
+from ser.audio.decoding import AudioError
 from ser.errors import DataMissing, SerError
-from ser.inference import Predictor
+from ser.inference.calls import AnalysisConfig, analyze
+from ser.inference.predictor import Predictor
 
 
 def _predict(args: argparse.Namespace) -> int:

@@ -8,9 +8,9 @@ import threading
 import time
 from pathlib import Path
 
-from ser.artifact import METADATA_FILE, ArtifactError, ModelArtifact, read_version
-from ser.inference import Predictor
-from ser.pretrained import PretrainedWeightsMissing
+from ser.features.pretrained import PretrainedWeightsMissing
+from ser.inference.predictor import Predictor
+from ser.models.artifact import METADATA_FILE, ArtifactError, ModelArtifact, read_version
 
 log = logging.getLogger(__name__)
 

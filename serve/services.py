@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from ser.artifact import ModelArtifact
-from ser.inference import Predictor, RecordingFeatures
+from ser.inference.predictor import Predictor, RecordingFeatures
+from ser.models.artifact import ModelArtifact
 from serve.errors import ApiError
 from serve.jobs import JobStore
 from serve.model_holder import ModelHolder

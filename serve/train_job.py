@@ -14,9 +14,9 @@ from pathlib import Path
 
 import psutil
 
-from ser import overrides
-from ser.artifact import ArtifactError, ModelArtifact
-from ser.paths import METRICS_FILE, MODEL_DIR, PARAMS_FILE
+from ser.models.artifact import ArtifactError, ModelArtifact
+from ser.pipeline.paths import METRICS_FILE, MODEL_DIR, PARAMS_FILE
+from serve import overrides
 from serve.jobs import PARAMS_BACKUP, JobStore, now
 
 

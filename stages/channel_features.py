@@ -6,12 +6,12 @@ Babble noise is mixed from the training speakers' recordings only, never from th
 import sys
 from typing import Any
 
-from ser import stage
-from ser.channels import conditions_from_params
-from ser.dataset import BabblePool, feature_table
-from ser.features import FeatureConfig
-from ser.paths import TRAIN_MANIFEST, WAV_DIR, channel_features_file
-from ser.split import read_manifest
+from ser.audio.channels import conditions_from_params
+from ser.data.split import read_manifest
+from ser.features.dataset import BabblePool, feature_table
+from ser.features.extractor import FeatureConfig
+from ser.pipeline import stage
+from ser.pipeline.paths import TRAIN_MANIFEST, WAV_DIR, channel_features_file
 
 
 def main(params: dict[str, Any]) -> None:

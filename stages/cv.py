@@ -7,13 +7,13 @@ all of them.
 
 from typing import Any
 
-from ser import stage
-from ser.channels import condition_lists
-from ser.conditioned import conditioned_data
-from ser.cv import best_candidate, loso_scores
-from ser.paths import CV_RESULTS, CV_SUMMARY, TRAIN_MANIFEST
-from ser.plots import plot_cv
-from ser.split import read_manifest
+from ser.audio.channels import condition_lists
+from ser.data.split import read_manifest
+from ser.models.conditioned import conditioned_data
+from ser.models.cv import best_candidate, loso_scores
+from ser.models.plots import plot_cv
+from ser.pipeline import stage
+from ser.pipeline.paths import CV_RESULTS, CV_SUMMARY, TRAIN_MANIFEST
 
 
 def main(params: dict[str, Any]) -> None:

@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from ser import stage
-from ser.download import download_emodb
-from ser.paths import RAW_DIR
+from ser.data.download import download_emodb
+from ser.pipeline import stage
+from ser.pipeline.paths import RAW_DIR
 
 
 def main(params: dict[str, Any]) -> None:

@@ -5,12 +5,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ser import stage
-from ser.artifact import ModelArtifact
-from ser.channels import CLEAN
-from ser.conditioned import condition_features, join
-from ser.emodb import EMOTIONS
-from ser.paths import (
+from ser.audio.channels import CLEAN
+from ser.data.emodb import EMOTIONS
+from ser.data.split import assert_speaker_disjoint, read_manifest
+from ser.models.artifact import ModelArtifact
+from ser.models.conditioned import condition_features, join
+from ser.models.plots import CONFUSION_PLOT, plot_conditions, plot_confusion, plot_per_class
+from ser.models.speaker_norm import VARIANT, standardise_per_speaker
+from ser.models.training import evaluate
+from ser.pipeline import stage
+from ser.pipeline.paths import (
     CONDITIONS_CONFUSION,
     CONDITIONS_METRICS,
     METRICS_FILE,
@@ -20,10 +24,6 @@ from ser.paths import (
     TEST_MANIFEST,
     TIMING_FILE,
 )
-from ser.plots import CONFUSION_PLOT, plot_conditions, plot_confusion, plot_per_class
-from ser.speaker_norm import VARIANT, standardise_per_speaker
-from ser.split import assert_speaker_disjoint, read_manifest
-from ser.training import evaluate
 
 
 def _check_disjoint(artifact: ModelArtifact, test: pd.DataFrame) -> None:

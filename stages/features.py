@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from ser import stage
-from ser.dataset import feature_table
-from ser.features import FeatureConfig
-from ser.paths import FEATURES_FILE, WAV_DIR
+from ser.features.dataset import feature_table
+from ser.features.extractor import FeatureConfig
+from ser.pipeline import stage
+from ser.pipeline.paths import FEATURES_FILE, WAV_DIR
 
 
 def main(params: dict[str, Any]) -> None:

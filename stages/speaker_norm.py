@@ -4,14 +4,14 @@ from typing import Any
 
 import pandas as pd
 
-from ser import stage
-from ser.conditioned import join
-from ser.features import FeatureConfig
-from ser.models import resolve_spec
-from ser.paths import FEATURES_FILE, SPEAKER_NORM_CV, SPEAKER_NORM_MODEL_DIR, TRAIN_MANIFEST
-from ser.speaker_norm import VARIANT, loso_summary, standardise_per_speaker
-from ser.split import read_manifest
-from ser.training import train
+from ser.data.split import read_manifest
+from ser.features.extractor import FeatureConfig
+from ser.models.conditioned import join
+from ser.models.families import resolve_spec
+from ser.models.speaker_norm import VARIANT, loso_summary, standardise_per_speaker
+from ser.models.training import train
+from ser.pipeline import stage
+from ser.pipeline.paths import FEATURES_FILE, SPEAKER_NORM_CV, SPEAKER_NORM_MODEL_DIR, TRAIN_MANIFEST
 
 
 def main(params: dict[str, Any]) -> None:

@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from ser import stage
-from ser.paths import SPLIT_DIR, TEST_MANIFEST, TRAIN_MANIFEST, WAV_DIR
-from ser.split import manifest, speaker_split
+from ser.data.split import manifest, speaker_split
+from ser.pipeline import stage
+from ser.pipeline.paths import SPLIT_DIR, TEST_MANIFEST, TRAIN_MANIFEST, WAV_DIR
 
 
 def main(params: dict[str, Any]) -> None:

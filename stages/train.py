@@ -3,13 +3,13 @@
 import json
 from typing import Any
 
-from ser import stage
-from ser.channels import CLEAN
-from ser.conditioned import conditioned_data
-from ser.features import FeatureConfig
-from ser.paths import CV_SUMMARY, MODEL_DIR, TRAIN_MANIFEST
-from ser.split import read_manifest
-from ser.training import choose_spec, train
+from ser.audio.channels import CLEAN
+from ser.data.split import read_manifest
+from ser.features.extractor import FeatureConfig
+from ser.models.conditioned import conditioned_data
+from ser.models.training import choose_spec, train
+from ser.pipeline import stage
+from ser.pipeline.paths import CV_SUMMARY, MODEL_DIR, TRAIN_MANIFEST
 
 
 def main(params: dict[str, Any]) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ser.dataset import feature_table
-from ser.features import FeatureConfig
-from ser.params import load_params
-from ser.training import train
+from ser.features.dataset import feature_table
+from ser.features.extractor import FeatureConfig
+from ser.models.training import train
+from ser.pipeline.params import load_params
 from serve.settings import Settings
 from tests.project_copy import ROOT
 from tests.synthetic import synthetic_ids, write_wav_dir

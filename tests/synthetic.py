@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from ser import emodb
+from ser.data import emodb
+from ser.features.extractor import FeatureConfig
 
 TEXTS = ["a01", "a02", "a04", "a05", "a07", "b01", "b02", "b03", "b09", "b10"]
 SR = emodb.SAMPLE_RATE
@@ -50,3 +51,8 @@ def make_archive(path: Path, ids: list[str] | None = None, extra: dict[str, byte
         for name, data in (extra or {}).items():
             archive.writestr(name, data)
     return path
+
+
+def light_config(**choices: object) -> FeatureConfig:
+    """The librosa statistics alone (no encoder, level as recorded): fast features for tests of other things."""
+    return FeatureConfig(**{"whisper_blocks": None, "level_dbfs": None, "voice_encoder_floor_db": None, **choices})

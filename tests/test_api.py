@@ -8,16 +8,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser.artifact import METADATA_FILE, ModelArtifact
-from ser.dataset import feature_table
-from ser.extraction import features_of_audio
-from ser.features import FeatureConfig
-from ser.inference import RecordingFeatures
-from ser.training import train
+from ser.features.dataset import feature_table
+from ser.features.extraction import features_of_audio
+from ser.features.extractor import FeatureConfig
+from ser.inference.predictor import RecordingFeatures
+from ser.models.artifact import METADATA_FILE, ModelArtifact
+from ser.models.training import train
 from serve.app import create_app
 from tests.api_fixtures import build_served_project
 from tests.audio_samples import ffmpeg_encode
-from tests.synthetic import SR, synthetic_signal
+from tests.synthetic import SR, light_config, synthetic_signal
+
+pytestmark = pytest.mark.system
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +72,8 @@ def test_batch_of_ids_shares_the_single_path(client):
 
 
 def test_features_identical_for_train_and_serve(served):
-    config = FeatureConfig()
+    config = ModelArtifact.load(served.model_dir).feature_config
+    assert config == FeatureConfig()  # the served model extracts what params.yaml says (the encoders included)
     pipeline_row = feature_table(served.wav_dir, config).loc["09a01Wa"].to_numpy()
     by_id = RecordingFeatures(served.wav_dir).get("09a01Wa", config)
     uploaded, _ = features_of_audio((served.wav_dir / "09a01Wa.wav").read_bytes(), config)
@@ -197,9 +200,9 @@ def test_new_artifact_is_served_without_restart_and_partial_one_is_not(tmp_path,
     client = create_app(dataclasses.replace(served, model_dir=model_dir)).test_client()
     old = client.post("/pred", json={"id": "03a01Fa"}).json["model_version"]
 
-    table = feature_table(served.wav_dir, FeatureConfig())
+    table = feature_table(served.wav_dir, light_config())
     labels = [int("NWLEAFT".index(i[5])) for i in table.index]
-    new = train({"family": "rf", "n_estimators": 5, "seed": 1}, FeatureConfig(), table.to_numpy(), labels, {})
+    new = train({"family": "rf", "n_estimators": 5, "seed": 1}, light_config(), table.to_numpy(), labels, {})
     new.save(model_dir)
     assert client.post("/pred", json={"id": "03a01Fa"}).json["model_version"] == new.version != old
 
@@ -217,15 +220,15 @@ def test_model_whose_encoder_weights_are_missing_is_not_loaded(tmp_path, served,
     import importlib
     import shutil
 
-    from ser import pretrained
+    from ser.features import pretrained
 
-    module = importlib.import_module(f"ser.{encoder}")
+    module = importlib.import_module(f"ser.features.{encoder}")
     model_dir = tmp_path / "model"
     shutil.copytree(served.model_dir, model_dir)
     client = create_app(dataclasses.replace(served, model_dir=model_dir)).test_client()
     old = client.post("/pred", json={"id": "03a01Fa"}).json["model_version"]
 
-    config = FeatureConfig(n_mfcc=13, **settings)
+    config = light_config(n_mfcc=13, **settings)
     table = feature_table(served.wav_dir, config)
     labels = [int("NWLEAFT".index(i[5])) for i in table.index]
     new = train({"family": "logreg", "seed": 1}, config, table.to_numpy(), labels, {})

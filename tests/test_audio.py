@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser.audio import AudioError, AudioTooLong, check_usable, decode
+from ser.audio.decoding import AudioError, AudioTooLong, check_usable, decode
 from tests.audio_samples import ffmpeg_encode
+
+pytestmark = pytest.mark.unit
 
 
 def encode(signal: np.ndarray, sr: int, fmt: str, subtype: str | None = None) -> bytes:

@@ -9,12 +9,14 @@ import pytest
 import soundfile as sf
 
 from ser import cli
-from ser.calls import AnalysisConfig, analyze, satisfaction, segment
-from ser.inference import Predictor
+from ser.inference.calls import AnalysisConfig, analyze, satisfaction, segment
+from ser.inference.predictor import Predictor
 from serve.app import create_app
 from tests.api_fixtures import build_served_project
 from tests.audio_samples import encode
 from tests.synthetic import SR, synthetic_signal
+
+pytestmark = pytest.mark.unit
 
 UTTERANCES = ["03a01Fa", "08a01Wa", "03a02Ta", "08a02Na", "03a01Ea"]
 
@@ -177,7 +179,7 @@ def test_web_page_is_served(served):
 
 def test_a_call_in_a_format_that_cannot_seek_is_analysed_like_its_wav(tmp_path):
     """GSM 06.10 WAV (libsndfile reads it front to back only) gives the timeline of the same call as PCM WAV."""
-    from ser.audio import seekable
+    from ser.audio.decoding import seekable
 
     call = np.concatenate([np.zeros(4000), 0.5 * np.sin(2 * np.pi * 200 * np.arange(8000) / 8000), np.zeros(4000)])
     gsm = tmp_path / "call.wav"

@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser.channels import CLEAN, CODECS, Condition, condition_lists, conditions_from_params
-from ser.dataset import BabblePool
+from ser.audio.channels import CLEAN, CODECS, Condition, condition_lists, conditions_from_params
 from ser.errors import ParamsError
-from ser.features import FeatureConfig, extract
+from ser.features.dataset import BabblePool
+from ser.features.extractor import FeatureConfig, extract
+
+pytestmark = pytest.mark.unit
 
 SR = 16000
 
@@ -151,5 +153,5 @@ def test_level_front_end_makes_features_independent_of_the_recording_level():
     signal = speech_like()
     loud, quiet = extract(signal, SR, config), extract(signal * 10 ** (-30 / 20), SR, config)
     assert np.allclose(loud, quiet, rtol=1e-3, atol=1e-3)
-    raw = FeatureConfig(whisper_blocks=None)
+    raw = FeatureConfig(whisper_blocks=None, level_dbfs=None)
     assert not np.allclose(extract(signal, SR, raw), extract(signal * 10 ** (-30 / 20), SR, raw), atol=1e-3)

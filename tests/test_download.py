@@ -3,10 +3,12 @@ from pathlib import Path
 
 import pytest
 
-from ser import download
-from ser.download import DatasetError
+from ser.data import download
+from ser.data.download import DatasetError
 from tests.project_copy import ROOT, run, venv_env
 from tests.synthetic import make_archive, synthetic_ids
+
+pytestmark = pytest.mark.unit
 
 
 def leftovers(parent: Path) -> list[str]:

@@ -9,6 +9,8 @@ import yaml
 
 from tests.project_copy import ROOT
 
+pytestmark = pytest.mark.unit
+
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
 
@@ -50,7 +52,7 @@ def _closure(file: Path) -> set[Path]:
         current = pending.pop()
         for name in _imports(current):
             parts = name.split(".")
-            for depth in range(1, len(parts) + 1):  # importing ser.models.mlp runs ser/models/__init__.py too
+            for depth in range(1, len(parts) + 1):  # importing ser.models.mlp runs ser/models/families.py too
                 module = _module_file(".".join(parts[:depth]))
                 if module and module not in seen:
                     seen.add(module)
@@ -76,3 +78,25 @@ def test_every_imported_module_is_a_dependency(name, stage):
         if not any(module == dep or dep in module.parents for dep in deps)
     )
     assert not missing, f"stage {name} imports {missing} but does not depend on them in dvc.yaml"
+
+
+LAYERS = ("errors", "pipeline", "data", "audio", "features", "models", "inference", "cli")
+
+
+def _layer_files(layer: str) -> list[Path]:
+    module = ROOT / "ser" / f"{layer}.py"
+    return [module] if module.exists() else sorted((ROOT / "ser" / layer).glob("*.py"))
+
+
+def test_each_layer_of_ser_imports_only_the_layers_below_it():
+    """The layout shows the architecture: no subpackage reaches up (e.g. features into models)."""
+    parts = {path.stem for path in (ROOT / "ser").iterdir() if not path.name.startswith("_")} - {"__pycache__"}
+    assert parts == set(LAYERS), "a new part of ser/ needs a place in LAYERS (and in README's layout)"
+    upward = [
+        f"{file.relative_to(ROOT)} imports {name}"
+        for rank, layer in enumerate(LAYERS)
+        for file in _layer_files(layer)
+        for name in _imports(file)
+        if LAYERS.index(name.split(".")[1]) > rank
+    ]
+    assert not upward, upward

@@ -1,6 +1,8 @@
 import pytest
 
-from ser import emodb
+from ser.data import emodb
+
+pytestmark = pytest.mark.unit
 
 
 def test_parse_id_reads_speaker_text_emotion_and_take():

@@ -11,7 +11,7 @@ import requests
 from tests.project_copy import SERVING_PLUMBING, copy_project, edit_params, run, venv_env
 from tests.servers import start_gunicorn, stop, wait_for_job
 
-pytestmark = pytest.mark.pipeline
+pytestmark = [pytest.mark.system, pytest.mark.pipeline]
 
 TOKEN = "fault-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -5,11 +5,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ser.dataset import feature_table, features_of_file
-from ser.features import FeatureConfig, extract, feature_names
-from tests.synthetic import SR, synthetic_ids, synthetic_signal, write_wav_dir
+from ser.features.dataset import feature_table, features_of_file
+from ser.features.extractor import ABSENT_FROM_OLD_ARTIFACTS, FeatureConfig, extract, feature_names
+from ser.pipeline.params import load_params
+from tests.project_copy import ROOT
+from tests.synthetic import SR, light_config, synthetic_ids, synthetic_signal, write_wav_dir
 
-CONFIG = FeatureConfig()
+pytestmark = pytest.mark.unit
+
+CONFIG = light_config()
 
 
 def test_vector_matches_feature_names():
@@ -69,9 +73,9 @@ def test_config_from_params_ignores_non_feature_keys():
 
 
 def test_every_statistic_is_computable():
-    from ser.features import STATISTICS
+    from ser.features.extractor import STATISTICS
 
-    config = FeatureConfig(statistics=STATISTICS)
+    config = light_config(statistics=STATISTICS)
     vector = extract(synthetic_signal("03a01Fa", 0.5), SR, config)
     assert vector.shape == (len(feature_names(config)),)
 
@@ -82,8 +86,8 @@ def test_every_statistic_is_computable():
 )
 def test_prepare_compiles_the_numba_code_before_the_first_extract(module, kernel, settings):
     script = (
-        f"from ser import {module}\n"
-        "from ser.features import FeatureConfig, prepare\n"
+        f"from ser.features import {module}\n"
+        "from ser.features.extractor import FeatureConfig, prepare\n"
         f"assert not {module}.{kernel}.signatures\n"
         f"prepare(FeatureConfig({settings}))\n"
         f"print(len({module}.{kernel}.signatures))\n"
@@ -93,3 +97,15 @@ def test_prepare_compiles_the_numba_code_before_the_first_extract(module, kernel
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "1"
+
+
+def test_defaults_are_the_params_yaml_features():
+    """One place for every default: FeatureConfig() is what the pipeline trains and the API serves."""
+    assert FeatureConfig() == FeatureConfig.from_params(load_params(ROOT / "params.yaml")["features"])
+
+
+def test_a_choice_absent_from_an_old_artifact_was_off():
+    stored = {key: value for key, value in FeatureConfig().to_dict().items() if key not in ABSENT_FROM_OLD_ARTIFACTS}
+    old = FeatureConfig.from_stored(stored)
+    assert (old.whisper_blocks, old.level_dbfs, old.voice_encoder) == (None, None, False)
+    assert FeatureConfig.from_stored(FeatureConfig().to_dict()) == FeatureConfig()

@@ -12,7 +12,7 @@ import psutil
 import pytest
 import requests
 
-from ser.emodb import EMOTIONS
+from ser.data.emodb import EMOTIONS
 from tests.audio_samples import (
     encode,
     hour_of_silence_flac,
@@ -24,7 +24,7 @@ from tests.audio_samples import (
 from tests.project_copy import SERVING_PLUMBING, copy_project, edit_params, run, venv_env
 from tests.servers import start_gunicorn, stop, wait_for_job
 
-pytestmark = pytest.mark.pipeline
+pytestmark = [pytest.mark.system, pytest.mark.pipeline]
 
 TOKEN = "smoke-token"
 

@@ -3,12 +3,14 @@ import json
 import numpy as np
 import pytest
 
-from ser.artifact import METADATA_FILE, MODEL_FILE, ArtifactError, ModelArtifact, read_version
-from ser.cv import CLEAN, ConditionedData, best_candidate, loso_scores
 from ser.errors import DataMissing
-from ser.features import FeatureConfig
-from ser.models import SpecError, build_estimator, resolve_spec
-from ser.training import choose_spec, train
+from ser.models.artifact import METADATA_FILE, MODEL_FILE, ArtifactError, ModelArtifact, read_version
+from ser.models.cv import CLEAN, ConditionedData, best_candidate, loso_scores
+from ser.models.families import SpecError, build_estimator, resolve_spec
+from ser.models.training import choose_spec, train
+from tests.synthetic import light_config
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +84,7 @@ def test_loso_rejects_bad_candidate_before_fitting(data):
 
 
 def test_loso_folds_hold_out_whole_speakers(data, monkeypatch):
-    from ser import cv
+    from ser.models import cv
 
     seen = []
     real_fit_and_score = cv._fit_and_score
@@ -118,7 +120,7 @@ def test_channel_copies_train_with_their_speaker_and_are_scored_per_condition(da
 @pytest.fixture()
 def artifact(data):
     x, y, _ = data
-    return train({"family": "logreg", "seed": 0}, FeatureConfig(), x, y, {"model": {"family": "logreg"}})
+    return train({"family": "logreg", "seed": 0}, light_config(), x, y, {"model": {"family": "logreg"}})
 
 
 def test_artifact_round_trip_keeps_predictions_and_version(artifact, data, tmp_path):
@@ -135,8 +137,8 @@ def test_artifact_round_trip_keeps_predictions_and_version(artifact, data, tmp_p
 def test_same_model_gets_same_version(data, tmp_path):
     x, y, _ = data
     spec = {"family": "mlp", "hidden": 8, "epochs": 2, "seed": 1}
-    a = train(spec, FeatureConfig(), x, y, {})
-    b = train(spec, FeatureConfig(), x, y, {})
+    a = train(spec, light_config(), x, y, {})
+    b = train(spec, light_config(), x, y, {})
     a.save(tmp_path / "a")
     b.save(tmp_path / "b")
     assert a.version == b.version
@@ -156,7 +158,7 @@ def test_tampered_or_partial_artifact_is_refused(artifact, tmp_path):
 
 def test_a_variant_artifact_is_never_loaded_as_the_utterance_model(data, tmp_path):
     x, y, _ = data
-    variant = train({"family": "logreg", "seed": 0}, FeatureConfig(), x, y, {})
+    variant = train({"family": "logreg", "seed": 0}, light_config(), x, y, {})
     variant.metadata["variant"] = "speaker_norm"
     variant.save(tmp_path / "variant")
     with pytest.raises(ArtifactError, match="holds speaker_norm, not the utterance model"):
@@ -178,7 +180,7 @@ def test_failed_save_keeps_previous_artifact(artifact, tmp_path, monkeypatch):
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("ser.artifact.joblib.dump", explode)
+    monkeypatch.setattr("ser.models.artifact.joblib.dump", explode)
     with pytest.raises(OSError, match="disk full"):
         artifact.save(target)
     assert read_version(target) == before

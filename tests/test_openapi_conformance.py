@@ -1,11 +1,14 @@
 """Property-based API test: schemathesis generates requests from /openapi.json; no 5xx, responses match the spec."""
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from serve.app import create_app
 from tests.api_fixtures import build_served_project
+
+pytestmark = pytest.mark.system
 
 EXAMPLES_PER_OPERATION = 30
 

@@ -13,15 +13,16 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from ser.artifact import ArtifactError, ModelArtifact
-from ser.calls import AnalysisConfig, analyze
-from ser.inference import Predictor
+from ser.inference.calls import AnalysisConfig, analyze
+from ser.inference.predictor import Predictor
+from ser.models.artifact import ArtifactError, ModelArtifact
 from tests.audio_samples import encode
 from tests.project_copy import copy_project, edit_params, run, venv_env
 
 ARCHIVE = os.environ.get("SER_EMODB_SOURCE", "")
 
 pytestmark = [
+    pytest.mark.system,
     pytest.mark.real_data,
     pytest.mark.pipeline,
     pytest.mark.skipif(not ARCHIVE or not Path(ARCHIVE).is_file(), reason="set SER_EMODB_SOURCE to the EmoDB zip"),

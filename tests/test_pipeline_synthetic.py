@@ -7,7 +7,7 @@ import pytest
 
 from tests.project_copy import PLUMBING_FEATURES, SMALL_CHANNELS, copy_project, edit_params, run, venv_env
 
-pytestmark = pytest.mark.pipeline
+pytestmark = [pytest.mark.system, pytest.mark.pipeline]
 
 SMALL_CV = {
     "candidates": {

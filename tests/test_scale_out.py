@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from ser.artifact import ModelArtifact
+from ser.models.artifact import ModelArtifact
 from serve.app import create_app
 from serve.settings import Settings
 from tests.project_copy import SERVING_PLUMBING, copy_project, edit_params, run, venv_env
 
-pytestmark = pytest.mark.pipeline
+pytestmark = [pytest.mark.system, pytest.mark.pipeline]
 
 
 def test_second_clone_pulls_and_serves_exactly_the_pushed_model(tmp_path, synthetic_zip):

@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
 
-from ser.cv import CLEAN, ConditionedData, loso_scores
-from ser.speaker_norm import loso_summary, standardise_per_speaker
-from ser.training import choose_spec
+from ser.models.cv import CLEAN, ConditionedData, loso_scores
+from ser.models.speaker_norm import loso_summary, standardise_per_speaker
+from ser.models.training import choose_spec
+
+pytestmark = pytest.mark.unit
 
 
 def _speaker_shifted(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

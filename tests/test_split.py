@@ -1,8 +1,10 @@
 import pandas as pd
 import pytest
 
-from ser.split import SplitError, assert_speaker_disjoint, manifest, speaker_split
+from ser.data.split import SplitError, assert_speaker_disjoint, manifest, speaker_split
 from tests.synthetic import synthetic_ids, write_wav_dir
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,10 @@
 
 import pytest
 
-from ser import stage
 from ser.errors import ParamsError
+from ser.pipeline import stage
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.fixture(autouse=True)

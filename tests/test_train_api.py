@@ -13,6 +13,8 @@ import yaml
 from serve.app import create_app
 from tests.api_fixtures import build_served_project
 
+pytestmark = pytest.mark.system
+
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 

@@ -1,12 +1,14 @@
 import numpy as np
 import pytest
 
-from ser import pretrained, voice_encoder
-from ser.dataset import feature_table
-from ser.features import FeatureConfig, extract, feature_names
-from tests.synthetic import SR, synthetic_ids, synthetic_signal, write_wav_dir
+from ser.features import pretrained, voice_encoder
+from ser.features.dataset import feature_table
+from ser.features.extractor import FeatureConfig, extract, feature_names
+from tests.synthetic import SR, light_config, synthetic_ids, synthetic_signal, write_wav_dir
 
-CONFIG = FeatureConfig(voice_encoder=True)
+pytestmark = pytest.mark.unit
+
+CONFIG = light_config(voice_encoder=True)
 
 
 def _voice_part(vector: np.ndarray) -> np.ndarray:
@@ -16,7 +18,7 @@ def _voice_part(vector: np.ndarray) -> np.ndarray:
 def test_voice_features_extend_the_librosa_vector():
     signal = synthetic_signal("03a01Fa", 1.0)
     with_voice = extract(signal, SR, CONFIG)
-    without = extract(signal, SR, FeatureConfig())
+    without = extract(signal, SR, light_config())
     assert with_voice.shape == (len(feature_names(CONFIG)),) == (without.size + voice_encoder.N_FEATURES,)
     assert np.array_equal(with_voice[: without.size], without)
     voice = _voice_part(with_voice)
@@ -48,7 +50,7 @@ def test_parallel_table_with_voice_features_equals_serial(tmp_path):
 
 def test_layer_choice_changes_the_values_not_the_names():
     signal = synthetic_signal("03a01Fa", 1.0)
-    middle, top = (FeatureConfig(voice_encoder=True, voice_encoder_layer=layer) for layer in (2, 3))
+    middle, top = (light_config(voice_encoder=True, voice_encoder_layer=layer) for layer in (2, 3))
     assert feature_names(middle) == feature_names(top)
     assert not np.allclose(_voice_part(extract(signal, SR, middle)), _voice_part(extract(signal, SR, top)), atol=1e-3)
     with pytest.raises(ValueError, match="voice_encoder_layer must be 1 to 3"):
@@ -85,7 +87,7 @@ def test_floor_must_be_positive_or_null():
 
 def test_voice_encoder_needs_16_khz():
     with pytest.raises(ValueError, match="voice_encoder needs sample_rate 16000"):
-        FeatureConfig(voice_encoder=True, sample_rate=8000)
+        light_config(voice_encoder=True, sample_rate=8000)
     with pytest.raises(ValueError, match="needs 16000 Hz"):
         voice_encoder.features(np.zeros(8000, dtype=np.float32), 8000)
 

@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from ser import pretrained, whisper_encoder
-from ser.features import FeatureConfig, extract, feature_names
-from tests.synthetic import SR, synthetic_signal
+from ser.features import pretrained, whisper_encoder
+from ser.features.extractor import FeatureConfig, extract, feature_names
+from tests.synthetic import SR, light_config, synthetic_signal
 
-CONFIG = FeatureConfig(whisper_blocks=2)
+pytestmark = pytest.mark.unit
+
+CONFIG = light_config(whisper_blocks=2)
 WIDTH = whisper_encoder.WIDTH
 
 
@@ -19,7 +21,7 @@ def _whisper_part(vector: np.ndarray) -> np.ndarray:
 def test_whisper_features_extend_the_librosa_vector():
     signal = synthetic_signal("03a01Fa", 1.0)
     with_whisper = extract(signal, SR, CONFIG)
-    without = extract(signal, SR, FeatureConfig())
+    without = extract(signal, SR, light_config())
     assert with_whisper.shape == (len(feature_names(CONFIG)),) == (without.size + 2 * WIDTH,)
     assert np.array_equal(with_whisper[: without.size], without)
     part = _whisper_part(with_whisper)

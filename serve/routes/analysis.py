@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from ser.audio import AudioError, AudioTooLong
-from ser.calls import analyze
+from ser.audio.decoding import AudioError, AudioTooLong
+from ser.inference.calls import analyze
 from serve.errors import ApiError
 from serve.routes.predict import uploaded_audio
 from serve.services import services

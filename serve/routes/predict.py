@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from ser import emodb
-from ser.audio import AudioError, AudioTooLong
-from ser.inference import UnknownRecording
+from ser.audio.decoding import AudioError, AudioTooLong
+from ser.data import emodb
+from ser.inference.predictor import UnknownRecording
 from serve.errors import ApiError
 from serve.services import services
 

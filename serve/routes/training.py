@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, request, url_for
 
-from ser import overrides
+from serve import overrides
 from serve.errors import ApiError
 from serve.jobs import JobConflict
 from serve.services import services

@@ -23,8 +23,8 @@ import librosa
 import numba
 import numpy as np
 
-from ser.fast_math import float32_coefficients, odd_rational
-from ser.pretrained import package_file, verified
+from ser.features.fast_math import float32_coefficients, odd_rational
+from ser.features.pretrained import package_file, verified
 
 log = logging.getLogger(__name__)
 

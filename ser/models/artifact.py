@@ -23,9 +23,9 @@ import joblib
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from ser import emodb
+from ser.data import emodb
 from ser.errors import SerError
-from ser.features import FeatureConfig
+from ser.features.extractor import FeatureConfig
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class ModelArtifact:
         """Load and verify an artifact; raise ArtifactError if it is missing, partial or corrupt.
 
         ``variant`` must match the artifact's own (``None`` for the headline model), so a model trained on
-        differently prepared features (``ser.speaker_norm``) is never served as the utterance model by mistake.
+        differently prepared features (``ser.models.speaker_norm``) is never served as the utterance model by mistake.
         """
         meta_path, model_path = directory / METADATA_FILE, directory / MODEL_FILE
         try:
@@ -120,7 +120,7 @@ class ModelArtifact:
         if not model_path.is_file() or _sha256(model_path) != metadata.get("model_sha256"):
             raise ArtifactError(f"{model_path} is missing or does not match its metadata checksum")
         pipeline = joblib.load(model_path)
-        return cls(pipeline, FeatureConfig.from_params(metadata["feature_config"]), metadata)
+        return cls(pipeline, FeatureConfig.from_stored(metadata["feature_config"]), metadata)
 
 
 def model_version(model_sha256: str, feature_config: FeatureConfig) -> str:

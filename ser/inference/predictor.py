@@ -1,8 +1,8 @@
 """One way into the model: a ``Predictor`` loads an artifact, warms up and answers for audio, ids and call segments.
 
-Training, ``/pred``, ``/analyze``, the CLI and call analysis share decode (``ser.audio``) → front end and features
-(``ser.features``) → the artifact's ``predict_proba`` → ``describe``. Routes and the CLI only translate HTTP and
-argv into these calls.
+Training, ``/pred``, ``/analyze``, the CLI and call analysis share decode (``ser.audio.decoding``) → front end and
+features (``ser.features.extractor``) → the artifact's ``predict_proba`` → ``describe``. Routes and the CLI only
+translate HTTP and argv into these calls.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from ser import emodb
-from ser.artifact import ModelArtifact
+from ser.data import emodb
 from ser.errors import SerError
-from ser.extraction import features_of_audio, features_of_file
-from ser.features import FeatureConfig, prepare
+from ser.features.extraction import features_of_audio, features_of_file
+from ser.features.extractor import FeatureConfig, prepare
+from ser.models.artifact import ModelArtifact
 
 
 class UnknownRecording(SerError, LookupError):

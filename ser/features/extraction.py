@@ -1,4 +1,4 @@
-"""From encoded audio to a feature vector: decode, check, extract. Shared by the pipeline and `ser.inference`."""
+"""From encoded audio to a feature vector: decode, check, extract. Shared by the pipeline and the `Predictor`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ser import audio
-from ser.features import FeatureConfig, extract
+from ser.audio import decoding as audio
+from ser.features.extractor import FeatureConfig, extract
 
 
 def features_of_audio(

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from ser.paths import PARAMS_FILE
+from ser.pipeline.paths import PARAMS_FILE
 
 
 def load_params(path: Path = PARAMS_FILE) -> dict[str, Any]:

@@ -18,12 +18,12 @@ import soundfile as sf
 from joblib import Parallel, delayed
 from tqdm import tqdm
 
-from ser import emodb
-from ser.audio import UNDECODABLE, AudioError, AudioTooLong, seekable
+from ser.audio.decoding import UNDECODABLE, AudioError, AudioTooLong, seekable
+from ser.data import emodb
 from ser.errors import ParamsError
-from ser.features import extract
-from ser.inference import Predictor
-from ser.params import load_params
+from ser.features.extractor import extract
+from ser.inference.predictor import Predictor
+from ser.pipeline.params import load_params
 
 # Satisfaction weight of each emotion: the score of a segment is sum(p(emotion) * weight), in [-1, 1].
 DEFAULT_SATISFACTION_WEIGHTS: dict[str, float] = {

@@ -11,10 +11,10 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from ser import emodb
+from ser.data import emodb
 from ser.errors import SerError
-from ser.metrics import SELECTION_METRICS
-from ser.models import FAMILIES
+from ser.models.families import FAMILIES
+from ser.models.metrics import SELECTION_METRICS
 
 
 class OverrideError(SerError, ValueError):

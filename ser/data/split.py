@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ser import emodb
+from ser.data import emodb
 from ser.errors import SerError
 
 MANIFEST_COLUMNS = ["id", "speaker", "sex", "text", "emotion_code", "emotion", "label"]

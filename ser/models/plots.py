@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ser.paths import PLOTS_DIR
+from ser.pipeline.paths import PLOTS_DIR
 
 CV_PLOT = PLOTS_DIR / "cv.png"
 CONDITIONS_PLOT = PLOTS_DIR / "accuracy_per_condition.png"

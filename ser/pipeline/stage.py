@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 
 from ser.errors import SerError
-from ser.params import load_params, setup_logging
+from ser.pipeline.params import load_params, setup_logging
 
-log = logging.getLogger("ser.stage")
+log = logging.getLogger("ser.pipeline.stage")
 
 # Errors a user can cause (bad params, bad data); anything else is a bug and keeps its traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (SerError,)

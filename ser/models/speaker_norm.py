@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ser.cv import CLEAN, ConditionedData, loso_scores
 from ser.errors import ParamsError
+from ser.models.cv import CLEAN, ConditionedData, loso_scores
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import requests
 import soundfile as sf
 from tqdm import tqdm
 
-from ser import emodb
+from ser.data import emodb
 from ser.errors import SerError
 
 log = logging.getLogger(__name__)

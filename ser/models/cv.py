@@ -14,10 +14,10 @@ from sklearn.metrics import accuracy_score, f1_score, make_scorer, precision_sco
 from sklearn.model_selection import LeaveOneGroupOut
 from tqdm import tqdm
 
-from ser.channels import CLEAN
+from ser.audio.channels import CLEAN
 from ser.errors import DataMissing, ParamsError
-from ser.metrics import SELECTION_METRICS
-from ser.models import build_estimator, resolve_spec
+from ser.models.families import build_estimator, resolve_spec
+from ser.models.metrics import SELECTION_METRICS
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from ser.artifact import ModelArtifact
-from ser.features import FeatureConfig
-from ser.metrics import classification_metrics
-from ser.models import build_estimator, resolve_spec
+from ser.features.extractor import FeatureConfig
+from ser.models.artifact import ModelArtifact
+from ser.models.families import build_estimator, resolve_spec
+from ser.models.metrics import classification_metrics
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
-from ser.emodb import CODES, EMOTIONS
+from ser.data.emodb import CODES, EMOTIONS
 
 # Figures a model can be selected by (cv.metric); "uar" is macro recall, the unweighted average recall.
 SELECTION_METRICS = ("accuracy", "uar", "macro_precision", "macro_f1")

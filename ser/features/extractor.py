@@ -1,6 +1,6 @@
 """Utterance-level acoustic features: librosa frame features reduced by statistics, plus (optionally) statistics of
-pretrained encoders' hidden states: Whisper tiny.en's (``ser.whisper_encoder``, the default) and a speaker-verification
-voice encoder's (``ser.voice_encoder``).
+pretrained encoders' hidden states: Whisper tiny.en's (``whisper_encoder``, the default) and a speaker-verification
+voice encoder's (``voice_encoder``).
 
 ``extract(signal, sr, config)`` is the one feature path shared by training and serving.
 """
@@ -13,9 +13,9 @@ from typing import Any
 import librosa
 import numpy as np
 
-from ser import voice_encoder as voice
-from ser import whisper_encoder as whisper
 from ser.errors import ParamsError
+from ser.features import voice_encoder as voice
+from ser.features import whisper_encoder as whisper
 
 STATISTICS = ("mean", "std", "min", "max", "p10", "p25", "p50", "p75", "p90", "range", "slope", "skew", "kurtosis")
 SPECTRAL = ("centroid", "bandwidth", "rolloff", "flatness", "zcr", "rms_db")
@@ -23,7 +23,8 @@ SPECTRAL = ("centroid", "bandwidth", "rolloff", "flatness", "zcr", "rms_db")
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """What ``extract`` computes; mirrors the ``features:`` block of params.yaml."""
+    """What ``extract`` computes. The defaults are the ``features:`` block of params.yaml (tested), so
+    ``FeatureConfig()`` is the configuration the pipeline trains and the API serves."""
 
     sample_rate: int = 16_000
     frame_length: int = 512
@@ -40,11 +41,11 @@ class FeatureConfig:
     statistics: tuple[str, ...] = ("mean", "std", "p10", "p50", "p90", "slope")
     voice_encoder: bool = False
     voice_encoder_layer: int = 3
-    voice_encoder_floor_db: float | None = None
-    whisper_blocks: int | tuple[int, ...] | None = None
+    voice_encoder_floor_db: float | None = 20.0
+    whisper_blocks: int | tuple[int, ...] | None = (2, 4)
     # Front end, before any feature: the active speech level set to this many dBFS (null: as recorded), and the
     # signal band-limited to this many Hz (null: full band), so that level and bandwidth stop being cues.
-    level_dbfs: float | None = None
+    level_dbfs: float | None = -20.0
     bandwidth_hz: float | None = None
 
     def __post_init__(self) -> None:
@@ -85,6 +86,12 @@ class FeatureConfig:
             values["statistics"] = tuple(values["statistics"])
         return cls(**values)
 
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> FeatureConfig:
+        """Build from a model artifact's ``feature_config``. A choice added after the artifact was written is
+        absent from it and was off then (not today's default), so old models keep extracting what they learnt."""
+        return cls.from_params({**ABSENT_FROM_OLD_ARTIFACTS, **stored})
+
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
         values["statistics"] = list(self.statistics)
@@ -97,6 +104,15 @@ class FeatureConfig:
         """Shortest signal (in samples) the features are defined for."""
         return self.frame_length
 
+
+# Feature choices added after the first artifacts, with the value that an artifact without them was trained with.
+ABSENT_FROM_OLD_ARTIFACTS: dict[str, Any] = {
+    "voice_encoder": False,
+    "voice_encoder_floor_db": None,
+    "whisper_blocks": None,
+    "level_dbfs": None,
+    "bandwidth_hz": None,
+}
 
 _warmed_up: set[FeatureConfig] = set()
 

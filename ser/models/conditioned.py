@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ser.channels import CLEAN
-from ser.cv import ConditionedData
+from ser.audio.channels import CLEAN
 from ser.errors import DataMissing
-from ser.paths import FEATURES_FILE, channel_features_file
+from ser.models.cv import ConditionedData
+from ser.pipeline.paths import FEATURES_FILE, channel_features_file
 
 
 def join(manifest: pd.DataFrame, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

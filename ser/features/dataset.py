@@ -12,13 +12,14 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm import tqdm
 
-from ser import audio, emodb
+from ser.audio import decoding as audio
+from ser.data import emodb
 from ser.errors import DataMissing
-from ser.extraction import features_of_file
-from ser.features import FeatureConfig, extract, feature_names
+from ser.features.extraction import features_of_file
+from ser.features.extractor import FeatureConfig, extract, feature_names
 
 if TYPE_CHECKING:  # the clean features stage does not depend on the channel code
-    from ser.channels import Condition
+    from ser.audio.channels import Condition
 
 log = logging.getLogger(__name__)
 

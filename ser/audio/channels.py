@@ -30,7 +30,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import fftconvolve
 
-from ser.audio import decode_ffmpeg, read_blocks, resample
+from ser.audio.decoding import decode_ffmpeg, read_blocks, resample
 from ser.errors import ParamsError
 
 Signal = np.ndarray

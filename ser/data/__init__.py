@@ -1,0 +1,1 @@
+"""EmoDB: its naming scheme and labels (`emodb`), its download (`download`) and the speaker split (`split`)."""
