@@ -45,7 +45,8 @@ def _imports(file: Path) -> set[str]:
 
 
 def _closure(file: Path) -> set[Path]:
-    """Files of every ``ser`` module reachable from ``file``, ``ser/__init__.py`` files of packages included."""
+    """Files of every ``ser`` module reachable from ``file``, the packages' ``__init__.py`` files included
+    (``ser/__init__.py`` pins the SIMD code, so it shapes every stage's bits)."""
     seen: set[Path] = set()
     pending = [file]
     while pending:
@@ -57,7 +58,7 @@ def _closure(file: Path) -> set[Path]:
                 if module and module not in seen:
                     seen.add(module)
                     pending.append(module)
-    return {path for path in seen if path != ROOT / "ser/__init__.py"}
+    return seen
 
 
 def _stage_items() -> list[tuple[str, dict]]:

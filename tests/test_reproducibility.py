@@ -1,0 +1,74 @@
+"""The same bits on every x86-64 machine with AVX2: features and a trained MLP do not depend on the SIMD code the
+CPU offers (``ser/__init__.py`` pins numpy, OpenBLAS, numba and torch to AVX2)."""
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import ser
+from tests.project_copy import ROOT
+
+# Features of synthetic utterances (encoders included) and the class probabilities of a small trained MLP.
+SCRIPT = """
+import ser  # first, as the stages, the API and the CLI do
+import hashlib
+import numpy as np
+from ser.features.extractor import FeatureConfig, extract
+from ser.models.families import build_estimator
+from tests.synthetic import SR, synthetic_ids, synthetic_signal
+ids = synthetic_ids(40)
+x = np.stack([extract(synthetic_signal(i, 1.0), SR, FeatureConfig()) for i in ids[:3]])
+print(hashlib.sha256(x.tobytes()).hexdigest())
+rng = np.random.default_rng(0)
+train = rng.normal(size=(300, 120)).astype(np.float32)
+model = build_estimator({"family": "mlp", "hidden": 50, "seed": 1, "epochs": 5}).fit(train, np.arange(300) % 7)
+print(hashlib.sha256(model.predict_proba(train).tobytes()).hexdigest())
+"""
+
+# What another machine would make these libraries choose: this machine's own AVX-512 kernels, two BLAS threads.
+OTHER_CPU = {
+    "NPY_DISABLE_CPU_FEATURES": "",
+    "OPENBLAS_CORETYPE": "SkylakeX",
+    "OPENBLAS_NUM_THREADS": "2",
+    "NUMBA_CPU_NAME": "skylake-avx512",
+    "ATEN_CPU_CAPABILITY": "avx512",
+    "MKL_CBWR": "AUTO",
+    "ONEDNN_MAX_CPU_ISA": "ALL",
+}
+AVX512 = os.path.exists("/proc/cpuinfo") and "avx512f" in Path("/proc/cpuinfo").read_text()
+
+
+def _hashes(**env: str) -> list[str]:
+    clean = {key: value for key, value in os.environ.items() if key not in ser.SIMD_PINS}
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.split()
+
+
+@pytest.mark.system
+@pytest.mark.skipif(not AVX512, reason="emulates an AVX2 and an AVX-512 machine: needs an AVX-512 CPU")
+def test_features_and_models_are_bit_identical_whatever_the_cpu_offers():
+    pinned = _hashes()
+    assert _hashes(**OTHER_CPU) == pinned
+    assert _hashes(SER_NATIVE_SIMD="1", **OTHER_CPU) != pinned, "without the pins the CPU changes the bits"
+
+
+STDLIB_AND_SER = set(sys.stdlib_module_names) | {"ser"}
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("script", sorted((ROOT / "stages").glob("*.py")), ids=lambda path: path.name)
+def test_stages_import_ser_before_any_numerical_library(script):
+    """A stage that imported numpy before ser would run unpinned and write other bits into dvc.lock."""
+    first_party = [
+        node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+        for node in ast.parse(script.read_text()).body
+        if isinstance(node, ast.Import | ast.ImportFrom) and getattr(node, "module", "") != "__future__"
+    ]
+    assert all(name.split(".")[0] in STDLIB_AND_SER for name in first_party), first_party
