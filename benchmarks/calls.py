@@ -1,18 +1,22 @@
-"""Call analysis figures: time and peak memory for a 10-minute call, and segmentation accuracy on synthetic calls.
+"""Call analysis figures on synthetic calls of EmoDB speakers (issue #15).
 
-Calls are built from EmoDB recordings of the test speakers separated by silences of known length (0.5-1.5 s),
-as 16 kHz PCM and as 8 kHz mu-law. Needs a trained project (`dvc repro`).
-Usage: python benchmarks/calls.py [--minutes 10]
+For each speaker pair, a call of all their recordings in turns of 1-3 utterances (the first speaker is the agent),
+0.4-1.2 s apart, with hold music, ring-back and busy tones, DTMF digits and pink-noise bursts between some turns and
+faint line noise (-54 dBFS) throughout; mono (both voices on one channel) and stereo (one voice per channel), as
+16 kHz PCM and as 8 kHz mu-law. Printed per pair and condition: utterances found as exactly one segment within
++-0.3 s, segments inside music/tones/noise, diarisation error rate (mono; 0.25 s collar), and for the test speakers
+03 + 08 (the only ones the default model never saw) the per-segment emotion accuracy against the same recordings
+classified one by one through the same channel. Then the time of a 10-minute stereo call.
+
+Needs a trained project (`dvc repro`). Usage: python benchmarks/calls.py [--pairs 03,08 10,14] [--minutes 10]
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import io
 import sys
-import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
 import librosa
@@ -21,75 +25,148 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ser.data import emodb
 from ser.inference.calls import AnalysisConfig, analyze
+from ser.inference.diarisation import diarisation_error_rate
 from ser.inference.predictor import Predictor
+from tests.speech import busy, dtmf, melody, pink_noise, ringback
 
 ROOT = Path(__file__).resolve().parents[1]
+SR = 16_000
+PAIRS = ["03,08", "10,14", "11,09", "12,13", "15,16"]
 
 
-def build_call(minutes: float, seed: int = 0) -> tuple[np.ndarray, list[tuple[float, float]]]:
-    wavs = sorted((ROOT / "data/raw/wav").glob("0[38]*.wav"))
+def build_call(ids: dict[str, list[str]], seed: int, minutes: float | None = None) -> dict:
+    """Turns of the two speakers (first = agent), fillers between some turns; both channels and the truth."""
     rng = np.random.default_rng(seed)
-    parts, truth, t = [], [], 0.0
-    while t < minutes * 60:
-        gap = float(rng.uniform(0.5, 1.5))
-        signal, _ = sf.read(wavs[len(truth) % len(wavs)], dtype="float32")
-        parts += [np.zeros(round(gap * 16000), np.float32), signal]
-        truth.append((t + gap, t + gap + signal.size / 16000))
-        t += gap + signal.size / 16000
-    return np.concatenate(parts), truth
+    first, second = list(ids)
+    queues = {speaker: list(rng.permutation(ids[speaker])) for speaker in ids}
+    fillers = [lambda: melody(3.0, int(rng.integers(100))), lambda: ringback(3.0), lambda: dtmf("159#"),
+               lambda: busy(2.0), lambda: pink_noise(1.5, 0.05, int(rng.integers(100)))]  # fmt: skip
+    lanes: list[list[np.ndarray]] = [[], []]
+    turns, other, t, speaker = [], [], 0.0, first
+
+    def add(piece: np.ndarray, lane: int) -> None:
+        nonlocal t
+        lanes[lane].append(piece.astype(np.float32))
+        lanes[1 - lane].append(np.zeros(len(piece), np.float32))
+        t += len(piece) / SR
+
+    def more() -> bool:
+        return (minutes is None and any(queues.values())) or (minutes is not None and t < minutes * 60)
+
+    while more():
+        lane = 0 if speaker == first else 1
+        for _ in range(int(rng.integers(1, 4))):
+            if not queues[speaker]:
+                if minutes is None:
+                    break
+                queues[speaker] = list(rng.permutation(ids[speaker]))
+            utterance = queues[speaker].pop()
+            signal, _ = sf.read(ROOT / "data/raw/wav" / f"{utterance}.wav", dtype="float32")
+            add(np.zeros(int(rng.uniform(0.4, 1.2) * SR)), lane)
+            turns.append((t, t + len(signal) / SR, lane, utterance))
+            add(signal, lane)
+        if rng.random() < 0.3:
+            add(np.zeros(int(0.5 * SR)), 0)
+            filler = fillers[int(rng.integers(len(fillers)))]()
+            other.append((t, t + len(filler) / SR))
+            add(filler, 1)
+        speaker = second if speaker == first else first
+    add(np.zeros(SR // 2), 0)
+    channels = np.stack([np.concatenate(lane) for lane in lanes], axis=1)
+    channels += rng.standard_normal(channels.shape).astype(np.float32) * 0.002
+    return {"stereo": channels, "mono": channels.sum(axis=1), "turns": turns, "other": other}
 
 
-def accuracy(result: dict, truth: list[tuple[float, float]]) -> tuple[float, float]:
-    """Share of utterances matched by exactly one segment within +-0.3 s, and the mean boundary error."""
-    segments = [(s["start_s"], s["end_s"]) for s in result["timeline"]]
-    matched, errors = 0, []
-    for start, end in truth:
-        hits = [(s, e) for s, e in segments if abs(s - start) <= 0.3 and abs(e - end) <= 0.3]
-        if len(hits) == 1:
+def encode(signal: np.ndarray, condition: str) -> bytes:
+    buffer = io.BytesIO()
+    if condition == "16k":
+        sf.write(buffer, signal, SR, subtype="PCM_16", format="WAV")
+    else:
+        narrow = librosa.resample(signal.T if signal.ndim > 1 else signal, orig_sr=SR, target_sr=8000)
+        sf.write(buffer, narrow.T if signal.ndim > 1 else narrow, 8000, subtype="ULAW", format="WAV")
+    return buffer.getvalue()
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def score(result: dict, call: dict, stereo: bool) -> dict:
+    timeline = result["timeline"]
+    matched, emotions = 0, []
+    for start, end, lane, utterance in call["turns"]:
+        lane_items = [i for i in timeline if not stereo or i["speaker"] == lane]
+        hits = [i for i in lane_items if overlap((i["start_s"], i["end_s"]), (start, end)) > 0]
+        if len(hits) == 1 and abs(hits[0]["start_s"] - start) <= 0.3 and abs(hits[0]["end_s"] - end) <= 0.3:
             matched += 1
-            errors += [abs(hits[0][0] - start), abs(hits[0][1] - end)]
-    extra = len(segments) - matched
-    return matched / len(truth), float(np.mean(errors)) if errors else float("nan"), extra
+            emotions.append((utterance, hits[0]["emotion"]))
+    inside = sum(1 for i in timeline for o in call["other"] if overlap((i["start_s"], i["end_s"]), o) > 0.05)
+    figures = {"matched": matched / len(call["turns"]), "inside": inside, "emotions": emotions}
+    if not stereo:
+        reference = [(start, end, lane) for start, end, lane, _ in call["turns"]]
+        hypothesis = [(i["start_s"], i["end_s"], i["speaker"]) for i in timeline]
+        figures["der"] = diarisation_error_rate(reference, hypothesis)
+    return figures
+
+
+def alone_emotions(predictor: Predictor, utterances: list[str], condition: str) -> dict[str, str]:
+    answers = {}
+    for utterance in utterances:
+        signal, _ = sf.read(ROOT / "data/raw/wav" / f"{utterance}.wav", dtype="float32")
+        answers[utterance] = predictor.predict_audio(encode(signal, condition))["class"]["emotion"]
+    return answers
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--workers", type=int, default=2, help="processes extracting segment features")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", nargs="+", default=PAIRS)
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of the timed stereo call")
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     predictor = Predictor.load(ROOT / "models/model")
     config = AnalysisConfig()
-    call, truth = build_call(args.minutes)
-    with tempfile.TemporaryDirectory() as tmp:
-        variants = {
-            "16 kHz PCM WAV": Path(tmp) / "call16k.wav",
-            "8 kHz mu-law WAV": Path(tmp) / "call8k.wav",
-        }
-        sf.write(variants["16 kHz PCM WAV"], call, 16000, subtype="PCM_16")
-        sf.write(
-            variants["8 kHz mu-law WAV"], librosa.resample(call, orig_sr=16000, target_sr=8000), 8000, subtype="ULAW"
-        )
-        print(f"call: {call.size / 16000 / 60:.1f} min, {len(truth)} utterances of speakers 03 and 08")
-        peaks: dict[str, float] = {}
-        print(f"{'file':<18} {'seconds':>8} {'x real time':>12} {'matched':>8} {'extra':>6} {'boundary err':>13}")
-        for name, path in variants.items():
-            started = time.perf_counter()
-            result = analyze(path, predictor, config, workers=args.workers)
-            elapsed = time.perf_counter() - started
-            tracemalloc.start()  # a second run, since tracing allocations slows the analysis down
-            analyze(path, predictor, config, workers=args.workers)
-            peaks[name] = tracemalloc.get_traced_memory()[1] / 2**20
-            tracemalloc.stop()
-            matched, error, extra = accuracy(result, truth)
-            print(
-                f"{name:<18} {elapsed:>8.2f} {call.size / 16000 / elapsed:>12.0f} {matched:>8.1%} {extra:>6} "
-                f"{error * 1000:>10.0f} ms"
-            )
-    for name, peak in peaks.items():
-        print(f"peak memory allocated during the analysis of the {name} file (tracemalloc): {peak:.1f} MB")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS of the whole process (includes building the call in memory): {peak:.0f} MB")
+    names = sorted(p.stem for p in (ROOT / "data/raw/wav").glob("*.wav"))
+    print(f"{'pair':<6} {'call':<7} {'channel':<8} {'utterances':>10} {'found':>7} {'in noise':>8} {'DER':>6} "
+          f"{'emotion acc':>11} {'alone acc':>9}")  # fmt: skip
+    totals: dict[tuple[str, str], list] = {}
+    for seed, pair in enumerate(args.pairs):
+        a, b = pair.split(",")
+        call = build_call({s: [n for n in names if n.startswith(s)] for s in (a, b)}, seed)
+        for condition in ("16k", "8k_ulaw"):
+            alone = alone_emotions(predictor, [u for *_, u in call["turns"]], condition) if pair == "03,08" else {}
+            for kind in ("mono", "stereo"):
+                result = analyze(encode(call[kind], condition), predictor, config, workers=args.workers)
+                figures = score(result, call, kind == "stereo")
+                total = totals.setdefault((condition, kind), [0, 0, 0, []])
+                total[0] += len(call["turns"])
+                total[1] += round(figures["matched"] * len(call["turns"]))
+                total[2] += figures["inside"]
+                if "der" in figures:
+                    total[3].append(figures["der"])
+                truth = {u: emodb.parse_id(u).emotion for u in alone}
+                segment_acc = np.mean([e == truth[u] for u, e in figures["emotions"]]) if alone else float("nan")
+                alone_acc = np.mean([alone[u] == truth[u] for u, _ in figures["emotions"]]) if alone else float("nan")
+                der = f"{figures['der']:.3f}" if "der" in figures else "-"
+                found, inside = figures["matched"], figures["inside"]
+                print(f"{pair:<6} {kind:<7} {condition:<8} {len(call['turns']):>10} {found:>7.1%} "
+                      f"{inside:>8} {der:>6} {segment_acc:>11.3f} {alone_acc:>9.3f}", flush=True)  # fmt: skip
+    print("all pairs:")
+    for (condition, kind), (n, found, inside, ders) in totals.items():
+        der = f", DER mean {np.mean(ders):.3f} max {np.max(ders):.3f}" if ders else ""
+        share = f"{found}/{n} utterances found ({found / n:.1%})"
+        print(f"  {kind:<7} {condition:<8}: {share}, {inside} segments in music/tones/noise{der}")
+
+    call = build_call({s: [n for n in names if n.startswith(s)] for s in ("03", "08")}, 99, minutes=args.minutes)
+    data = encode(call["stereo"], "16k")
+    analyze(data, predictor, config, workers=args.workers)  # warm: worker processes started, numba compiled
+    started = time.perf_counter()
+    result = analyze(data, predictor, config, workers=args.workers)
+    elapsed = time.perf_counter() - started
+    duration = call["stereo"].shape[0] / SR
+    print(f"{duration / 60:.1f}-minute stereo 16 kHz call, {len(result['timeline'])} segments: {elapsed:.2f} s "
+          f"({duration / elapsed:.0f}x real time, {args.workers} workers)")  # fmt: skip
 
 
 if __name__ == "__main__":

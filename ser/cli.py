@@ -1,4 +1,5 @@
-"""Command line: ``ser predict FILE...`` (one utterance each) and ``ser analyze CALL`` (timeline of a call)."""
+"""Command line: ``ser predict FILE...`` (one utterance each) and ``ser analyze CALL...`` (one call's timeline, or a
+batch of calls into tables and a report)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import json
 import logging
 import os
 import sys
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from ser.audio.decoding import AudioError
 from ser.errors import DataMissing, SerError
+from ser.inference.batch import LIST_SUFFIXES, analyse_batch
 from ser.inference.calls import AnalysisConfig, analyze
 from ser.inference.predictor import Predictor
 
@@ -37,22 +40,36 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _print_timeline(result: dict[str, Any]) -> None:
-    print(f"{'start':>8} {'end':>8} {'ch':>3} {'emotion':<10} {'p':>5} {'satisfaction':>12}")
+    print(f"{'start':>8} {'end':>8} {'role':<9} {'emotion':<10} {'p':>5} {'satisfaction':>12}")
     for item in result["timeline"]:
         p = item["probabilities"][item["emotion"]]
         print(
-            f"{item['start_s']:>8.2f} {item['end_s']:>8.2f} {item['channel']:>3} {item['emotion']:<10} {p:>5.2f} "
+            f"{item['start_s']:>8.2f} {item['end_s']:>8.2f} {item['role']:<9} {item['emotion']:<10} {p:>5.2f} "
             f"{item['satisfaction']:>+12.2f}"
         )
-    for channel, summary in result["summary"].items():
-        print(
-            f"channel {channel}: {summary['segments']} segments, {summary['speech_s']:.1f} s of speech, "
-            f"dominant {summary['dominant_emotion']}, satisfaction {summary['satisfaction']:+.2f}"
-        )
     if not result["timeline"]:
-        print("no speech segments found")
-    else:
-        print(f"satisfaction (-1 unsatisfied .. +1 satisfied): {result['satisfaction']:+.2f}")
+        print("no speech found")
+        return
+    summary = result["summary"]
+    for role, part in summary["roles"].items():
+        if part is None:
+            print(f"{role}: silent")
+            continue
+        trend = "" if part["trend"] is None else f", trend {part['trend']:+.2f} (first to last third)"
+        print(
+            f"{role}: {part['talk_time_s']:.1f} s in {part['segments']} segments, mostly {part['dominant_emotion']}, "
+            f"satisfaction {part['satisfaction']:+.2f}{trend}"
+        )
+    worst = summary["strongest_negative"]
+    if worst:
+        print(
+            f"customer's strongest negative moment: {worst['emotion']} at {worst['start_s']:.1f}-{worst['end_s']:.1f} s"
+        )
+    if summary["satisfaction"] is not None:
+        print(
+            f"customer satisfaction (-1 unsatisfied .. +1 satisfied): {summary['satisfaction']:+.2f}, "
+            f"confidence {summary['confidence']:.2f}"
+        )
 
 
 def _positive_int(text: str) -> int:
@@ -62,23 +79,48 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _analysis_config(args: argparse.Namespace) -> AnalysisConfig:
+    config = AnalysisConfig.from_params_file(args.params)
+    changes = {"customer_channel": args.customer_channel, "first_speaker": args.first_speaker}
+    return replace(config, **{key: value for key, value in changes.items() if value is not None})
+
+
+def _is_single_call(args: argparse.Namespace) -> bool:
+    if len(args.calls) != 1 or args.out is not None or args.scheduler:
+        return False
+    path = Path(args.calls[0])
+    return path.is_file() and path.suffix.lower() not in LIST_SUFFIXES
+
+
 def _analyze(args: argparse.Namespace) -> int:
-    if not args.call.is_file():
-        raise DataMissing(f"no such file: {args.call}")
-    result = analyze(
-        args.call,
-        Predictor.load(args.model),
-        AnalysisConfig.from_params_file(args.params),
-        per_channel=args.channels == "split",
-        max_seconds=args.max_seconds,
-        progress=not args.json,
-        workers=args.workers,
+    config = _analysis_config(args)
+    if _is_single_call(args):
+        result = analyze(
+            Path(args.calls[0]),
+            Predictor.load(args.model),
+            config,
+            per_channel=not args.mix,
+            max_seconds=args.max_seconds,
+            progress=not args.json,
+            workers=args.workers,
+        )
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            _print_timeline(result)
+        return 0
+    out = args.out or Path("analysis")
+    report = analyse_batch(
+        args.calls, out, args.model, config, not args.mix, args.workers, args.scheduler, progress=not args.json
     )
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(asdict(report), indent=2))
     else:
-        _print_timeline(result)
-    return 0
+        print(f"{report.analysed} calls analysed, {report.reused} already done, {len(report.failed)} failed")
+        for path, error in report.failed:
+            print(f"failed: {path}: {error}")
+        print(f"tables: {out}/calls.parquet and segments.parquet (and .csv); report: {report.tables['report']}")
+    return 1 if report.failed and not (report.analysed or report.reused) else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,15 +132,25 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="JSON instead of one line per file")
     predict.add_argument("--max-seconds", type=float, default=60.0, help="longest utterance accepted")
     predict.set_defaults(run=_predict)
-    call = commands.add_parser("analyze", help="emotion timeline and satisfaction score of a call recording")
-    call.add_argument("call", type=Path)
-    call.add_argument("--channels", choices=["mono", "split"], default="mono", help="split: analyse each channel")
+    call = commands.add_parser(
+        "analyze",
+        help="emotion timeline and customer satisfaction of calls",
+        description="One call file: its timeline and summary. Several (paths, globs, folders, list files with one "
+        "path per line) or --out: a batch into tables (Parquet, CSV) and an HTML report; a rerun skips the calls "
+        "already analysed.",
+    )
+    call.add_argument("calls", nargs="+", help="call files, glob patterns, folders or list files")
+    call.add_argument("--out", type=Path, help="batch output folder (default for a batch: analysis/)")
+    call.add_argument("--customer-channel", type=int, help="stereo: the customer's channel, 0 = left (params.yaml)")
+    call.add_argument("--first-speaker", choices=["agent", "customer"], help="mono: who speaks first (params.yaml)")
+    call.add_argument("--mix", action="store_true", help="stereo: mix down and separate the voices by diarisation")
     call.add_argument("--json", action="store_true", help="JSON instead of a table")
     call.add_argument("--params", type=Path, default=Path("params.yaml"), help="file with the analysis: block")
     call.add_argument("--max-seconds", type=float, default=4 * 3600.0, help="longest call accepted")
     call.add_argument(
-        "--workers", type=_positive_int, default=os.cpu_count() or 1, help="processes extracting segment features"
+        "--workers", type=_positive_int, default=os.cpu_count() or 1, help="processes (calls of a batch, else segments)"
     )
+    call.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): run the batch on that cluster")
     call.set_defaults(run=_analyze)
     return parser
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         messages = {
-            413: f"request body too large (limit {app.config['MAX_CONTENT_LENGTH'] // (1024 * 1024)} MB)",
+            413: f"request body too large (limit {(request.max_content_length or 0) // (1024 * 1024)} MB)",
             405: "method not allowed for this endpoint",
             404: "no such endpoint",
         }

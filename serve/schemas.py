@@ -58,32 +58,59 @@ class Job(BaseModel):
     previous_model_version: str | None = None
 
 
+Role = Literal["customer", "agent"]
+
+
 class Segment(BaseModel):
     start_s: float
     end_s: float
-    channel: int
+    role: Role
+    speaker: int = Field(description="the channel (stereo, split) or the diarised voice (0 speaks first)")
     emotion: EmotionName
     probabilities: dict[str, float]
     satisfaction: float = Field(ge=-1, le=1)
 
 
-class ChannelSummary(BaseModel):
+class Moment(BaseModel):
+    start_s: float
+    end_s: float
+    emotion: EmotionName
+    satisfaction: float = Field(ge=-1, le=1)
+
+
+class RoleSummary(BaseModel):
     segments: int
-    speech_s: float
+    talk_time_s: float
+    satisfaction: float | None = Field(ge=-1, le=1)
+    satisfaction_first_third: float | None
+    satisfaction_last_third: float | None
+    trend: float | None = Field(description="last third minus first third")
     emotion_shares: dict[str, float]
     dominant_emotion: EmotionName
-    satisfaction: float = Field(ge=-1, le=1)
+    strongest_negative: Moment | None
+    confidence: float = Field(ge=0, le=1)
+
+
+class CallSummary(BaseModel):
+    satisfaction: float | None = Field(description="the customer's: -1 (unsatisfied) .. +1 (satisfied)")
+    trend: float | None
+    strongest_negative: Moment | None
+    confidence: float = Field(ge=0, le=1)
+    talk_time_s: dict[Role, float]
+    roles: dict[Role, RoleSummary | None]
 
 
 class CallAnalysis(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
     duration_s: float
     channels: int
-    per_channel: bool
+    separation: Literal["channels", "diarisation"]
+    customer_channel: int | None
+    first_speaker: Role | None
     model_version: str
     timeline: list[Segment]
-    summary: dict[str, ChannelSummary]
-    satisfaction: float | None = Field(description="-1 (unsatisfied) .. +1 (satisfied); null without speech")
+    summary: CallSummary
+    satisfaction: float | None = Field(description="the customer's, -1 .. +1 (a heuristic); null without speech")
     satisfaction_weights: dict[str, float]
 
 

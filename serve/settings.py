@@ -27,7 +27,8 @@ class Settings:
     allow_unauthenticated_train: bool = False
     max_upload_bytes: int = 20 * 1024 * 1024
     max_audio_seconds: float = 60.0
-    max_call_seconds: float = 900.0
+    max_call_seconds: float = 4 * 3600.0
+    max_call_bytes: int = 1024 * 1024 * 1024
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     max_batch: int = 100
     reload_check_seconds: float = 0.5
@@ -51,7 +52,8 @@ class Settings:
             "allow_unauthenticated_train": _env_bool("SER_ALLOW_UNAUTHENTICATED_TRAIN"),
             "max_upload_bytes": int(float(os.environ.get("SER_MAX_UPLOAD_MB", "20")) * 1024 * 1024),
             "max_audio_seconds": float(os.environ.get("SER_MAX_AUDIO_SECONDS", "60")),
-            "max_call_seconds": float(os.environ.get("SER_MAX_CALL_SECONDS", "900")),
+            "max_call_seconds": float(os.environ.get("SER_MAX_CALL_SECONDS", str(4 * 3600))),
+            "max_call_bytes": int(float(os.environ.get("SER_MAX_CALL_MB", "1024")) * 1024 * 1024),
             "analysis": AnalysisConfig.from_params_file(project / "params.yaml"),
         }
         known = {f.name for f in fields(cls)}

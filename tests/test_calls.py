@@ -1,24 +1,30 @@
-"""Call analysis on synthetic calls: segmentation, per-segment emotions, channels, satisfaction; CLI and /analyze."""
+"""Call analysis on calls the tests build (espeak-ng voices, hold music, ITU tones, DTMF, noise): speech detection,
+roles by channel and by diarisation, per-segment emotions, the summary; the CLI (one call and batches, resumable,
+on Dask) and /analyze."""
 
 import dataclasses
 import io
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from ser import cli
-from ser.inference.calls import AnalysisConfig, analyze, satisfaction, segment
+from ser.inference.batch import analyse_batch
+from ser.inference.calls import AnalysisConfig, analyze, segment
+from ser.inference.diarisation import diarisation_error_rate
 from ser.inference.predictor import Predictor
 from serve.app import create_app
 from tests.api_fixtures import build_served_project
-from tests.audio_samples import encode
-from tests.synthetic import SR, synthetic_signal
+from tests.project_copy import ROOT
+from tests.speech import SR, build_call, needs_espeak, say, wav_bytes
 
-pytestmark = pytest.mark.unit
-
-UTTERANCES = ["03a01Fa", "08a01Wa", "03a02Ta", "08a02Na", "03a01Ea"]
+pytestmark = [pytest.mark.system, needs_espeak]
 
 
 @pytest.fixture(scope="module")
@@ -31,127 +37,137 @@ def predictor(served):
     return Predictor.load(served.model_dir)
 
 
-def build_call(ids, gaps, seconds=1.0):
-    """Utterances separated by silences of the given lengths; returns the signal and the true (start, end)."""
-    parts, truth, t = [], [], 0.0
-    for utterance_id, gap in zip(ids, gaps, strict=True):
-        parts.append(np.zeros(int(gap * SR), np.float32))
-        t += gap
-        signal = synthetic_signal(utterance_id, seconds)
-        parts.append(signal)
-        truth.append((t, t + signal.size / SR))
-        t += signal.size / SR
-    parts.append(np.zeros(SR // 2, np.float32))
-    return np.concatenate(parts), truth
+@pytest.fixture(scope="module")
+def mono_call():
+    return build_call()
 
 
-def emotion_of_file(predictor, data: bytes) -> str:
-    return predictor.predict_audio(data)["class"]["emotion"]
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
 
 
-def test_worker_processes_give_the_same_analysis(predictor):
-    call, _ = build_call(UTTERANCES, [0.7, 1.2, 0.5, 2.0, 0.9])
-    assert analyze(encode(call), predictor, AnalysisConfig(), workers=2) == analyze(
-        encode(call), predictor, AnalysisConfig()
-    )
+def assert_one_segment_per_turn(timeline, call):
+    segments = [(item["start_s"], item["end_s"]) for item in timeline]
+    for start, end, _ in call.turns:
+        matching = [s for s in segments if _overlap(s, (start, end)) > 0]
+        assert len(matching) == 1, (start, end, matching)
+        assert abs(matching[0][0] - start) <= 0.3 and abs(matching[0][1] - end) <= 0.3, (start, end, matching)
+    for interval in call.other:
+        assert not any(_overlap(s, interval) > 0.05 for s in segments), ("segment in music/tones/noise", interval)
 
 
-def test_one_segment_per_utterance_with_boundaries_and_emotions(predictor):
-    call, truth = build_call(UTTERANCES, [0.7, 1.2, 0.5, 2.0, 0.9])
-    result = analyze(encode(call), predictor, AnalysisConfig())
-    assert len(result["timeline"]) == len(UTTERANCES)
-    for item, (start, end), utterance_id in zip(result["timeline"], truth, UTTERANCES, strict=True):
-        assert abs(item["start_s"] - start) <= 0.3 and abs(item["end_s"] - end) <= 0.3
-        assert item["emotion"] == emotion_of_file(predictor, encode(synthetic_signal(utterance_id, 1.0)))
+def test_speech_is_found_and_music_tones_dtmf_and_noise_are_not(predictor, mono_call):
+    result = analyze(wav_bytes(mono_call.signal), predictor, AnalysisConfig())
+    assert len(result["timeline"]) == len(mono_call.turns)
+    assert_one_segment_per_turn(result["timeline"], mono_call)
+
+
+def test_mono_voices_are_told_apart_and_whoever_speaks_first_is_the_agent(predictor, mono_call):
+    result = analyze(wav_bytes(mono_call.signal), predictor, AnalysisConfig())
+    assert result["separation"] == "diarisation" and result["first_speaker"] == "agent"
+    assert [item["role"] for item in result["timeline"]] == [
+        "agent" if v == 0 else "customer" for *_, v in mono_call.turns
+    ]
+    reference = [(start, end, voice) for start, end, voice in mono_call.turns]
+    hypothesis = [(item["start_s"], item["end_s"], item["speaker"]) for item in result["timeline"]]
+    assert diarisation_error_rate(reference, hypothesis) < 0.1
+    flipped = analyze(wav_bytes(mono_call.signal), predictor, AnalysisConfig(first_speaker="customer"))
+    assert flipped["timeline"][0]["role"] == "customer"
+
+
+def test_telephone_mulaw_8k_call_is_segmented_and_diarised_the_same(predictor, mono_call):
+    import librosa
+
+    narrow = librosa.resample(mono_call.signal, orig_sr=SR, target_sr=8000)
+    result = analyze(wav_bytes(narrow, 8000, "ULAW"), predictor, AnalysisConfig())
+    assert_one_segment_per_turn(result["timeline"], mono_call)
+    assert [item["speaker"] for item in result["timeline"]] == [v for *_, v in mono_call.turns]
+
+
+def test_stereo_roles_follow_the_customer_channel_and_ignore_crosstalk(predictor):
+    call = build_call(stereo=True)
+    leaky = call.signal.copy()
+    leaky[:, 0] += 10 ** (-30 / 20) * call.signal[:, 1]  # the other voice leaks in 30 dB down (echo, crosstalk)
+    for customer_channel in (0, 1):
+        config = AnalysisConfig(customer_channel=customer_channel)
+        result = analyze(wav_bytes(leaky), predictor, config)
+        assert result["separation"] == "channels" and result["customer_channel"] == customer_channel
+        assert_one_segment_per_turn(result["timeline"], call)
+        expected = ["customer" if v == customer_channel else "agent" for *_, v in call.turns]
+        assert [item["role"] for item in result["timeline"]] == expected
+    mixed = analyze(wav_bytes(call.signal), predictor, AnalysisConfig(), per_channel=False)
+    assert mixed["separation"] == "diarisation" and len(mixed["timeline"]) == len(call.turns)
+    with pytest.raises(ValueError, match="customer_channel 3 does not exist"):
+        analyze(wav_bytes(call.signal), predictor, AnalysisConfig(customer_channel=3))
+
+
+def test_each_segment_gets_the_emotion_of_its_utterance_alone(predictor, mono_call):
+    result = analyze(wav_bytes(mono_call.signal), predictor, AnalysisConfig())
+    for item, (start, end, _) in zip(result["timeline"], mono_call.turns, strict=True):
+        alone = mono_call.signal[int(start * SR) : int(end * SR)]
+        assert item["emotion"] == predictor.predict_audio(wav_bytes(alone))["class"]["emotion"]
         assert -1 <= item["satisfaction"] <= 1 and sum(item["probabilities"].values()) == pytest.approx(1, abs=1e-4)
-    summary = result["summary"]["0"]
-    assert summary["segments"] == 5 and sum(summary["emotion_shares"].values()) == pytest.approx(1, abs=1e-3)
-    assert result["satisfaction"] == summary["satisfaction"]
+    summary = result["summary"]
+    customer = summary["roles"]["customer"]
+    assert summary["satisfaction"] == customer["satisfaction"] == result["satisfaction"]
+    assert sum(customer["emotion_shares"].values()) == pytest.approx(1, abs=1e-3)
+    talk = sum(item["end_s"] - item["start_s"] for item in result["timeline"] if item["role"] == "customer")
+    assert summary["talk_time_s"]["customer"] == pytest.approx(talk, abs=1e-3)
 
 
-def test_telephone_mulaw_8k_call_is_segmented_the_same(predictor):
-    call, truth = build_call(UTTERANCES, [0.7, 1.2, 0.5, 2.0, 0.9])
-    telephone = encode(call[::2], 8000, "ULAW")
-    result = analyze(telephone, predictor, AnalysisConfig())
-    assert len(result["timeline"]) == len(UTTERANCES)
-    for item, (start, end) in zip(result["timeline"], truth, strict=True):
-        assert abs(item["start_s"] - start) <= 0.3 and abs(item["end_s"] - end) <= 0.3
+def test_worker_processes_give_the_same_analysis(predictor, mono_call):
+    data = wav_bytes(mono_call.signal)
+    assert analyze(data, predictor, AnalysisConfig(), workers=2) == analyze(data, predictor, AnalysisConfig())
 
 
-def test_stereo_channels_are_analysed_separately(predictor):
-    agent, _ = build_call(["03a01Na", "08a01Na"], [0.5, 3.0])
-    customer, customer_truth = build_call(["03a01Wa", "08a01Wa"], [2.0, 1.5])
-    n = max(agent.size, customer.size)
-    stereo = np.stack([np.pad(agent, (0, n - agent.size)), np.pad(customer, (0, n - customer.size))], axis=1)
-    result = analyze(encode(stereo), predictor, AnalysisConfig(), per_channel=True)
-    assert result["channels"] == 2 and set(result["summary"]) == {"0", "1"}
-    channel = {c: [t for t in result["timeline"] if t["channel"] == c] for c in (0, 1)}
-    assert len(channel[0]) == 2 and len(channel[1]) == 2
-    assert abs(channel[1][0]["start_s"] - customer_truth[0][0]) <= 0.3
-    mono = analyze(encode(stereo), predictor, AnalysisConfig())
-    assert {t["channel"] for t in mono["timeline"]} == {0} and mono["channels"] == 2
-
-
-@pytest.mark.parametrize("signal", [np.zeros(SR * 5, np.float32), np.full(SR * 5, 1e-5, np.float32)])
-def test_silence_only_gives_a_valid_result_without_segments(predictor, signal):
-    result = analyze(encode(signal, subtype="FLOAT"), predictor, AnalysisConfig())
-    assert result["timeline"] == [] and result["summary"] == {} and result["satisfaction"] is None
+@pytest.mark.parametrize("level", [0.0, 1e-5])
+def test_silence_gives_a_valid_result_without_segments(predictor, level):
+    result = analyze(wav_bytes(np.full(SR * 5, level, np.float32), subtype="FLOAT"), predictor, AnalysisConfig())
+    assert result["timeline"] == [] and result["satisfaction"] is None
+    assert result["summary"]["roles"] == {"customer": None, "agent": None}
     assert result["duration_s"] == pytest.approx(5.0)
 
 
-def test_long_segments_are_split_and_duration_limit_is_read_from_the_header(predictor):
-    long_speech = np.tile(synthetic_signal("03a01Fa", 1.0), 25)
-    segments, _, _ = segment(encode(long_speech), False, AnalysisConfig(max_segment_s=10.0))
-    assert len(segments) == 3 and all(s.end_s - s.start_s <= 10.2 for s in segments)
-    with pytest.raises(ValueError, match="more than the 10 s allowed"):
-        analyze(encode(long_speech), predictor, AnalysisConfig(), max_seconds=10)
+def test_long_segments_are_split_and_the_duration_limit_is_read_from_the_header(predictor):
+    speech = np.concatenate([say("Eins zwei drei vier fünf sechs sieben acht neun zehn.", "de")] * 4)
+    segments, _, _ = segment(wav_bytes(speech), False, AnalysisConfig(max_segment_s=3.0, min_gap_s=2.0))
+    assert len(segments) >= 2 and all(s.end_s - s.start_s <= 3.01 for s in segments)
+    with pytest.raises(ValueError, match="more than the 2 s allowed"):
+        analyze(wav_bytes(speech), predictor, AnalysisConfig(), max_seconds=2)
 
 
-def test_satisfaction_is_the_expected_weight():
-    weights = AnalysisConfig().satisfaction_weights
-    assert satisfaction({"happiness": 1.0}, weights) == 1.0
-    assert satisfaction({"anger": 1.0}, weights) == -1.0
-    assert satisfaction({"anger": 0.5, "happiness": 0.5}, weights) == 0.0
-    with pytest.raises(ValueError, match="weights in"):
-        AnalysisConfig(satisfaction_weights={"joy": 1.0})
-
-
-def test_cli_predict_and_analyze(served, tmp_path, capsys):
-    wav = tmp_path / "utterance.wav"
-    wav.write_bytes(encode(synthetic_signal("08a01Wa", 1.0)))
-    call, _ = build_call(UTTERANCES, [0.7, 1.2, 0.5, 2.0, 0.9])
+def test_cli_analyses_one_call_with_roles(served, tmp_path, capsys, mono_call):
     call_file = tmp_path / "call.wav"
-    call_file.write_bytes(encode(call, 8000 * 2))
+    call_file.write_bytes(wav_bytes(mono_call.signal))
     model = ["--model", str(served.model_dir)]
-    assert cli.main([*model, "predict", str(wav), str(wav), "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert len(rows) == 2 and rows[0]["class"]["emotion"] == rows[1]["class"]["emotion"]
-    assert cli.main([*model, "predict", str(wav)]) == 0
-    assert capsys.readouterr().out.startswith(f"{wav}: ")
-    assert cli.main([*model, "analyze", str(call_file), "--json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)["timeline"]) == 5
+    assert cli.main([*model, "analyze", str(call_file), "--json", "--first-speaker", "customer"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["timeline"][0]["role"] == "customer" and len(result["timeline"]) == len(mono_call.turns)
     assert cli.main([*model, "analyze", str(call_file)]) == 0
-    assert "satisfaction (-1 unsatisfied .. +1 satisfied)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "customer satisfaction (-1 unsatisfied .. +1 satisfied)" in out and "agent:" in out
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["predict", "missing.wav"], "error: no such file: missing.wav"),
-        (["analyze", "missing.wav"], "error: no such file: missing.wav"),
+        (["analyze", "missing.wav"], "error: no such file or folder: missing.wav"),
         (["predict", "{garbage}"], "error: {garbage}: cannot decode audio: unsupported format or damaged file"),
         (["analyze", "{garbage}"], "error: cannot decode audio: unsupported format or damaged file"),
         (["predict", "{silence}"], "error: {silence}: audio is silent"),
+        (["analyze", "{folder}/*.mp3"], "error: no file matches {folder}/*.mp3"),
     ],
 )
 def test_cli_errors_are_one_line(served, tmp_path, capsys, argv, message):
     garbage, silence = tmp_path / "garbage.wav", tmp_path / "silence.wav"
     garbage.write_bytes(b"not audio at all")
-    silence.write_bytes(encode(np.zeros(SR, np.float32)))
-    argv = [a.format(garbage=garbage, silence=silence) for a in argv]
+    silence.write_bytes(wav_bytes(np.zeros(SR, np.float32)))
+    names = {"garbage": garbage, "silence": silence, "folder": tmp_path}
+    argv = [a.format(**names) for a in argv]
     assert cli.main(["--model", str(served.model_dir), *argv]) == 1
     err = capsys.readouterr().err.strip()
-    assert err == message.format(garbage=garbage, silence=silence) and "\n" not in err
+    assert err == message.format(**names) and "\n" not in err
 
 
 def test_cli_without_model_is_one_line(tmp_path, capsys):
@@ -159,17 +175,91 @@ def test_cli_without_model_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: no model artifact at")
 
 
-def test_analyze_endpoint(served):
-    client = create_app(dataclasses.replace(served, max_call_seconds=20)).test_client()
-    call, _ = build_call(UTTERANCES, [0.7, 1.2, 0.5, 2.0, 0.9])
-    response = client.post("/analyze", data={"file": (io.BytesIO(encode(call)), "call.wav")})
-    assert response.status_code == 200
-    assert len(response.json["timeline"]) == 5 and response.json["model_version"]
-    long_call = encode(np.tile(call, 3))
-    assert client.post("/analyze", data=long_call, content_type="audio/wav").status_code == 413
+def _calls_folder(folder, count):
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        sf.write(folder / f"call{index}.wav", build_call(seed=index).signal, SR)
+    (folder / "broken.wav").write_bytes(b"RIFF not really a wav")
+    return folder
+
+
+def test_batch_of_calls_into_tables_and_an_offline_report(served, tmp_path, capsys):
+    import pandas as pd
+
+    folder = _calls_folder(tmp_path / "calls", 2)
+    listing = tmp_path / "more.txt"
+    listing.write_text("calls/call0.wav\n# a comment\n")
+    out = tmp_path / "out"
+    argv = ["--model", str(served.model_dir), "analyze", str(folder), str(listing), "--out", str(out), "--workers", "2"]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "2 calls analysed, 0 already done, 1 failed" in printed and "broken.wav" in printed
+    calls, segments = pd.read_parquet(out / "calls.parquet"), pd.read_parquet(out / "segments.parquet")
+    assert len(calls) == 2 and set(segments["role"]) == {"customer", "agent"}
+    assert len(pd.read_csv(out / "failed.csv")) == 1 and len(pd.read_csv(out / "calls.csv")) == 2
+    page = (out / "report.html").read_text()
+    assert "Calls that need attention" in page and "data:image/png;base64," in page
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert cli.main(argv) == 0
+    assert "0 calls analysed, 2 already done, 1 failed" in capsys.readouterr().out
+
+
+def test_a_killed_batch_loses_nothing_and_a_rerun_finishes_the_rest(served, tmp_path):
+    folder = _calls_folder(tmp_path / "calls", 4)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "ser.cli", "--model", str(served.model_dir), "analyze", str(folder)]
+    process = subprocess.Popen([*command, "--out", str(out), "--workers", "1"], cwd=ROOT, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while not list((out / "calls").glob("*.json")) and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finished = len(list((out / "calls").glob("*.json")))
+    assert 1 <= finished < 4, "the batch should be killed halfway"
+    report = analyse_batch([str(folder)], out, served.model_dir, AnalysisConfig(), progress=False)
+    assert (report.reused, report.analysed, len(report.failed)) == (finished, 4 - finished, 1)
+    assert not list((out / "calls").glob(".*.tmp")), "no half-written result is left"
+
+
+def test_batch_runs_on_a_dask_cluster_with_the_same_results(served, tmp_path):
+    from dask.distributed import LocalCluster
+
+    folder = _calls_folder(tmp_path / "calls", 2)
+    local = analyse_batch([str(folder)], tmp_path / "local", served.model_dir, AnalysisConfig(), progress=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = analyse_batch(
+            [str(folder)], tmp_path / "dask", served.model_dir, AnalysisConfig(), scheduler=cluster.scheduler_address
+        )
+    assert (remote.analysed, len(remote.failed)) == (local.analysed, len(local.failed)) == (2, 1)
+    for name in ("call0", "call1"):
+        digest = __import__("hashlib").sha256((folder / f"{name}.wav").read_bytes()).hexdigest()
+        assert (tmp_path / "dask/calls" / f"{digest}.json").read_text() == (
+            tmp_path / "local/calls" / f"{digest}.json"
+        ).read_text()
+
+
+def test_analyze_endpoint_roles_limits_and_errors(served, mono_call):
+    client = create_app(dataclasses.replace(served, max_call_seconds=60, max_call_bytes=4_000_000)).test_client()
+    data = wav_bytes(mono_call.signal)
+    response = client.post("/analyze", data={"file": (io.BytesIO(data), "call.wav")})
+    assert response.status_code == 200, response.json
+    assert [item["role"] for item in response.json["timeline"]][:2] == ["agent", "customer"]
+    raw = client.post("/analyze?first_speaker=customer", data=data, content_type="audio/wav")
+    assert raw.status_code == 200 and raw.json["timeline"][0]["role"] == "customer"
+    stereo = wav_bytes(build_call(stereo=True).signal)
+    split = client.post("/analyze?customer_channel=1", data=stereo, content_type="audio/wav").json
+    assert split["separation"] == "channels" and split["timeline"][0]["role"] == "agent"
+    too_long = wav_bytes(np.tile(mono_call.signal, 2))  # 70 s > 60 s
+    assert client.post("/analyze", data=too_long, content_type="audio/wav").status_code == 413
+    too_big = client.post("/analyze", data=b"\0" * 4_100_000, content_type="audio/wav")
+    assert too_big.status_code == 413 and "limit 3 MB" in too_big.json["error"]
     assert client.post("/analyze", data=b"junk", content_type="audio/wav").status_code == 422
     assert client.post("/analyze", json={"id": "03a01Fa"}).status_code == 415
-    assert client.post("/analyze?channels=left", data=encode(call), content_type="audio/wav").status_code == 400
+    for query in ("channels=left", "customer_channel=x", "customer_channel=9", "first_speaker=boss"):
+        assert client.post(f"/analyze?{query}", data=data, content_type="audio/wav").status_code == 400, query
+    assert client.post("/analyze?customer_channel=5", data=stereo, content_type="audio/wav").status_code == 422
 
 
 def test_web_page_is_served(served):
@@ -197,6 +287,4 @@ def test_a_call_in_a_format_that_cannot_seek_is_analysed_like_its_wav(tmp_path):
 
 def test_analysis_defaults_are_the_params_file_values():
     """One place for every default: the dataclass's defaults equal params.yaml's analysis block."""
-    from tests.project_copy import ROOT
-
     assert AnalysisConfig() == AnalysisConfig.from_params_file(ROOT / "params.yaml")

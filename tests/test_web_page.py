@@ -4,14 +4,14 @@ import shutil
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 from werkzeug.serving import make_server
 
 from serve.app import create_app
 from tests.api_fixtures import build_served_project
 from tests.audio_samples import encode
-from tests.synthetic import SR, synthetic_signal
+from tests.speech import build_call, needs_espeak, wav_bytes
+from tests.synthetic import synthetic_signal
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -80,18 +80,27 @@ def test_upload_an_utterance_and_see_its_emotion(browser, site, tmp_path):
     assert len(browser.find_elements(By.CSS_SELECTOR, ".bar")) == 7
 
 
-def test_upload_a_call_and_see_the_timeline_and_score(browser, site, tmp_path):
+@needs_espeak
+def test_upload_a_call_and_see_roles_trend_worst_moment_and_hear_a_segment(browser, site, tmp_path):
     from selenium.webdriver.common.by import By
 
-    gap = np.zeros(SR, np.float32)
-    call = np.concatenate(
-        [gap, *[np.concatenate([synthetic_signal(i, 1.0), gap]) for i in ("03a01Fa", "08a01Wa", "03a01Na")]]
-    )
+    call = build_call()
     audio = tmp_path / "call.wav"
-    audio.write_bytes(encode(call))
+    audio.write_bytes(wav_bytes(call.signal))
     verdict = submit(browser, site, audio, "call", tmp_path / "call.png")
-    assert verdict.startswith("Satisfaction: ")
-    assert len(browser.find_elements(By.CSS_SELECTOR, "#timeline rect")) == 3
+    assert verdict.startswith("Customer satisfaction: ") and "trend" in verdict
+    segments = browser.find_elements(By.CSS_SELECTOR, "#timeline rect.segment")
+    assert len(segments) == len(call.turns)
+    assert [s.get_attribute("data-role") for s in segments][:2] == ["agent", "customer"]
+    assert {r.get_attribute("data-role") for r in browser.find_elements(By.CSS_SELECTOR, "tr.role")} == {
+        "customer",
+        "agent",
+    }
+    assert browser.find_element(By.ID, "worst-moment").text.startswith("Strongest negative moment: ")
+    segments[1].click()
+    assert browser.find_element(By.ID, "playing").text.startswith("Playing customer, ")
+    position = browser.execute_script("return document.getElementById('call-audio').currentTime")
+    assert abs(position - call.turns[1][0]) < 0.5
 
 
 def test_an_error_is_shown_to_the_user(browser, site, tmp_path):

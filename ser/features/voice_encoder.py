@@ -42,8 +42,14 @@ N_FEATURES = HIDDEN * len(STATISTICS)
 # resemblyzer 0.1.4's pretrained.pt: the file the figures in BENCHMARKS.md were measured with.
 WEIGHTS_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
 
+# Speaker embeddings (diarisation of mono calls): the top layer's output every EMBEDDING_STEP frames once
+# EMBEDDING_WINDOW frames have been seen (Resemblyzer's 1.6 s partial utterances), through the trained projection.
+EMBEDDING_WINDOW = 160
+EMBEDDING_STEP = 80
+
 _lock = threading.Lock()
 _weights: list[LayerWeights] | None = None
+_projection: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,16 @@ def encoder() -> list[LayerWeights]:
         return _weights
 
 
+def projection() -> tuple[np.ndarray, np.ndarray]:
+    """The encoder's output layer (weight transposed, bias): hidden state -> speaker embedding, loaded once."""
+    global _projection
+    with _lock:
+        if _projection is None:
+            state = _read_state(verified(weights_path(), WEIGHTS_SHA256, "resemblyzer 0.1.4's pretrained.pt"))
+            _projection = (np.ascontiguousarray(state["linear.weight"].T), state["linear.bias"])
+        return _projection
+
+
 # Eigen's rational approximation of tanh for float32 (generic_fast_tanh_float): within 4e-7 of tanh everywhere
 # (tested), and, unlike libm's tanhf and expf, it vectorises.
 _TANH_CLAMP = np.float32(7.90531110763549805)
@@ -198,6 +214,37 @@ def _lstm_layer(inputs: np.ndarray, weights: LayerWeights) -> np.ndarray:
     return _lstm_steps(projected, weights.recurrent)
 
 
+def _top_layer(signal: np.ndarray, sr: int, layer: int = LAYERS) -> tuple[np.ndarray, np.ndarray]:
+    """The encoder's mel spectrogram (n_mels, frames) and ``layer``'s outputs (frames, HIDDEN) for ``signal``."""
+    if sr != SAMPLE_RATE:
+        raise ValueError(f"the voice encoder needs {SAMPLE_RATE} Hz audio, got {sr} Hz")
+    mel = librosa.feature.melspectrogram(
+        y=_level_normalised(np.asarray(signal, dtype=np.float32)),
+        sr=sr,
+        n_fft=WINDOW,
+        hop_length=HOP,
+        n_mels=N_MELS,
+    )
+    activations = np.ascontiguousarray(mel.T, dtype=np.float32)
+    for weights in encoder()[:layer]:
+        activations = _lstm_layer(activations, weights)
+    return mel, activations
+
+
+def embedding(signal: np.ndarray, sr: int) -> np.ndarray:
+    """Unit-length 256-value speaker embedding of ``signal`` (16 kHz): the mean of the projected, rectified and
+    normalised top-layer outputs every ``EMBEDDING_STEP`` frames from the ``EMBEDDING_WINDOW``-th on (and at the
+    last frame), as Resemblyzer averages its partial utterances."""
+    _, hidden = _top_layer(signal, sr)
+    last = len(hidden) - 1
+    picks = sorted({*range(min(EMBEDDING_WINDOW - 1, last), last + 1, EMBEDDING_STEP), last})
+    weight, bias = projection()
+    partials = np.maximum(hidden[picks] @ weight + bias, 0.0)
+    partials /= np.linalg.norm(partials, axis=1, keepdims=True) + 1e-9
+    mean = partials.mean(axis=0)
+    return (mean / (np.linalg.norm(mean) + 1e-9)).astype(np.float32)
+
+
 def _level_normalised(signal: np.ndarray) -> np.ndarray:
     rms = float(np.sqrt(np.mean(np.square(signal, dtype=np.float64))))
     if rms == 0.0:
@@ -218,22 +265,11 @@ def features(signal: np.ndarray, sr: int, layer: int = LAYERS, floor_db: float |
     The LSTM runs over every frame; with ``floor_db`` the statistics pool only the frames whose energy is within
     ``floor_db`` of the utterance's loudest (pauses and fading ends still shape the state, but are not averaged).
     """
-    if sr != SAMPLE_RATE:
-        raise ValueError(f"the voice encoder needs {SAMPLE_RATE} Hz audio, got {sr} Hz")
     if not 1 <= layer <= LAYERS:
         raise ValueError(f"the voice encoder has layers 1 to {LAYERS}, not {layer}")
     if floor_db is not None and not floor_db > 0:
         raise ValueError(f"the voice encoder's floor_db must be above 0 dB, not {floor_db}")
-    mel = librosa.feature.melspectrogram(
-        y=_level_normalised(np.asarray(signal, dtype=np.float32)),
-        sr=sr,
-        n_fft=WINDOW,
-        hop_length=HOP,
-        n_mels=N_MELS,
-    )
-    activations = np.ascontiguousarray(mel.T, dtype=np.float32)
-    for weights in encoder()[:layer]:
-        activations = _lstm_layer(activations, weights)
+    mel, activations = _top_layer(signal, sr, layer)
     hidden = activations.astype(np.float64)
     if floor_db is not None:
         hidden = hidden[loud_frames(mel, floor_db)]

@@ -1,7 +1,18 @@
-"""Call recordings: speech segments by energy, an emotion per segment, summaries and a satisfaction score.
+"""Call recordings: who speaks when (customer or agent), an emotion per utterance, and a call summary.
 
-Audio is read twice in blocks, so memory stays bounded however long the call: a first pass computes the
-frame energy envelope (librosa RMS) per block, a second reads only the segments, one at a time.
+1. **Speech** (first pass, block by block): every stream is resampled to 16 kHz and run through Silero VAD
+   (``ser.inference.vad``). A stereo call is analysed channel by channel (the customer's channel is
+   ``customer_channel``); a mono call, or a stereo call mixed down, is one stream. On stereo calls a chunk only
+   counts as speech on the channel where it is loud: a voice that leaks into the other channel ``crosstalk_db``
+   quieter is not a second speaker.
+2. **Emotions** (second pass, one segment at a time): each segment, with a little context, goes through the
+   predictor's decode → features → model path, the same as ``/pred``.
+3. **Roles**: by channel for stereo; for mono, the segments' voice-encoder embeddings are clustered into two
+   speakers (``ser.inference.diarisation``) and whoever speaks first is ``first_speaker`` (the agent by default:
+   agents answer the phone with a greeting).
+
+Memory stays bounded however long the call: audio is read in blocks, segments one batch at a time, and what is kept
+per call is one float per 32 ms and the per-segment results.
 """
 
 from __future__ import annotations
@@ -15,14 +26,19 @@ from typing import Any
 import librosa
 import numpy as np
 import soundfile as sf
+import soxr
 from joblib import Parallel, delayed
 from tqdm import tqdm
 
 from ser.audio.decoding import UNDECODABLE, AudioError, AudioTooLong, seekable
 from ser.data import emodb
 from ser.errors import ParamsError
-from ser.features.extractor import extract
+from ser.features import voice_encoder
+from ser.features.extractor import FeatureConfig, extract
+from ser.inference import vad
+from ser.inference.diarisation import assign_speakers
 from ser.inference.predictor import Predictor
+from ser.inference.summary import ROLES, call_summary, satisfaction
 from ser.pipeline.params import load_params
 
 # Satisfaction weight of each emotion: the score of a segment is sum(p(emotion) * weight), in [-1, 1].
@@ -39,16 +55,19 @@ DEFAULT_SATISFACTION_WEIGHTS: dict[str, float] = {
 
 @dataclass(frozen=True)
 class AnalysisConfig:
-    """Segmentation thresholds and the satisfaction mapping; mirrors the ``analysis:`` block of params.yaml."""
+    """Roles, speech detection and the satisfaction mapping; the defaults are the ``analysis:`` block of params.yaml
+    (tested)."""
 
-    top_db: float = 45.0
-    floor_db: float = -55.0
+    customer_channel: int = 0
+    first_speaker: str = "agent"
+    vad_threshold: float = 0.5
+    vad_release: float = 0.35
+    crosstalk_db: float = 20.0
     min_segment_s: float = 0.4
     max_segment_s: float = 10.0
     min_gap_s: float = 0.35
     padding_s: float = 0.05
     context_s: float = 0.3
-    hop_s: float = 0.01
     block_s: float = 30.0
     satisfaction_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SATISFACTION_WEIGHTS))
 
@@ -58,6 +77,14 @@ class AnalysisConfig:
             raise ParamsError("satisfaction_weights maps emotion names to weights in [-1, 1]")
         if not 0 < self.min_segment_s <= self.max_segment_s:
             raise ParamsError("analysis needs 0 < min_segment_s <= max_segment_s")
+        if isinstance(self.customer_channel, bool) or not isinstance(self.customer_channel, int):
+            raise ParamsError("analysis.customer_channel is a channel number (0 = left/first)")
+        if not 0 <= self.customer_channel <= 7:
+            raise ParamsError("analysis.customer_channel must be 0 to 7")
+        if self.first_speaker not in ROLES:
+            raise ParamsError(f"analysis.first_speaker must be one of {list(ROLES)}")
+        if not 0 < self.vad_release <= self.vad_threshold < 1:
+            raise ParamsError("analysis needs 0 < vad_release <= vad_threshold < 1")
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> AnalysisConfig:
@@ -71,12 +98,22 @@ class AnalysisConfig:
             return cls()
         return cls.from_params(load_params(path).get("analysis") or {})
 
+    @property
+    def speech_rules(self) -> vad.SpeechRules:
+        return vad.SpeechRules(
+            threshold=self.vad_threshold,
+            release=self.vad_release,
+            min_gap_s=self.min_gap_s,
+            min_speech_s=self.min_segment_s,
+            padding_s=self.padding_s,
+        )
+
 
 @dataclass(frozen=True)
 class Segment:
     start_s: float
     end_s: float
-    channel: int
+    channel: int  # the stream: a channel of a stereo call, 0 for a mono (or mixed-down) one
 
 
 def _open(source: str | Path | bytes) -> sf.SoundFile:
@@ -86,33 +123,53 @@ def _open(source: str | Path | bytes) -> sf.SoundFile:
         raise AudioError(UNDECODABLE) from None
 
 
-def _channels(block: np.ndarray, per_channel: bool) -> list[np.ndarray]:
+def _streams(block: np.ndarray, per_channel: bool) -> list[np.ndarray]:
     return [block[:, c] for c in range(block.shape[1])] if per_channel else [block.mean(axis=1)]
 
 
-def _envelopes(audio: sf.SoundFile, per_channel: bool, config: AnalysisConfig) -> tuple[np.ndarray, float]:
-    """Frame RMS in dB (channels x frames) at ``hop_s``, computed block by block."""
-    hop = max(1, round(config.hop_s * audio.samplerate))
-    block = hop * max(1, round(config.block_s / config.hop_s))
-    rows: list[list[np.ndarray]] = []
+def _chunk_energy_db(samples: np.ndarray, chunks: int) -> np.ndarray:
+    frames = samples[: chunks * vad.CHUNK].reshape(chunks, vad.CHUNK)
+    return 10.0 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + 1e-12)
+
+
+def speech_probabilities(audio: sf.SoundFile, per_channel: bool, block_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Speech probability and energy (dB) of every 32 ms chunk of each stream (streams x chunks), block by block."""
     audio.seek(0)
-    for data in audio.blocks(blocksize=block, dtype="float32", always_2d=True, fill_value=None):
-        for index, channel in enumerate(_channels(data, per_channel)):
-            if not np.all(np.isfinite(channel)):
+    n_streams = audio.channels if per_channel else 1
+    detectors = [vad.VoiceActivity() for _ in range(n_streams)]
+    resamplers = [
+        soxr.ResampleStream(audio.samplerate, vad.SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+        for _ in range(n_streams)
+    ]
+    pending = [np.zeros(0, dtype=np.float32) for _ in range(n_streams)]
+    energies: list[list[np.ndarray]] = [[] for _ in range(n_streams)]
+    blocksize = max(1, int(block_s * audio.samplerate))
+    blocks = audio.blocks(blocksize=blocksize, dtype="float32", always_2d=True, fill_value=None)
+    for position, data in enumerate(blocks):
+        last = (position + 1) * blocksize >= audio.frames
+        for index, stream in enumerate(_streams(data, per_channel)):
+            if not np.all(np.isfinite(stream)):
                 raise AudioError("audio contains NaN or infinite samples")
-            rms = librosa.feature.rms(y=channel, frame_length=hop, hop_length=hop, center=False)[0]
-            if len(rows) <= index:
-                rows.append([])
-            rows[index].append(rms)
-    if not rows:
-        raise AudioError("audio contains no samples")
-    envelopes = np.vstack([np.concatenate(r) for r in rows])
-    return librosa.amplitude_to_db(envelopes, ref=1.0, amin=1e-6, top_db=None), hop / audio.samplerate
+            samples = resamplers[index].resample_chunk(stream, last=last)
+            detectors[index].feed(samples)
+            pending[index] = np.concatenate([pending[index], samples])
+            chunks = len(pending[index]) // vad.CHUNK
+            energies[index].append(_chunk_energy_db(pending[index], chunks))
+            pending[index] = pending[index][chunks * vad.CHUNK :]
+    probabilities = [detector.probabilities() for detector in detectors]
+    length = min((len(p) for p in probabilities), default=0)
+    if length == 0:
+        raise AudioError("audio is too short to analyse")
+    stacked_energy = np.vstack([np.concatenate(e)[:length] for e in energies])
+    return np.vstack([p[:length] for p in probabilities]), stacked_energy
 
 
-def _runs(active: np.ndarray) -> Iterator[tuple[int, int]]:
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], active.astype(np.int8), [0]])))
-    yield from zip(edges[::2], edges[1::2], strict=True)
+def _without_crosstalk(probabilities: np.ndarray, energy_db: np.ndarray, crosstalk_db: float) -> np.ndarray:
+    """Zero the chunks of a channel that is ``crosstalk_db`` quieter than the loudest channel at that moment."""
+    if len(probabilities) < 2:
+        return probabilities
+    loudest = energy_db.max(axis=0, keepdims=True)
+    return np.where(energy_db < loudest - crosstalk_db, 0.0, probabilities)
 
 
 def segment(
@@ -126,29 +183,18 @@ def segment(
         duration, n_channels = audio.frames / audio.samplerate, audio.channels
         if duration > max_seconds:
             raise AudioTooLong(f"audio lasts {duration:.1f} s, more than the {max_seconds:g} s allowed")
-        envelopes, hop_s = _envelopes(audio, per_channel, config)
+        per_channel = per_channel and n_channels > 1
+        probabilities, energy_db = speech_probabilities(audio, per_channel, config.block_s)
+    probabilities = _without_crosstalk(probabilities, energy_db, config.crosstalk_db)
     segments = []
-    for channel, db in enumerate(envelopes):
-        reference = float(db.max()) if db.size else -np.inf
-        if reference < config.floor_db:
-            continue  # silence (or near silence) only
-        runs = [[start, end] for start, end in _runs(db > reference - config.top_db)]
-        merged: list[list[int]] = []
-        for start, end in runs:
-            if merged and (start - merged[-1][1]) * hop_s < config.min_gap_s:
-                merged[-1][1] = end
-            else:
-                merged.append([start, end])
-        for start, end in merged:
-            start_s, end_s = start * hop_s, end * hop_s
-            if end_s - start_s < config.min_segment_s:
-                continue
+    for channel, stream in enumerate(probabilities):
+        for start_s, end_s in vad.speech_regions(stream, config.speech_rules):
+            end_s = min(end_s, duration)
             pieces = int(np.ceil((end_s - start_s) / config.max_segment_s))
             step = (end_s - start_s) / pieces
             for piece in range(pieces):
-                s = max(0.0, start_s + piece * step - (config.padding_s if piece == 0 else 0.0))
-                e = min(duration, start_s + (piece + 1) * step + (config.padding_s if piece == pieces - 1 else 0.0))
-                segments.append(Segment(round(s, 3), round(e, 3), channel))
+                low, high = start_s + piece * step, start_s + (piece + 1) * step
+                segments.append(Segment(round(low, 3), round(high, 3), channel))
     return sorted(segments, key=lambda seg: (seg.start_s, seg.channel)), duration, n_channels
 
 
@@ -166,7 +212,7 @@ def _segment_signal(
 def _classification_windows(
     segments: list[Segment], duration: float, context_s: float
 ) -> dict[Segment, tuple[float, float]]:
-    """Each segment with ``context_s`` around it, never reaching into a neighbour on the same channel.
+    """Each segment with ``context_s`` around it, never reaching into a neighbour on the same stream.
 
     The feature extraction trims the window's leading and trailing silence itself, so the classifier sees the
     same samples as for the utterance on its own.
@@ -179,26 +225,6 @@ def _classification_windows(
             high = same[position + 1].start_s if position + 1 < len(same) else duration
             windows[seg] = (max(low, seg.start_s - context_s), min(high, seg.end_s + context_s))
     return windows
-
-
-def satisfaction(probabilities: dict[str, float], weights: dict[str, float]) -> float:
-    """Expected satisfaction weight under the emotion probabilities: -1 (very unsatisfied) to +1 (very satisfied)."""
-    return float(sum(p * weights.get(emotion, 0.0) for emotion, p in probabilities.items()))
-
-
-def _summary(timeline: list[dict[str, Any]], weights: dict[str, float]) -> dict[str, Any]:
-    spoken = sum(item["end_s"] - item["start_s"] for item in timeline)
-    shares = {name: 0.0 for name in emodb.EMOTIONS.values()}
-    for item in timeline:
-        shares[item["emotion"]] += (item["end_s"] - item["start_s"]) / spoken
-    score = sum(item["satisfaction"] * (item["end_s"] - item["start_s"]) for item in timeline) / spoken
-    return {
-        "segments": len(timeline),
-        "speech_s": round(spoken, 3),
-        "emotion_shares": {name: round(share, 4) for name, share in shares.items()},
-        "dominant_emotion": max(shares, key=shares.get),
-        "satisfaction": round(score, 4),
-    }
 
 
 def _windows_in_batches(
@@ -221,19 +247,25 @@ def _windows_in_batches(
         yield pending
 
 
+def segment_outputs(signal: np.ndarray, sr: int, config: FeatureConfig, embed: bool) -> tuple[np.ndarray, Any]:
+    """A segment's feature vector and, for diarisation, its voice embedding (None when not asked for)."""
+    return extract(signal, sr, config), voice_encoder.embedding(signal, sr) if embed else None
+
+
 def analyze(
     source: str | Path | bytes,
     predictor: Predictor,
     config: AnalysisConfig,
-    per_channel: bool = False,
+    per_channel: bool = True,
     max_seconds: float = float("inf"),
     progress: bool = False,
     workers: int = 1,
 ) -> dict[str, Any]:
-    """Timeline, per-channel summaries and satisfaction score of a recording (see module docstring).
+    """Timeline with roles, and the call summary, of a recording (see the module docstring).
 
-    ``workers`` > 1 extracts the features of several segments at once in worker processes (for the CLI; the API
-    keeps one process per request); the result does not depend on it.
+    ``per_channel`` (the default) analyses a stereo call channel by channel; False mixes it down and separates the
+    voices by diarisation, as for mono. ``workers`` > 1 extracts the features of several segments at once in
+    worker processes (for the CLI; the API keeps one process per request); the result does not depend on it.
     """
     with seekable(source, max_seconds) as readable:
         return _analyze(readable, predictor, config, per_channel, max_seconds, progress, workers)
@@ -249,47 +281,62 @@ def _analyze(
     workers: int,
 ) -> dict[str, Any]:
     segments, duration, n_channels = segment(source, per_channel, config, max_seconds)
+    by_channel = per_channel and n_channels > 1
+    if by_channel and config.customer_channel >= n_channels:
+        raise AudioError(f"customer_channel {config.customer_channel} does not exist: the call has {n_channels}")
     features_config = predictor.feature_config
     sample_rate = features_config.sample_rate
-    timeline: list[dict[str, Any]] = []
+    results: list[tuple[Segment, dict[str, Any], Any]] = []
     runner = Parallel(n_jobs=workers) if workers > 1 else None
     bar = tqdm(total=len(segments), desc="segments", unit="segment", disable=not progress)
     with _open(source) as audio, bar:
         windows = _classification_windows(segments, duration, config.context_s)
-        batches = _windows_in_batches(audio, segments, windows, per_channel, sample_rate, batch=8 * max(workers, 1))
+        batches = _windows_in_batches(audio, segments, windows, by_channel, sample_rate, batch=8 * max(workers, 1))
         for batch in batches:
             usable = [(seg, signal) for seg, signal in batch if signal.size >= features_config.min_samples]
-            if runner:
-                vectors = runner(delayed(extract)(signal, sample_rate, features_config) for _, signal in usable)
-            else:
-                vectors = [extract(signal, sample_rate, features_config) for _, signal in usable]
+            jobs = [(signal, sample_rate, features_config, not by_channel) for _, signal in usable]
+            outputs = (
+                runner(delayed(segment_outputs)(*job) for job in jobs)
+                if runner
+                else [segment_outputs(*job) for job in jobs]
+            )
             bar.update(len(batch))
             if not usable:
                 continue
-            answers = predictor.predict_features(np.vstack(vectors))
-            for (seg, _), answer in zip(usable, answers, strict=True):
-                timeline.append({
-                    "start_s": seg.start_s,
-                    "end_s": seg.end_s,
-                    "channel": seg.channel,
-                    "emotion": answer["class"]["emotion"],
-                    "probabilities": answer["probabilities"],
-                    "satisfaction": round(satisfaction(answer["probabilities"], config.satisfaction_weights), 4),
-                })  # fmt: skip
-    channels = range(n_channels) if per_channel else range(1)
-    summaries = {
-        str(c): _summary([t for t in timeline if t["channel"] == c], config.satisfaction_weights)
-        for c in channels
-        if any(t["channel"] == c for t in timeline)
-    }
-    overall = _summary(timeline, config.satisfaction_weights) if timeline else None
+            answers = predictor.predict_features(np.vstack([vector for vector, _ in outputs]))
+            for (seg, _), answer, (_, embedding) in zip(usable, answers, outputs, strict=True):
+                results.append((seg, answer, embedding))
+    if by_channel:
+        roles = ["customer" if seg.channel == config.customer_channel else "agent" for seg, _, _ in results]
+        speakers = [seg.channel for seg, _, _ in results]
+    else:
+        durations = np.array([seg.end_s - seg.start_s for seg, _, _ in results])
+        embeddings = np.array([e for _, _, e in results]).reshape(len(results), voice_encoder.HIDDEN)
+        speakers = assign_speakers(embeddings, durations)
+        second = ROLES[1] if config.first_speaker == ROLES[0] else ROLES[0]
+        roles = [config.first_speaker if speaker == 0 else second for speaker in speakers]
+    timeline = [
+        {
+            "start_s": seg.start_s,
+            "end_s": seg.end_s,
+            "role": role,
+            "speaker": int(speaker),
+            "emotion": answer["class"]["emotion"],
+            "probabilities": answer["probabilities"],
+            "satisfaction": round(satisfaction(answer["probabilities"], config.satisfaction_weights), 4),
+        }
+        for (seg, answer, _), role, speaker in zip(results, roles, speakers, strict=True)
+    ]
+    summary = call_summary(timeline, duration)
     return {
         "duration_s": round(duration, 3),
         "channels": n_channels,
-        "per_channel": per_channel,
+        "separation": "channels" if by_channel else "diarisation",
+        "customer_channel": config.customer_channel if by_channel else None,
+        "first_speaker": None if by_channel else config.first_speaker,
         "model_version": predictor.version,
         "timeline": timeline,
-        "summary": summaries,
-        "satisfaction": overall["satisfaction"] if overall else None,
+        "summary": summary,
+        "satisfaction": summary["satisfaction"],
         "satisfaction_weights": config.satisfaction_weights,
     }

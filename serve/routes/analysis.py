@@ -1,16 +1,67 @@
-"""POST /analyze: emotion timeline, per-channel summaries and satisfaction score of a call recording."""
+"""POST /analyze: a call's timeline with roles (customer, agent), the customer's satisfaction and the call summary.
+
+Calls are long: the upload streams into a temporary file (never held in memory) under its own limits
+(``SER_MAX_CALL_MB``, ``SER_MAX_CALL_SECONDS``), separate from ``/pred``'s.
+"""
 
 from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, request
 
 from ser.audio.decoding import AudioError, AudioTooLong
+from ser.errors import ParamsError
 from ser.inference.calls import analyze
 from serve.errors import ApiError
-from serve.routes.predict import uploaded_audio
+from serve.routes.predict import AUDIO_TYPES
 from serve.services import services
 
 bp = Blueprint("analysis", __name__)
+CHUNK = 1 << 20
+
+
+def _save_upload(target: Path) -> None:
+    """Stream the upload (multipart field ``file`` or a raw audio body) into ``target``."""
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise ApiError(400, 'multipart upload needs a "file" field')
+        source = upload.stream
+    elif request.mimetype.startswith(AUDIO_TYPES):
+        source = request.stream
+    else:
+        raise ApiError(
+            415, f"unsupported content type {request.mimetype or 'none'!r}: send multipart/form-data or audio/*"
+        )
+    with target.open("wb") as sink:
+        shutil.copyfileobj(source, sink, CHUNK)
+    if target.stat().st_size == 0:
+        raise ApiError(422, "uploaded audio is empty")
+
+
+def _options() -> dict[str, Any]:
+    """Query parameters: channels (split | mix), customer_channel, first_speaker."""
+    channels = request.args.get("channels", "split")
+    if channels not in ("split", "mix", "mono"):  # mono: the earlier name of mix
+        raise ApiError(400, "channels must be 'split' (stereo: one role per channel) or 'mix' (diarisation)")
+    changes: dict[str, Any] = {}
+    if "customer_channel" in request.args:
+        try:
+            changes["customer_channel"] = int(request.args["customer_channel"])
+        except ValueError:
+            raise ApiError(400, "customer_channel must be a channel number (0 = left)") from None
+    if "first_speaker" in request.args:
+        changes["first_speaker"] = request.args["first_speaker"]
+    try:
+        config = replace(services().settings.analysis, **changes)
+    except ParamsError as error:
+        raise ApiError(400, str(error)) from None
+    return {"config": config, "per_channel": channels == "split"}
 
 
 @bp.post("/analyze")
@@ -18,13 +69,27 @@ def analyze_call():
     """Analyse a call recording.
     ---
     post:
-      summary: Timeline of emotions, per-channel summaries and a satisfaction score (-1 .. +1)
+      summary: Timeline of emotions by role, the customer's satisfaction (-1 .. +1) and the call summary
+      description: >
+        Stereo calls are analysed channel by channel (customer_channel is the customer's, the other the agent's);
+        mono calls, or stereo with channels=mix, are separated into two voices by diarisation, and first_speaker
+        says whose voice speaks first. Satisfaction is a configurable heuristic over the customer's emotions.
       parameters:
         - name: channels
           in: query
           required: false
-          schema: {type: string, enum: [mono, split], default: mono}
-          description: split analyses each channel of a stereo call (e.g. agent and customer) on its own
+          schema: {type: string, enum: [split, mix, mono], default: split}
+          description: split analyses each channel of a stereo call as one role; mix (or mono) mixes it down
+        - name: customer_channel
+          in: query
+          required: false
+          schema: {type: integer, minimum: 0, maximum: 7}
+          description: stereo, the customer's channel (default from params.yaml analysis.customer_channel)
+        - name: first_speaker
+          in: query
+          required: false
+          schema: {type: string, enum: [agent, customer]}
+          description: mono, the role of whoever speaks first (default from params.yaml)
       requestBody:
         required: true
         content:
@@ -48,20 +113,16 @@ def analyze_call():
         422: {$ref: '#/components/responses/Error'}
         503: {$ref: '#/components/responses/Error'}
     """
-    channels = request.args.get("channels", "mono")
-    if channels not in ("mono", "split"):
-        raise ApiError(400, "channels must be 'mono' or 'split'")
-    data = uploaded_audio("multipart/form-data or audio/*")
     settings = services().settings
-    try:
-        return analyze(
-            data,
-            services().predictor(),
-            settings.analysis,
-            per_channel=channels == "split",
-            max_seconds=settings.max_call_seconds,
-        )
-    except AudioTooLong as error:
-        raise ApiError(413, str(error)) from None
-    except AudioError as error:
-        raise ApiError(422, str(error)) from None
+    request.max_content_length = settings.max_call_bytes
+    options = _options()
+    predictor = services().predictor()
+    with tempfile.TemporaryDirectory(prefix="ser-call-") as folder:
+        path = Path(folder) / "call"
+        _save_upload(path)
+        try:
+            return analyze(path, predictor, options["config"], options["per_channel"], settings.max_call_seconds)
+        except AudioTooLong as error:
+            raise ApiError(413, str(error)) from None
+        except AudioError as error:
+            raise ApiError(422, str(error)) from None

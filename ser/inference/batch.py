@@ -1,0 +1,202 @@
+"""Many calls: ``ser analyze`` over paths, globs, folders and list files, in parallel, resumable, into tables.
+
+Each call's analysis is stored as ``<out>/calls/<sha256 of the file>.json`` the moment it is done (written to a
+temporary file and renamed), so a batch that is killed loses nothing it finished: a rerun skips every call whose
+content, model version and analysis settings it has already seen, and analyses the rest. A file that cannot be
+analysed is reported and skipped; the batch goes on. The tables (Parquet and CSV: ``calls`` one row per call,
+``segments`` one row per segment, ``failed`` one row per bad file) and the HTML report are rebuilt at the end from the
+stored analyses of the batch's files.
+
+Parallelism: worker processes on this machine (joblib), or a Dask cluster (``scheduler``: its address; the
+workers must see the same paths and model directory, e.g. a shared file system).
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from ser.errors import DataMissing, SerError
+from ser.inference.calls import AnalysisConfig, analyze
+from ser.inference.predictor import Predictor
+
+log = logging.getLogger(__name__)
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aac", ".amr", ".gsm", ".au", ".aiff", ".caf"}
+LIST_SUFFIXES = {".txt", ".lst", ".list"}
+
+
+@dataclass
+class BatchReport:
+    """What a batch did: calls analysed now, calls found already analysed, files that failed (path, error)."""
+
+    analysed: int = 0
+    reused: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    tables: dict[str, str] = field(default_factory=dict)
+
+
+def expand_inputs(items: Iterable[str]) -> list[Path]:
+    """Audio files named by paths, glob patterns, folders (searched recursively) or list files (one path per line,
+    relative to the list), de-duplicated in order. A name that matches nothing raises ``DataMissing``."""
+    found: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+        elif path.is_file() and path.suffix.lower() in LIST_SUFFIXES:
+            lines = [line.strip() for line in path.read_text().splitlines()]
+            found += [(path.parent / line) for line in lines if line and not line.startswith("#")]
+        elif path.is_file():
+            found.append(path)
+        elif any(char in item for char in "*?["):
+            matches = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
+            if not matches:
+                raise DataMissing(f"no file matches {item}")
+            found += matches
+        else:
+            raise DataMissing(f"no such file or folder: {item}")
+    return list(dict.fromkeys(p.resolve() for p in found))
+
+
+def content_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def settings_key(model_version: str, config: AnalysisConfig, per_channel: bool) -> str:
+    """What besides the audio decides an analysis: a stored one is reused only when this matches."""
+    def numbers_as_floats(value: Any) -> Any:  # 20 in params.yaml and 20.0 as a default are the same setting
+        if isinstance(value, dict):
+            return {key: numbers_as_floats(item) for key, item in value.items()}
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    settings = {"model": model_version, "config": numbers_as_floats(asdict(config)), "per_channel": per_channel}
+    content = json.dumps(settings, sort_keys=True)
+    return hashlib.sha256(content.encode()).hexdigest()[:16]
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+_predictors: dict[str, Predictor] = {}
+
+
+def _predictor(model_dir: str) -> Predictor:
+    """One predictor per worker process (loaded on its first call)."""
+    if model_dir not in _predictors:
+        _predictors[model_dir] = Predictor.load(Path(model_dir))
+    return _predictors[model_dir]
+
+
+def analyse_one(
+    path: str, digest: str, store: str, model_dir: str, config: AnalysisConfig, per_channel: bool, key: str
+) -> tuple[str, str | None]:
+    """Analyse one call into ``store``; returns (path, None) or (path, the error). Runs in a worker."""
+    try:
+        result = analyze(Path(path), _predictor(model_dir), config, per_channel=per_channel)
+    except SerError as error:
+        return path, str(error)
+    except (OSError, MemoryError) as error:
+        return path, f"{type(error).__name__}: {error}"
+    record = {"file": path, "sha256": digest, "settings": key, "analysis": result}
+    _write_atomically(Path(store) / f"{digest}.json", json.dumps(record) + "\n")
+    return path, None
+
+
+def _stored(store: Path, digest: str, key: str) -> bool:
+    try:
+        return json.loads((store / f"{digest}.json").read_text())["settings"] == key
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def _run_local(jobs: list[tuple[Any, ...]], workers: int) -> Iterator[tuple[str, str | None]]:
+    if workers <= 1:
+        yield from (analyse_one(*job) for job in jobs)
+        return
+    from joblib import Parallel, delayed
+
+    yield from Parallel(n_jobs=workers, return_as="generator_unordered")(delayed(analyse_one)(*job) for job in jobs)
+
+
+def _run_dask(jobs: list[tuple[Any, ...]], scheduler: str) -> Iterator[tuple[str, str | None]]:
+    from dask.distributed import Client, as_completed
+
+    with Client(scheduler, timeout=30) as client:
+        futures = [client.submit(analyse_one, *job, pure=False) for job in jobs]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def analyse_batch(
+    inputs: Iterable[str],
+    out_dir: Path,
+    model_dir: Path,
+    config: AnalysisConfig,
+    per_channel: bool = True,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> BatchReport:
+    """Analyse every call of ``inputs`` not analysed yet into ``out_dir``; write the tables and the report."""
+    files = expand_inputs(inputs)
+    if not files:
+        raise DataMissing("no audio files to analyse")
+    model_version = Predictor.load(model_dir).version
+    key = settings_key(model_version, config, per_channel)
+    store = out_dir / "calls"
+    report = BatchReport()
+    digests = {}
+    jobs = []
+    for path in tqdm(files, desc="hashing", unit="file", disable=not progress):
+        try:
+            digests[path] = content_hash(path)
+        except OSError as error:
+            report.failed.append((str(path), f"{type(error).__name__}: {error}"))
+            continue
+        if _stored(store, digests[path], key):
+            report.reused += 1
+        else:
+            jobs.append((str(path), digests[path], str(store), str(model_dir.resolve()), config, per_channel, key))
+    runner = _run_dask(jobs, scheduler) if scheduler else _run_local(jobs, workers)
+    for path, error in tqdm(runner, total=len(jobs), desc="calls", unit="call", disable=not progress):
+        if error is None:
+            report.analysed += 1
+        else:
+            log.warning("skipped %s: %s", path, error)
+            report.failed.append((path, error))
+    done = [store / f"{digests[path]}.json" for path in files if _done(store, digests, path)]
+    stored = [json.loads(file.read_text()) for file in done]
+    records = [record for record in stored if record["settings"] == key]
+    from ser.inference.report import write_report, write_tables
+
+    report.tables = write_tables(records, report.failed, out_dir)
+    report.tables["report"] = str(write_report(records, report.failed, out_dir / "report.html"))
+    return report
+
+
+def _done(store: Path, digests: dict[Path, str], path: Path) -> bool:
+    return path in digests and (store / f"{digests[path]}.json").is_file()

@@ -1,0 +1,134 @@
+"""Voice-activity detection with Silero VAD (v6, MIT licence), run through onnxruntime.
+
+The model ships inside the ``silero-vad`` wheel on PyPI (``silero_vad_16k_sequence.onnx``, sha256 checked); we read
+that file and never import the package, whose Python side would load torch into the API workers. Silero's network
+is a small convolutional front end and an LSTM over 32 ms chunks of 16 kHz audio, trained to tell speech from
+music, tones and noise: hold music, ring-back and busy tones, DTMF digits and line noise stay far below its
+threshold, while speech is found at any level and through telephone channels (BENCHMARKS.md, "Call analysis").
+
+``VoiceActivity`` streams: audio is fed in blocks of any length and the LSTM state is carried across them, so a
+two-hour call costs memory for its probabilities only (one float per 32 ms).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ser.features.pretrained import package_file, verified
+
+SAMPLE_RATE = 16_000
+CHUNK = 512  # 32 ms: one speech probability per chunk
+CONTEXT = 64  # the model sees the last 64 samples of the previous chunk in front of each chunk
+CHUNK_S = CHUNK / SAMPLE_RATE
+MODEL_FILE = "data/silero_vad_16k_sequence.onnx"
+MODEL_SHA256 = "9ccdacc4719d8aa7e45a77536bfabec45a03ba1f2fad5e241ab4060b24238a85"  # silero-vad 6.2.3
+BATCH_CHUNKS = 4096  # chunks per onnxruntime call (≈ 2 min of audio, 9 MB of input)
+
+_lock = threading.Lock()
+_session = None
+
+
+def model_path() -> Path:
+    path = package_file(
+        "silero_vad", MODEL_FILE, "speech detection in calls", "pip install silero-vad (listed in requirements.txt)"
+    )
+    return verified(path, MODEL_SHA256, "silero-vad 6.2.3's 16 kHz sequence model")
+
+
+def session():  # type: ignore[no-untyped-def]
+    """The onnxruntime session, created once per process, on one thread (the workers are the parallelism)."""
+    global _session
+    with _lock:
+        if _session is None:
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            _session = onnxruntime.InferenceSession(
+                str(model_path()), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        return _session
+
+
+class VoiceActivity:
+    """Speech probability of every 32 ms chunk of one 16 kHz stream, fed block by block."""
+
+    def __init__(self) -> None:
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._context = np.zeros(CONTEXT, dtype=np.float32)
+        self._h = np.zeros((1, 1, 128), dtype=np.float32)
+        self._c = np.zeros((1, 1, 128), dtype=np.float32)
+        self._probabilities: list[np.ndarray] = []
+
+    def feed(self, samples: np.ndarray) -> None:
+        """Add 16 kHz float samples; every complete chunk gets its probability."""
+        data = np.concatenate([self._pending, np.asarray(samples, dtype=np.float32)])
+        n_chunks = len(data) // CHUNK
+        self._pending = data[n_chunks * CHUNK :]
+        for first in range(0, n_chunks, BATCH_CHUNKS):
+            count = min(BATCH_CHUNKS, n_chunks - first)
+            block = data[first * CHUNK : (first + count) * CHUNK]
+            padded = np.concatenate([self._context, block])
+            rows = np.lib.stride_tricks.sliding_window_view(padded, CHUNK + CONTEXT)[::CHUNK]
+            probabilities, self._h, self._c = session().run(
+                None, {"input": np.ascontiguousarray(rows), "h": self._h, "c": self._c}
+            )
+            self._probabilities.append(np.asarray(probabilities, dtype=np.float32).reshape(-1))
+            self._context = block[-CONTEXT:]
+
+    def probabilities(self) -> np.ndarray:
+        """One speech probability per 32 ms chunk fed so far (a last partial chunk is left out)."""
+        return np.concatenate(self._probabilities) if self._probabilities else np.zeros(0, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class SpeechRules:
+    """How chunk probabilities become speech regions (seconds)."""
+
+    threshold: float = 0.5  # speech starts where the probability reaches this ...
+    release: float = 0.35  # ... and lasts until it falls below this
+    min_gap_s: float = 0.35  # shorter pauses do not split a region
+    min_speech_s: float = 0.4  # shorter regions are dropped ...
+    min_confident_s: float = 0.25  # ... and so are regions with less than this at or above the threshold
+    padding_s: float = 0.05  # added on both sides (the model reacts about one chunk late)
+
+
+def speech_regions(probabilities: np.ndarray, rules: SpeechRules) -> list[tuple[float, float]]:
+    """Speech regions (start_s, end_s) from chunk probabilities, with hysteresis, gap merging and padding.
+
+    A region needs ``min_confident_s`` of chunks at or above the threshold: music and tones make the model spike
+    for a chunk or two (and linger above the release level after), speech holds it there.
+    """
+    regions: list[list[float]] = []
+    active, start = False, 0
+    for index, p in enumerate(probabilities):
+        if not active and p >= rules.threshold:
+            active, start = True, index
+        elif active and p < rules.release:
+            regions.append([start * CHUNK_S, index * CHUNK_S])
+            active = False
+    if active:
+        regions.append([start * CHUNK_S, len(probabilities) * CHUNK_S])
+    merged: list[list[float]] = []
+    for region in regions:
+        if merged and region[0] - merged[-1][1] < rules.min_gap_s:
+            merged[-1][1] = region[1]
+        else:
+            merged.append(region)
+    end = len(probabilities) * CHUNK_S
+    confident = np.concatenate([[0], np.cumsum(np.asarray(probabilities) >= rules.threshold)])
+
+    def confident_s(start_s: float, end_s: float) -> float:
+        return float(confident[round(end_s / CHUNK_S)] - confident[round(start_s / CHUNK_S)]) * CHUNK_S
+
+    return [
+        (max(0.0, s - rules.padding_s), min(end, e + rules.padding_s))
+        for s, e in merged
+        if e - s >= rules.min_speech_s and confident_s(s, e) >= rules.min_confident_s
+    ]
