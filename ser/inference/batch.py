@@ -79,6 +79,7 @@ def content_hash(path: Path) -> str:
 
 def settings_key(model_version: str, config: AnalysisConfig, per_channel: bool) -> str:
     """What besides the audio decides an analysis: a stored one is reused only when this matches."""
+
     def numbers_as_floats(value: Any) -> Any:  # 20 in params.yaml and 20.0 as a default are the same setting
         if isinstance(value, dict):
             return {key: numbers_as_floats(item) for key, item in value.items()}
