@@ -6,7 +6,8 @@ faint line noise (-54 dBFS) throughout; mono (both voices on one channel) and st
 16 kHz PCM and as 8 kHz mu-law. Printed per pair and condition: utterances found as exactly one segment within
 +-0.3 s, segments inside music/tones/noise, diarisation error rate (mono; 0.25 s collar), and for the test speakers
 03 + 08 (the only ones the default model never saw) the per-segment emotion accuracy against the same recordings
-classified one by one through the same channel. Then the time of a 10-minute stereo call.
+cut from the same call audio (same channel, noise and codec) and classified one by one. Then the time of a
+10-minute stereo call.
 
 Needs a trained project (`dvc repro`). Usage: python benchmarks/calls.py [--pairs 03,08 10,14] [--minutes 10]
 """
@@ -111,11 +112,15 @@ def score(result: dict, call: dict, stereo: bool) -> dict:
     return figures
 
 
-def alone_emotions(predictor: Predictor, utterances: list[str], condition: str) -> dict[str, str]:
+def alone_emotions(predictor: Predictor, data: bytes, call: dict, stereo: bool) -> dict[str, str]:
+    """Each recording cut from the decoded call (same channel, line noise and codec) and classified on its own."""
+    audio, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     answers = {}
-    for utterance in utterances:
-        signal, _ = sf.read(ROOT / "data/raw/wav" / f"{utterance}.wav", dtype="float32")
-        answers[utterance] = predictor.predict_audio(encode(signal, condition))["class"]["emotion"]
+    for start, end, lane, utterance in call["turns"]:
+        piece = audio[int(start * sr) : int(end * sr), lane if stereo else 0]
+        buffer = io.BytesIO()
+        sf.write(buffer, piece, sr, subtype="FLOAT", format="WAV")
+        answers[utterance] = predictor.predict_audio(buffer.getvalue())["class"]["emotion"]
     return answers
 
 
@@ -135,9 +140,10 @@ def main() -> None:
         a, b = pair.split(",")
         call = build_call({s: [n for n in names if n.startswith(s)] for s in (a, b)}, seed)
         for condition in ("16k", "8k_ulaw"):
-            alone = alone_emotions(predictor, [u for *_, u in call["turns"]], condition) if pair == "03,08" else {}
             for kind in ("mono", "stereo"):
-                result = analyze(encode(call[kind], condition), predictor, config, workers=args.workers)
+                data = encode(call[kind], condition)
+                alone = alone_emotions(predictor, data, call, kind == "stereo") if pair == "03,08" else {}
+                result = analyze(data, predictor, config, workers=args.workers)
                 figures = score(result, call, kind == "stereo")
                 total = totals.setdefault((condition, kind), [0, 0, 0, []])
                 total[0] += len(call["turns"])

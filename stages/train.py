@@ -9,7 +9,7 @@ from ser.features.extractor import FeatureConfig
 from ser.models.conditioned import conditioned_data
 from ser.models.training import choose_spec, train
 from ser.pipeline import stage
-from ser.pipeline.paths import CV_SUMMARY, MODEL_DIR, TRAIN_MANIFEST
+from ser.pipeline.paths import CV_SUMMARY, MODEL_DIR, TRAIN_MANIFEST, VOICE_SPACE_FILE
 
 
 def main(params: dict[str, Any]) -> None:
@@ -26,6 +26,7 @@ def main(params: dict[str, Any]) -> None:
     artifact = train(spec, FeatureConfig.from_params(params["features"]), x, y, used)
     artifact.metadata["train_speakers"] = sorted(set(manifest["speaker"]))
     artifact.metadata["train_conditions"] = list(train_conditions)
+    artifact.voice_space = stage.read_npy(VOICE_SPACE_FILE)
     artifact.save(MODEL_DIR)
 
 

@@ -60,14 +60,15 @@ class AnalysisConfig:
 
     customer_channel: int = 0
     first_speaker: str = "agent"
-    vad_threshold: float = 0.5
+    vad_threshold: float = 0.7
     vad_release: float = 0.35
+    min_confident_s: float = 0.5
     crosstalk_db: float = 20.0
     min_segment_s: float = 0.4
     max_segment_s: float = 10.0
     min_gap_s: float = 0.35
     padding_s: float = 0.05
-    context_s: float = 0.3
+    context_s: float = 0.1
     block_s: float = 30.0
     satisfaction_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SATISFACTION_WEIGHTS))
 
@@ -105,6 +106,7 @@ class AnalysisConfig:
             release=self.vad_release,
             min_gap_s=self.min_gap_s,
             min_speech_s=self.min_segment_s,
+            min_confident_s=self.min_confident_s,
             padding_s=self.padding_s,
         )
 
@@ -312,7 +314,7 @@ def _analyze(
     else:
         durations = np.array([seg.end_s - seg.start_s for seg, _, _ in results])
         embeddings = np.array([e for _, _, e in results]).reshape(len(results), voice_encoder.HIDDEN)
-        speakers = assign_speakers(embeddings, durations)
+        speakers = assign_speakers(embeddings, durations, predictor.voice_space)
         second = ROLES[1] if config.first_speaker == ROLES[0] else ROLES[0]
         roles = [config.first_speaker if speaker == 0 else second for speaker in speakers]
     timeline = [

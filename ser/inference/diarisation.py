@@ -1,40 +1,30 @@
 """Who speaks when in a mono call: the segments' speaker embeddings clustered into the call's two voices.
 
 Embeddings come from the pretrained speaker-verification voice encoder (``ser.features.voice_encoder.embedding``,
-Resemblyzer's GE2E model). Segments are clustered by agglomerative clustering on cosine distance (average
-linkage) into two speakers; when the two clusters are as alike as two stretches of one voice, the call has one
-speaker. Speaker 0 is whoever speaks first. Error rates on synthetic two-speaker calls are in BENCHMARKS.md.
+Resemblyzer's GE2E model), projected into the speaker space the pipeline learnt on the training speakers
+(``ser.models.voice_space``: whitened against how one voice varies across emotions and channels). Segments are
+clustered into two speakers by k-means on the unit sphere, each weighted by its duration; speaker 0 is whoever
+speaks first. A call is taken to have two voices: a monologue is split in two (telling one voice from two was not
+reliable on EmoDB: the centroid similarities of one speaker's two clusters and of two speakers' overlap; see
+BENCHMARKS.md). Diarisation error rates on synthetic two-speaker calls are in BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from sklearn.cluster import AgglomerativeClustering
+from sklearn.cluster import KMeans
 
-# Two clusters whose mean embeddings are at least this similar (cosine) are one voice. Chosen on calls built from
-# the *training* speakers (benchmarks/diarisation.py --speakers train): the same speaker's segments score 0.80-0.95
-# against each other, two different EmoDB speakers 0.45-0.75.
-SAME_SPEAKER_SIMILARITY = 0.8
+from ser.models.voice_space import project
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    return vectors / (np.linalg.norm(vectors, axis=-1, keepdims=True) + 1e-9)
-
-
-def assign_speakers(embeddings: np.ndarray, durations: np.ndarray) -> list[int]:
-    """Speaker number (0 or 1) of each segment, in order; 0 for the first segment's speaker.
-
-    ``durations`` weight each segment in the clusters' mean embeddings (a long segment is a surer sample of its voice).
-    """
+def assign_speakers(embeddings: np.ndarray, durations: np.ndarray, voice_space: np.ndarray | None) -> list[int]:
+    """Speaker number (0 or 1) of each segment, in order; 0 for the first segment's speaker."""
     if len(embeddings) < 2:
         return [0] * len(embeddings)
-    labels = AgglomerativeClustering(n_clusters=2, metric="cosine", linkage="average").fit_predict(embeddings)
-    centroids = [_unit(np.average(embeddings[labels == k], axis=0, weights=durations[labels == k])) for k in (0, 1)]
-    if float(centroids[0] @ centroids[1]) >= SAME_SPEAKER_SIMILARITY:
-        return [0] * len(embeddings)
-    first = labels[0]
-    return [0 if label == first else 1 for label in labels]
+    points = project(embeddings, voice_space)
+    labels = KMeans(n_clusters=2, n_init=10, random_state=0).fit_predict(points, sample_weight=durations)
+    return [0 if label == labels[0] else 1 for label in labels]
 
 
 Turn = tuple[float, float, int]  # start_s, end_s, speaker

@@ -92,6 +92,11 @@ class Predictor:
     def feature_config(self) -> FeatureConfig:
         return self.artifact.feature_config
 
+    @property
+    def voice_space(self) -> np.ndarray | None:
+        """The speaker space for diarising mono calls (None for artifacts made before it existed)."""
+        return self.artifact.voice_space
+
     def warm_up(self) -> None:
         """Load the encoders' weights and compile the feature code, so the first request is as fast as the next."""
         prepare(self.feature_config)

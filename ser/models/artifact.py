@@ -2,9 +2,10 @@
 
 Layout::
 
-    model.joblib    fitted scikit-learn pipeline (scaler + classifier)
-    metadata.json   classes, feature config, params, training figures, library versions,
-                    sha256 of model.joblib and the model version derived from it
+    model.joblib      fitted scikit-learn pipeline (scaler + classifier)
+    voice_space.npy   (optional) the speaker space for diarising mono calls (ser.models.voice_space)
+    metadata.json     classes, feature config, params, training figures, library versions,
+                      sha256 of the files and the model version derived from them
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
+VOICE_SPACE_FILE = "voice_space.npy"
 FORMAT_VERSION = 2
 TRACKED_LIBRARIES = ("ser", "numpy", "scikit-learn", "librosa", "torch", "xgboost-cpu", "xgboost", "soundfile")
 
@@ -65,6 +67,8 @@ class ModelArtifact:
     pipeline: Pipeline
     feature_config: FeatureConfig
     metadata: dict[str, Any]
+    # The speaker space for diarising mono calls (ser.models.voice_space); None in artifacts made before it.
+    voice_space: np.ndarray | None = None
 
     @property
     def version(self) -> str:
@@ -83,11 +87,15 @@ class ModelArtifact:
         staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new.", dir=directory.parent))
         try:
             joblib.dump(self.pipeline, staging / MODEL_FILE)
+            self.metadata.pop("voice_space_sha256", None)
+            if self.voice_space is not None:
+                np.save(staging / VOICE_SPACE_FILE, self.voice_space)
+                self.metadata["voice_space_sha256"] = _sha256(staging / VOICE_SPACE_FILE)
             digest = _sha256(staging / MODEL_FILE)
             self.metadata.update(
                 format_version=FORMAT_VERSION,
                 model_sha256=digest,
-                model_version=model_version(digest, self.feature_config),
+                model_version=model_version(digest, self.feature_config, self.metadata.get("voice_space_sha256")),
                 feature_config=self.feature_config.to_dict(),
                 classes=[emodb.class_info(label) for label in range(len(emodb.CODES))],
                 libraries=library_versions(),
@@ -120,12 +128,25 @@ class ModelArtifact:
         if not model_path.is_file() or _sha256(model_path) != metadata.get("model_sha256"):
             raise ArtifactError(f"{model_path} is missing or does not match its metadata checksum")
         pipeline = joblib.load(model_path)
-        return cls(pipeline, FeatureConfig.from_stored(metadata["feature_config"]), metadata)
+        return cls(
+            pipeline, FeatureConfig.from_stored(metadata["feature_config"]), metadata, _voice_space(directory, metadata)
+        )
 
 
-def model_version(model_sha256: str, feature_config: FeatureConfig) -> str:
-    """Content hash naming a model: its fitted bytes together with the features it expects."""
-    content = model_sha256 + json.dumps(feature_config.to_dict(), sort_keys=True)
+def _voice_space(directory: Path, metadata: dict[str, Any]) -> np.ndarray | None:
+    expected = metadata.get("voice_space_sha256")
+    if expected is None:
+        return None
+    path = directory / VOICE_SPACE_FILE
+    if not path.is_file() or _sha256(path) != expected:
+        raise ArtifactError(f"{path} is missing or does not match its metadata checksum")
+    return np.load(path)
+
+
+def model_version(model_sha256: str, feature_config: FeatureConfig, voice_space_sha256: str | None = None) -> str:
+    """Content hash naming a model: its fitted bytes together with the features it expects (and its speaker
+    space, when it has one)."""
+    content = model_sha256 + json.dumps(feature_config.to_dict(), sort_keys=True) + (voice_space_sha256 or "")
     return hashlib.sha256(content.encode()).hexdigest()[:12]
 
 

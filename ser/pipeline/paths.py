@@ -9,6 +9,7 @@ TRAIN_MANIFEST = SPLIT_DIR / "train.csv"
 TEST_MANIFEST = SPLIT_DIR / "test.csv"
 FEATURES_FILE = Path("data/features/features.parquet")
 CHANNEL_FEATURES_DIR = Path("data/channel_features")
+VOICE_SPACE_FILE = Path("data/voice_space/wccn.npy")
 MODEL_DIR = Path("models/model")
 SPEAKER_NORM_MODEL_DIR = Path("models/speaker_norm")
 REPORTS_DIR = Path("reports")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ser.errors import SerError
@@ -37,6 +38,18 @@ def write_parquet(path: Path, table: pd.DataFrame) -> None:
     partial = path.with_name(f".{path.name}.partial")
     table.to_parquet(partial)
     partial.replace(path)
+
+
+def write_npy(path: Path, array: np.ndarray) -> None:
+    """Write a numpy array through a temporary sibling and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial.npy")
+    np.save(partial, array)
+    partial.replace(path)
+
+
+def read_npy(path: Path) -> np.ndarray:
+    return np.load(path)
 
 
 def write_json(path: Path, data: Any) -> None:
