@@ -134,6 +134,25 @@ def test_artifact_round_trip_keeps_predictions_and_version(artifact, data, tmp_p
     assert meta["classes"][0] == {"code": "N", "emotion": "neutral", "label": 0}
 
 
+def test_artifact_carries_its_speaker_space_checked_by_its_hash(artifact, tmp_path):
+    import dataclasses
+
+    from ser.models.artifact import VOICE_SPACE_FILE, ArtifactError
+
+    space = np.eye(256, dtype=np.float32) * 2
+    with_space = dataclasses.replace(artifact, metadata=dict(artifact.metadata), voice_space=space)
+    with_space.save(tmp_path / "model")
+    loaded = ModelArtifact.load(tmp_path / "model")
+    assert np.array_equal(loaded.voice_space, space)
+    without = dataclasses.replace(artifact, metadata=dict(artifact.metadata), voice_space=None)
+    without.save(tmp_path / "plain")
+    assert ModelArtifact.load(tmp_path / "plain").voice_space is None
+    assert loaded.version != ModelArtifact.load(tmp_path / "plain").version  # the space is part of the model
+    np.save(tmp_path / "model" / VOICE_SPACE_FILE, space * 3)
+    with pytest.raises(ArtifactError, match="does not match its metadata checksum"):
+        ModelArtifact.load(tmp_path / "model")
+
+
 def test_same_model_gets_same_version(data, tmp_path):
     x, y, _ = data
     spec = {"family": "mlp", "hidden": 8, "epochs": 2, "seed": 1}

@@ -1,0 +1,104 @@
+"""A long call through `ser analyze`: wall time and peak RSS of every process (issue #15: a 2-hour call completes,
+peak RSS per worker <= 500 MB).
+
+The call (stereo, 8 kHz mu-law by default, as recorders store calls) is written to disk block by block: turns of
+EmoDB test-speaker recordings with hold music and tones between some of them, over line noise. The CLI analyses it
+in its own process with ``--workers`` feature processes; a sampler reads the RSS of that process and of each of its
+children every 0.2 s (psutil).
+
+Needs a trained project (`dvc repro`). Usage: python benchmarks/long_call.py [--hours 2] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import librosa
+import numpy as np
+import psutil
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.speech import melody, ringback
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_call(path: Path, hours: float, rate: int, subtype: str, seed: int = 0) -> float:
+    """Write a stereo call of ``hours`` to ``path`` block by block; returns its duration in seconds."""
+    rng = np.random.default_rng(seed)
+    recordings = {s: sorted((ROOT / "data/raw/wav").glob(f"{s}*.wav")) for s in ("03", "08")}
+    cache = {
+        path: librosa.resample(sf.read(path, dtype="float32")[0], orig_sr=16000, target_sr=rate)
+        for paths in recordings.values()
+        for path in paths
+    }
+    fillers = [librosa.resample(melody(3.0, 1), orig_sr=16000, target_sr=rate),
+               librosa.resample(ringback(3.0), orig_sr=16000, target_sr=rate)]  # fmt: skip
+    written, lane = 0, 0
+    with sf.SoundFile(path, "w", samplerate=rate, channels=2, subtype=subtype, format="WAV") as sink:
+        while written < hours * 3600 * rate:
+            speaker = ("03", "08")[lane]
+            for _ in range(int(rng.integers(1, 4))):
+                signal = cache[recordings[speaker][int(rng.integers(len(recordings[speaker])))]]
+                block = np.zeros((int(rng.uniform(0.4, 1.2) * rate) + len(signal), 2), np.float32)
+                block[-len(signal) :, lane] = signal
+                if rng.random() < 0.1:
+                    filler = fillers[int(rng.integers(2))]
+                    block = np.vstack([block, np.stack([filler, np.zeros_like(filler)], axis=1)])
+                block += rng.standard_normal(block.shape).astype(np.float32) * 0.002
+                sink.write(block)
+                written += len(block)
+            lane = 1 - lane
+    return written / rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hours", type=float, default=2.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rate", type=int, default=8000)
+    parser.add_argument("--subtype", default="ULAW")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "call.wav"
+        duration = write_call(path, args.hours, args.rate, args.subtype)
+        print(
+            f"call: {duration / 3600:.2f} h stereo {args.rate} Hz {args.subtype}, {path.stat().st_size / 2**20:.0f} MB"
+        )
+        command = [sys.executable, "-m", "ser.cli", "--model", str(ROOT / "models/model"), "analyze", str(path),
+                   "--json", "--workers", str(args.workers)]  # fmt: skip
+        started = time.perf_counter()
+        with open(Path(folder) / "out.json", "w") as out:
+            process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.DEVNULL)
+            main_process = psutil.Process(process.pid)
+            peaks: dict[int, tuple[str, float]] = {}
+            while process.poll() is None:
+                try:
+                    for proc in [main_process, *main_process.children(recursive=True)]:
+                        rss = proc.memory_info().rss / 2**20
+                        role = "cli" if proc.pid == process.pid else "worker"
+                        peaks[proc.pid] = (role, max(rss, peaks.get(proc.pid, (role, 0.0))[1]))
+                except psutil.Error:
+                    pass
+                time.sleep(0.2)
+        elapsed = time.perf_counter() - started
+        if process.returncode != 0:
+            sys.exit(f"ser analyze failed with exit code {process.returncode}")
+        import json
+
+        result = json.loads((Path(folder) / "out.json").read_text())
+        print(f"analysed in {elapsed:.1f} s ({duration / elapsed:.0f}x real time), {len(result['timeline'])} segments, "
+              f"customer satisfaction {result['summary']['satisfaction']}")  # fmt: skip
+        for pid, (role, peak) in sorted(peaks.items(), key=lambda item: item[1][0]):
+            print(f"  peak RSS {role:<6} pid {pid}: {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
