@@ -95,6 +95,7 @@ def test_stereo_roles_follow_the_customer_channel_and_ignore_crosstalk(predictor
         assert_one_segment_per_turn(result["timeline"], call)
         expected = ["customer" if v == customer_channel else "agent" for *_, v in call.turns]
         assert [item["role"] for item in result["timeline"]] == expected
+    assert analyze(wav_bytes(leaky), predictor, config, workers=2) == result  # a process per channel: the same
     mixed = analyze(wav_bytes(call.signal), predictor, AnalysisConfig(), per_channel=False)
     assert mixed["separation"] == "diarisation" and len(mixed["timeline"]) == len(call.turns)
     with pytest.raises(ValueError, match="customer_channel 3 does not exist"):

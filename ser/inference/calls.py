@@ -134,36 +134,54 @@ def _chunk_energy_db(samples: np.ndarray, chunks: int) -> np.ndarray:
     return 10.0 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + 1e-12)
 
 
-def speech_probabilities(audio: sf.SoundFile, per_channel: bool, block_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Speech probability and energy (dB) of every 32 ms chunk of each stream (streams x chunks), block by block."""
-    audio.seek(0)
-    n_streams = audio.channels if per_channel else 1
-    detectors = [vad.VoiceActivity() for _ in range(n_streams)]
-    resamplers = [
-        soxr.ResampleStream(audio.samplerate, vad.SAMPLE_RATE, 1, dtype="float32", quality="HQ")
-        for _ in range(n_streams)
-    ]
-    pending = [np.zeros(0, dtype=np.float32) for _ in range(n_streams)]
-    energies: list[list[np.ndarray]] = [[] for _ in range(n_streams)]
-    blocksize = max(1, int(block_s * audio.samplerate))
-    blocks = audio.blocks(blocksize=blocksize, dtype="float32", always_2d=True, fill_value=None)
-    for position, data in enumerate(blocks):
-        last = (position + 1) * blocksize >= audio.frames
-        for index, stream in enumerate(_streams(data, per_channel)):
-            if not np.all(np.isfinite(stream)):
-                raise AudioError("audio contains NaN or infinite samples")
-            samples = resamplers[index].resample_chunk(stream, last=last)
-            detectors[index].feed(samples)
-            pending[index] = np.concatenate([pending[index], samples])
-            chunks = len(pending[index]) // vad.CHUNK
-            energies[index].append(_chunk_energy_db(pending[index], chunks))
-            pending[index] = pending[index][chunks * vad.CHUNK :]
-    probabilities = [detector.probabilities() for detector in detectors]
+def speech_probabilities(
+    source: str | Path | bytes, per_channel: bool, block_s: float, streams: list[int] | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Speech probability and energy (dB) of every 32 ms chunk of each stream (the channels, or their mix), block
+    by block; ``streams`` picks some of them (so that worker processes can take one channel each)."""
+    with _open(source) as audio:
+        n_streams = audio.channels if per_channel else 1
+        wanted = list(range(n_streams)) if streams is None else streams
+        detectors = {index: vad.VoiceActivity() for index in wanted}
+        resamplers = {
+            index: soxr.ResampleStream(audio.samplerate, vad.SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+            for index in wanted
+        }
+        pending = {index: np.zeros(0, dtype=np.float32) for index in wanted}
+        energies: dict[int, list[np.ndarray]] = {index: [] for index in wanted}
+        blocksize = max(1, int(block_s * audio.samplerate))
+        blocks = audio.blocks(blocksize=blocksize, dtype="float32", always_2d=True, fill_value=None)
+        for position, data in enumerate(blocks):
+            last = (position + 1) * blocksize >= audio.frames
+            mixed = _streams(data, per_channel)
+            for index in wanted:
+                stream = mixed[index]
+                if not np.all(np.isfinite(stream)):
+                    raise AudioError("audio contains NaN or infinite samples")
+                samples = resamplers[index].resample_chunk(stream, last=last)
+                detectors[index].feed(samples)
+                pending[index] = np.concatenate([pending[index], samples])
+                chunks = len(pending[index]) // vad.CHUNK
+                energies[index].append(_chunk_energy_db(pending[index], chunks))
+                pending[index] = pending[index][chunks * vad.CHUNK :]
+    return [detectors[i].probabilities() for i in wanted], [np.concatenate(energies[i]) for i in wanted]
+
+
+def _all_streams(
+    source: str | Path | bytes, n_streams: int, per_channel: bool, block_s: float, workers: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities and energies of every stream (streams x chunks); a worker process per channel if allowed."""
+    if workers > 1 and n_streams > 1:
+        jobs = (delayed(speech_probabilities)(source, per_channel, block_s, [index]) for index in range(n_streams))
+        parts = Parallel(n_jobs=min(workers, n_streams))(jobs)
+        probabilities = [p for part in parts for p in part[0]]
+        energies = [e for part in parts for e in part[1]]
+    else:
+        probabilities, energies = speech_probabilities(source, per_channel, block_s)
     length = min((len(p) for p in probabilities), default=0)
     if length == 0:
         raise AudioError("audio is too short to analyse")
-    stacked_energy = np.vstack([np.concatenate(e)[:length] for e in energies])
-    return np.vstack([p[:length] for p in probabilities]), stacked_energy
+    return np.vstack([p[:length] for p in probabilities]), np.vstack([e[:length] for e in energies])
 
 
 def _without_crosstalk(probabilities: np.ndarray, energy_db: np.ndarray, crosstalk_db: float) -> np.ndarray:
@@ -175,7 +193,11 @@ def _without_crosstalk(probabilities: np.ndarray, energy_db: np.ndarray, crossta
 
 
 def segment(
-    source: str | Path | bytes, per_channel: bool, config: AnalysisConfig, max_seconds: float = float("inf")
+    source: str | Path | bytes,
+    per_channel: bool,
+    config: AnalysisConfig,
+    max_seconds: float = float("inf"),
+    workers: int = 1,
 ) -> tuple[list[Segment], float, int]:
     """Speech segments of a recording; also its duration in seconds and its number of channels.
 
@@ -183,10 +205,11 @@ def segment(
     """
     with _open(source) as audio:
         duration, n_channels = audio.frames / audio.samplerate, audio.channels
-        if duration > max_seconds:
-            raise AudioTooLong(f"audio lasts {duration:.1f} s, more than the {max_seconds:g} s allowed")
-        per_channel = per_channel and n_channels > 1
-        probabilities, energy_db = speech_probabilities(audio, per_channel, config.block_s)
+    if duration > max_seconds:
+        raise AudioTooLong(f"audio lasts {duration:.1f} s, more than the {max_seconds:g} s allowed")
+    per_channel = per_channel and n_channels > 1
+    n_streams = n_channels if per_channel else 1
+    probabilities, energy_db = _all_streams(source, n_streams, per_channel, config.block_s, workers)
     probabilities = _without_crosstalk(probabilities, energy_db, config.crosstalk_db)
     segments = []
     for channel, stream in enumerate(probabilities):
@@ -282,7 +305,7 @@ def _analyze(
     progress: bool,
     workers: int,
 ) -> dict[str, Any]:
-    segments, duration, n_channels = segment(source, per_channel, config, max_seconds)
+    segments, duration, n_channels = segment(source, per_channel, config, max_seconds, workers)
     by_channel = per_channel and n_channels > 1
     if by_channel and config.customer_channel >= n_channels:
         raise AudioError(f"customer_channel {config.customer_channel} does not exist: the call has {n_channels}")
