@@ -38,7 +38,7 @@ def speech(kind: str) -> np.ndarray:
     signal = np.concatenate([sf.read(p, dtype="float32")[0] for p in paths])
     if kind == "8 kHz mu-law":
         narrow = librosa.resample(signal, orig_sr=SR, target_sr=8000)
-        coded = librosa.mu_expand(librosa.mu_compress(narrow, quantize=True), quantize=True)
+        coded = librosa.mu_expand(librosa.mu_compress(np.clip(narrow, -1, 1), quantize=True), quantize=True)
         return librosa.resample(coded.astype(np.float32), orig_sr=8000, target_sr=SR)
     if kind == "white noise 10 dB":
         noise = np.random.default_rng(0).standard_normal(signal.size).astype(np.float32)

@@ -5,10 +5,11 @@ import os
 bind = os.environ.get("SER_BIND") or f"{os.environ.get('SER_HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("SER_WORKERS", "2"))
 threads = int(os.environ.get("SER_THREADS", "1"))
-# gthread, also with one thread: its timeout watches that a worker is alive, not how long a request takes, so a
-# two-hour call analysed by /analyze (minutes of work) is not killed as a hung worker, as a sync worker would be.
-worker_class = "gthread"
-timeout = int(os.environ.get("SER_TIMEOUT", "60"))
+# sync workers: a request may run SER_TIMEOUT seconds before its worker is taken for hung and restarted, so the
+# default leaves room for /analyze of a two-hour call (about 2 minutes in one worker, BENCHMARKS.md). gthread
+# workers (SER_WORKER_CLASS=gthread) never cut a long request, but served 3 s uploads at half the rate here.
+worker_class = os.environ.get("SER_WORKER_CLASS", "sync")
+timeout = int(os.environ.get("SER_TIMEOUT", "600"))
 graceful_timeout = int(os.environ.get("SER_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 max_requests = int(os.environ.get("SER_MAX_REQUESTS", "0"))

@@ -17,7 +17,6 @@ per call is one float per 32 ms and the per-segment results.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -26,18 +25,17 @@ from typing import Any
 import librosa
 import numpy as np
 import soundfile as sf
-import soxr
 from joblib import Parallel, delayed
 from tqdm import tqdm
 
-from ser.audio.decoding import UNDECODABLE, AudioError, AudioTooLong, seekable
+from ser.audio.decoding import AudioError, AudioTooLong, seekable
 from ser.data import emodb
 from ser.errors import ParamsError
 from ser.features import voice_encoder
-from ser.features.extractor import FeatureConfig, extract
 from ser.inference import vad
 from ser.inference.diarisation import assign_speakers
 from ser.inference.predictor import Predictor
+from ser.inference.segments import segment_outputs
 from ser.inference.summary import ROLES, call_summary, satisfaction
 from ser.pipeline.params import load_params
 
@@ -118,66 +116,17 @@ class Segment:
     channel: int  # the stream: a channel of a stereo call, 0 for a mono (or mixed-down) one
 
 
-def _open(source: str | Path | bytes) -> sf.SoundFile:
-    try:
-        return sf.SoundFile(io.BytesIO(source) if isinstance(source, bytes | bytearray) else source)
-    except (sf.LibsndfileError, RuntimeError, TypeError):
-        raise AudioError(UNDECODABLE) from None
-
-
-def _streams(block: np.ndarray, per_channel: bool) -> list[np.ndarray]:
-    return [block[:, c] for c in range(block.shape[1])] if per_channel else [block.mean(axis=1)]
-
-
-def _chunk_energy_db(samples: np.ndarray, chunks: int) -> np.ndarray:
-    frames = samples[: chunks * vad.CHUNK].reshape(chunks, vad.CHUNK)
-    return 10.0 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + 1e-12)
-
-
-def speech_probabilities(
-    source: str | Path | bytes, per_channel: bool, block_s: float, streams: list[int] | None = None
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Speech probability and energy (dB) of every 32 ms chunk of each stream (the channels, or their mix), block
-    by block; ``streams`` picks some of them (so that worker processes can take one channel each)."""
-    with _open(source) as audio:
-        n_streams = audio.channels if per_channel else 1
-        wanted = list(range(n_streams)) if streams is None else streams
-        detectors = {index: vad.VoiceActivity() for index in wanted}
-        resamplers = {
-            index: soxr.ResampleStream(audio.samplerate, vad.SAMPLE_RATE, 1, dtype="float32", quality="HQ")
-            for index in wanted
-        }
-        pending = {index: np.zeros(0, dtype=np.float32) for index in wanted}
-        energies: dict[int, list[np.ndarray]] = {index: [] for index in wanted}
-        blocksize = max(1, int(block_s * audio.samplerate))
-        blocks = audio.blocks(blocksize=blocksize, dtype="float32", always_2d=True, fill_value=None)
-        for position, data in enumerate(blocks):
-            last = (position + 1) * blocksize >= audio.frames
-            mixed = _streams(data, per_channel)
-            for index in wanted:
-                stream = mixed[index]
-                if not np.all(np.isfinite(stream)):
-                    raise AudioError("audio contains NaN or infinite samples")
-                samples = resamplers[index].resample_chunk(stream, last=last)
-                detectors[index].feed(samples)
-                pending[index] = np.concatenate([pending[index], samples])
-                chunks = len(pending[index]) // vad.CHUNK
-                energies[index].append(_chunk_energy_db(pending[index], chunks))
-                pending[index] = pending[index][chunks * vad.CHUNK :]
-    return [detectors[i].probabilities() for i in wanted], [np.concatenate(energies[i]) for i in wanted]
-
-
 def _all_streams(
     source: str | Path | bytes, n_streams: int, per_channel: bool, block_s: float, workers: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities and energies of every stream (streams x chunks); a worker process per channel if allowed."""
     if workers > 1 and n_streams > 1:
-        jobs = (delayed(speech_probabilities)(source, per_channel, block_s, [index]) for index in range(n_streams))
+        jobs = (delayed(vad.stream_activity)(source, per_channel, block_s, [index]) for index in range(n_streams))
         parts = Parallel(n_jobs=min(workers, n_streams))(jobs)
         probabilities = [p for part in parts for p in part[0]]
         energies = [e for part in parts for e in part[1]]
     else:
-        probabilities, energies = speech_probabilities(source, per_channel, block_s)
+        probabilities, energies = vad.stream_activity(source, per_channel, block_s)
     length = min((len(p) for p in probabilities), default=0)
     if length == 0:
         raise AudioError("audio is too short to analyse")
@@ -203,7 +152,7 @@ def segment(
 
     The duration is checked against ``max_seconds`` from the header, before any audio is decoded.
     """
-    with _open(source) as audio:
+    with vad.open_sound_file(source) as audio:
         duration, n_channels = audio.frames / audio.samplerate, audio.channels
     if duration > max_seconds:
         raise AudioTooLong(f"audio lasts {duration:.1f} s, more than the {max_seconds:g} s allowed")
@@ -272,11 +221,6 @@ def _windows_in_batches(
         yield pending
 
 
-def segment_outputs(signal: np.ndarray, sr: int, config: FeatureConfig, embed: bool) -> tuple[np.ndarray, Any]:
-    """A segment's feature vector and, for diarisation, its voice embedding (None when not asked for)."""
-    return extract(signal, sr, config), voice_encoder.embedding(signal, sr) if embed else None
-
-
 def analyze(
     source: str | Path | bytes,
     predictor: Predictor,
@@ -314,7 +258,7 @@ def _analyze(
     results: list[tuple[Segment, dict[str, Any], Any]] = []
     runner = Parallel(n_jobs=workers) if workers > 1 else None
     bar = tqdm(total=len(segments), desc="segments", unit="segment", disable=not progress)
-    with _open(source) as audio, bar:
+    with vad.open_sound_file(source) as audio, bar:
         windows = _classification_windows(segments, duration, config.context_s)
         batches = _windows_in_batches(audio, segments, windows, by_channel, sample_rate, batch=8 * max(workers, 1))
         for batch in batches:

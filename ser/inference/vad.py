@@ -7,17 +7,22 @@ music, tones and noise: hold music, ring-back and busy tones, DTMF digits and li
 threshold, while speech is found at any level and through telephone channels (BENCHMARKS.md, "Call analysis").
 
 ``VoiceActivity`` streams: audio is fed in blocks of any length and the LSTM state is carried across them, so a
-two-hour call costs memory for its probabilities only (one float per 32 ms).
+two-hour call costs memory for its probabilities only (one float per 32 ms). ``stream_activity`` reads a recording
+block by block and feeds each channel (or their mix), resampled to 16 kHz, to its own detector.
 """
 
 from __future__ import annotations
 
+import io
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
+import soxr
 
+from ser.audio.decoding import UNDECODABLE, AudioError
 from ser.features.pretrained import package_file, verified
 
 SAMPLE_RATE = 16_000
@@ -132,3 +137,53 @@ def speech_regions(probabilities: np.ndarray, rules: SpeechRules) -> list[tuple[
         for s, e in merged
         if e - s >= rules.min_speech_s and confident_s(s, e) >= rules.min_confident_s
     ]
+
+
+def open_sound_file(source: str | Path | bytes) -> sf.SoundFile:
+    """The recording opened by libsndfile (seekable: ``audio.decoding.seekable`` makes it so), or ``AudioError``."""
+    try:
+        return sf.SoundFile(io.BytesIO(source) if isinstance(source, bytes | bytearray) else source)
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        raise AudioError(UNDECODABLE) from None
+
+
+def _streams(block: np.ndarray, per_channel: bool) -> list[np.ndarray]:
+    return [block[:, c] for c in range(block.shape[1])] if per_channel else [block.mean(axis=1)]
+
+
+def _chunk_energy_db(samples: np.ndarray, chunks: int) -> np.ndarray:
+    frames = samples[: chunks * CHUNK].reshape(chunks, CHUNK)
+    return 10.0 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + 1e-12)
+
+
+def stream_activity(
+    source: str | Path | bytes, per_channel: bool, block_s: float, streams: list[int] | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Speech probability and energy (dB) of every 32 ms chunk of each stream (the channels, or their mix), block
+    by block; ``streams`` picks some of them (so that worker processes can take one channel each)."""
+    with open_sound_file(source) as audio:
+        n_streams = audio.channels if per_channel else 1
+        wanted = list(range(n_streams)) if streams is None else streams
+        detectors = {index: VoiceActivity() for index in wanted}
+        resamplers = {
+            index: soxr.ResampleStream(audio.samplerate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+            for index in wanted
+        }
+        pending = {index: np.zeros(0, dtype=np.float32) for index in wanted}
+        energies: dict[int, list[np.ndarray]] = {index: [] for index in wanted}
+        blocksize = max(1, int(block_s * audio.samplerate))
+        blocks = audio.blocks(blocksize=blocksize, dtype="float32", always_2d=True, fill_value=None)
+        for position, data in enumerate(blocks):
+            last = (position + 1) * blocksize >= audio.frames
+            mixed = _streams(data, per_channel)
+            for index in wanted:
+                stream = mixed[index]
+                if not np.all(np.isfinite(stream)):
+                    raise AudioError("audio contains NaN or infinite samples")
+                samples = resamplers[index].resample_chunk(stream, last=last)
+                detectors[index].feed(samples)
+                pending[index] = np.concatenate([pending[index], samples])
+                chunks = len(pending[index]) // CHUNK
+                energies[index].append(_chunk_energy_db(pending[index], chunks))
+                pending[index] = pending[index][chunks * CHUNK :]
+    return [detectors[i].probabilities() for i in wanted], [np.concatenate(energies[i]) for i in wanted]
