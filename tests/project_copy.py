@@ -89,4 +89,5 @@ SERVING_PLUMBING = {
     "model": {"family": "logreg"},
     "channels": SMALL_CHANNELS,
     "features": PLUMBING_FEATURES,
+    "diarisation": {"condition": "line"},
 }

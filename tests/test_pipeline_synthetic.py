@@ -27,7 +27,14 @@ def ran_stages(output: str) -> list[str]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, synthetic_zip):
     project = copy_project(tmp_path_factory.mktemp("synthetic") / "project")
-    edit_params(project, cv=SMALL_CV, model={"family": "auto"}, channels=SMALL_CHANNELS, features=PLUMBING_FEATURES)
+    edit_params(
+        project,
+        cv=SMALL_CV,
+        model={"family": "auto"},
+        channels=SMALL_CHANNELS,
+        features=PLUMBING_FEATURES,
+        diarisation={"condition": "line"},
+    )
     env = venv_env(SER_EMODB_SOURCE=str(synthetic_zip))
     result = run(["dvc", "repro"], project, env)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -39,7 +46,7 @@ def test_every_stage_runs_and_writes_its_outputs(project):
     ran = ran_stages(output)
     assert ran[:3] in (["download", "split", "features"], ["download", "features", "split"])
     assert sorted(ran[3:5]) == CHANNEL_STAGES
-    assert ran[5:] == ["cv", "train", "speaker_norm", "evaluate"]
+    assert ran[5:] == ["cv", "voice_space", "train", "speaker_norm", "evaluate"]
     for name in [
         "data/raw/wav",
         "data/split/train.csv",
@@ -155,7 +162,7 @@ def test_split_change_keeps_clean_features(project):
     assert result.returncode == 0, result.stderr
     ran = ran_stages(result.stdout)
     assert ran[0] == "split" and sorted(ran[1:3]) == CHANNEL_STAGES
-    assert ran[3:] == ["cv", "train", "speaker_norm", "evaluate"]
+    assert ran[3:] == ["cv", "voice_space", "train", "speaker_norm", "evaluate"]
     metrics = json.loads((path / "reports/metrics.json").read_text())
     assert metrics["test_speakers"] == ["10", "14"]
 
