@@ -36,6 +36,10 @@ AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aac", ".am
 LIST_SUFFIXES = {".txt", ".lst", ".list"}
 
 
+class SchedulerUnreachable(SerError, ConnectionError):
+    """``--scheduler`` names no Dask scheduler that answers."""
+
+
 @dataclass
 class BatchReport:
     """What a batch did: calls analysed now, calls found already analysed, files that failed (path, error)."""
@@ -143,10 +147,19 @@ def _run_local(jobs: list[tuple[Any, ...]], workers: int) -> Iterator[tuple[str,
     yield from Parallel(n_jobs=workers, return_as="generator_unordered")(delayed(analyse_one)(*job) for job in jobs)
 
 
-def _run_dask(jobs: list[tuple[Any, ...]], scheduler: str) -> Iterator[tuple[str, str | None]]:
-    from dask.distributed import Client, as_completed
+def _dask_client(scheduler: str):  # type: ignore[no-untyped-def]
+    from dask.distributed import Client
 
-    with Client(scheduler, timeout=30) as client:
+    try:
+        return Client(scheduler, timeout=10)
+    except (OSError, TimeoutError, ValueError) as error:
+        raise SchedulerUnreachable(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
+
+
+def _run_dask(jobs: list[tuple[Any, ...]], client) -> Iterator[tuple[str, str | None]]:  # type: ignore[no-untyped-def]
+    from dask.distributed import as_completed
+
+    with client:
         futures = [client.submit(analyse_one, *job, pure=False) for job in jobs]
         for future in as_completed(futures):
             yield future.result()
@@ -166,6 +179,7 @@ def analyse_batch(
     files = expand_inputs(inputs)
     if not files:
         raise DataMissing("no audio files to analyse")
+    client = _dask_client(scheduler) if scheduler else None
     model_version = Predictor.load(model_dir).version
     key = settings_key(model_version, config, per_channel)
     store = out_dir / "calls"
@@ -182,7 +196,7 @@ def analyse_batch(
             report.reused += 1
         else:
             jobs.append((str(path), digests[path], str(store), str(model_dir.resolve()), config, per_channel, key))
-    runner = _run_dask(jobs, scheduler) if scheduler else _run_local(jobs, workers)
+    runner = _run_dask(jobs, client) if client else _run_local(jobs, workers)
     for path, error in tqdm(runner, total=len(jobs), desc="calls", unit="call", disable=not progress):
         if error is None:
             report.analysed += 1
