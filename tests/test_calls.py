@@ -19,6 +19,7 @@ from ser.inference.batch import analyse_batch
 from ser.inference.calls import AnalysisConfig, analyze, segment
 from ser.inference.diarisation import diarisation_error_rate
 from ser.inference.predictor import Predictor
+from ser.inference.report import CALL_COLUMNS
 from serve.app import create_app
 from tests.api_fixtures import build_served_project
 from tests.project_copy import ROOT
@@ -198,6 +199,7 @@ def test_batch_of_calls_into_tables_and_an_offline_report(served, tmp_path, caps
     assert "2 calls analysed, 0 already done, 1 failed" in printed and "broken.wav" in printed
     calls, segments = pd.read_parquet(out / "calls.parquet"), pd.read_parquet(out / "segments.parquet")
     assert len(calls) == 2 and set(segments["role"]) == {"customer", "agent"}
+    assert list(calls.columns) == CALL_COLUMNS and calls["satisfaction"].notna().all()
     assert len(pd.read_csv(out / "failed.csv")) == 1 and len(pd.read_csv(out / "calls.csv")) == 2
     page = (out / "report.html").read_text()
     assert "Calls that need attention" in page and "data:image/png;base64," in page

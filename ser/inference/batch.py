@@ -131,11 +131,13 @@ def analyse_one(
     return path, None
 
 
-def _stored(store: Path, digest: str, key: str) -> bool:
+def _stored(store: Path, digest: str, key: str) -> dict[str, Any] | None:
+    """The stored analysis of the file with this content, if it was made with these settings."""
     try:
-        return json.loads((store / f"{digest}.json").read_text())["settings"] == key
-    except (OSError, ValueError, KeyError):
-        return False
+        record = json.loads((store / f"{digest}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and record.get("settings") == key else None
 
 
 def _run_local(jobs: list[tuple[Any, ...]], workers: int) -> Iterator[tuple[str, str | None]]:
@@ -184,7 +186,8 @@ def analyse_batch(
     key = settings_key(model_version, config, per_channel)
     store = out_dir / "calls"
     report = BatchReport()
-    digests = {}
+    digests: dict[Path, str] = {}
+    records: dict[str, dict[str, Any]] = {}  # by content hash: reused now, or analysed below
     jobs = []
     for path in tqdm(files, desc="hashing", unit="file", disable=not progress):
         try:
@@ -192,7 +195,8 @@ def analyse_batch(
         except OSError as error:
             report.failed.append((str(path), f"{type(error).__name__}: {error}"))
             continue
-        if _stored(store, digests[path], key):
+        if (record := _stored(store, digests[path], key)) is not None:
+            records[digests[path]] = record
             report.reused += 1
         else:
             jobs.append((str(path), digests[path], str(store), str(model_dir.resolve()), config, per_channel, key))
@@ -203,15 +207,12 @@ def analyse_batch(
         else:
             log.warning("skipped %s: %s", path, error)
             report.failed.append((path, error))
-    done = [store / f"{digests[path]}.json" for path in files if _done(store, digests, path)]
-    stored = [json.loads(file.read_text()) for file in done]
-    records = [record for record in stored if record["settings"] == key]
+    for digest in set(digests.values()) - set(records):  # the calls analysed now
+        if (record := _stored(store, digest, key)) is not None:
+            records[digest] = record
     from ser.inference.report import write_report, write_tables
 
-    report.tables = write_tables(records, report.failed, out_dir)
-    report.tables["report"] = str(write_report(records, report.failed, out_dir / "report.html"))
+    rows = [records[digests[path]] for path in files if digests.get(path) in records]  # in the batch's order
+    report.tables = write_tables(rows, report.failed, out_dir)
+    report.tables["report"] = str(write_report(rows, report.failed, out_dir / "report.html"))
     return report
-
-
-def _done(store: Path, digests: dict[Path, str], path: Path) -> bool:
-    return path in digests and (store / f"{digests[path]}.json").is_file()

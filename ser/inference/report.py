@@ -28,6 +28,13 @@ COLOURS = {
 }
 
 
+CALL_COLUMNS = [
+    "file", "sha256", "duration_s", "channels", "separation", "satisfaction", "satisfaction_first_third",
+    "satisfaction_last_third", "trend", "confidence", "customer_talk_s", "agent_talk_s", "customer_dominant_emotion",
+    "agent_dominant_emotion", "agent_satisfaction", "worst_moment_s", "worst_emotion", "segments", "model_version",
+]  # fmt: skip
+
+
 def _call_row(record: dict[str, Any]) -> dict[str, Any]:
     analysis, summary = record["analysis"], record["analysis"]["summary"]
     customer, agent = summary["roles"]["customer"] or {}, summary["roles"]["agent"] or {}
@@ -69,7 +76,7 @@ def write_tables(records: list[dict[str, Any]], failed: list[tuple[str, str]], o
     """calls / segments / failed as Parquet and CSV in ``out_dir``; returns their paths by name."""
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = {
-        "calls": pd.DataFrame([_call_row(r) for r in records], columns=list(_call_row(_EMPTY).keys())),
+        "calls": pd.DataFrame([_call_row(r) for r in records], columns=CALL_COLUMNS),
         "segments": pd.DataFrame([row for r in records for row in _segment_rows(r)]),
         "failed": pd.DataFrame(failed, columns=["file", "error"]),
     }
@@ -79,27 +86,6 @@ def write_tables(records: list[dict[str, Any]], failed: list[tuple[str, str]], o
         table.to_csv(out_dir / f"{name}.csv", index=False)
         written[name] = str(out_dir / f"{name}.parquet")
     return written
-
-
-_EMPTY: dict[str, Any] = {
-    "file": "",
-    "sha256": "",
-    "analysis": {
-        "duration_s": 0.0,
-        "channels": 0,
-        "separation": "",
-        "model_version": "",
-        "timeline": [],
-        "summary": {
-            "satisfaction": None,
-            "trend": None,
-            "confidence": 0.0,
-            "strongest_negative": None,
-            "talk_time_s": {"customer": 0.0, "agent": 0.0},
-            "roles": {"customer": None, "agent": None},
-        },
-    },
-}
 
 
 def _png(figure: plt.Figure) -> str:

@@ -18,7 +18,7 @@ from ser.audio.decoding import AudioError, AudioTooLong
 from ser.errors import ParamsError
 from ser.inference.calls import analyze
 from serve.errors import ApiError
-from serve.routes.predict import AUDIO_TYPES
+from serve.routes.predict import upload_stream
 from serve.services import services
 
 bp = Blueprint("analysis", __name__)
@@ -26,20 +26,9 @@ CHUNK = 1 << 20
 
 
 def _save_upload(target: Path) -> None:
-    """Stream the upload (multipart field ``file`` or a raw audio body) into ``target``."""
-    if request.mimetype == "multipart/form-data":
-        upload = request.files.get("file")
-        if upload is None:
-            raise ApiError(400, 'multipart upload needs a "file" field')
-        source = upload.stream
-    elif request.mimetype.startswith(AUDIO_TYPES):
-        source = request.stream
-    else:
-        raise ApiError(
-            415, f"unsupported content type {request.mimetype or 'none'!r}: send multipart/form-data or audio/*"
-        )
+    """Stream the upload (multipart field ``file`` or a raw audio body) into ``target``, never all in memory."""
     with target.open("wb") as sink:
-        shutil.copyfileobj(source, sink, CHUNK)
+        shutil.copyfileobj(upload_stream("multipart/form-data or audio/*"), sink, CHUNK)
     if target.stat().st_size == 0:
         raise ApiError(422, "uploaded audio is empty")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, BinaryIO
 
 from flask import Blueprint, request
 
@@ -47,17 +47,22 @@ def _predict_json() -> dict[str, Any]:
     }
 
 
-def uploaded_audio(accepted: str) -> bytes:
-    """The uploaded bytes: the multipart field `file`, or a raw audio body; 415 for other content types."""
+def upload_stream(accepted: str) -> BinaryIO:
+    """The upload as a stream: the multipart field `file`, or a raw audio body; 400 without the field, 415 for other
+    content types. Shared by `/pred` (read into memory) and `/analyze` (copied to disk)."""
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
             raise ApiError(400, 'multipart upload needs a "file" field')
-        data = upload.read()
-    elif request.mimetype.startswith(AUDIO_TYPES):
-        data = request.get_data(cache=False)
-    else:
-        raise ApiError(415, f"unsupported content type {request.mimetype or 'none'!r}: send {accepted}")
+        return upload.stream
+    if request.mimetype.startswith(AUDIO_TYPES):
+        return request.stream
+    raise ApiError(415, f"unsupported content type {request.mimetype or 'none'!r}: send {accepted}")
+
+
+def uploaded_audio(accepted: str) -> bytes:
+    """The uploaded bytes (see ``upload_stream``); 422 when there are none."""
+    data = upload_stream(accepted).read()
     if not data:
         raise ApiError(422, "uploaded audio is empty")
     return data
