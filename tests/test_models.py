@@ -89,15 +89,44 @@ def test_loso_folds_hold_out_whole_speakers(data, monkeypatch):
     seen = []
     real_fit_and_score = cv._fit_and_score
 
-    def spy(spec, conditioned, train, test):
+    def spy(group, conditioned, train, test):
         seen.append((set(speakers[train]), set(speakers[test])))
-        return real_fit_and_score(spec, conditioned, train, test)
+        return real_fit_and_score(group, conditioned, train, test)
 
     monkeypatch.setattr(cv, "_fit_and_score", spy)
     x, y, speakers = data
     loso_scores({"lr": {"family": "logreg"}}, ConditionedData({CLEAN: x}, y, speakers), seed=0)
     assert len(seen) == 4
     assert all(len(test) == 1 and not train & test for train, test in seen)
+
+
+@pytest.mark.parametrize("family", ["rf", "xgb"])
+def test_tree_counts_of_one_spec_share_a_fit_and_score_as_if_fitted_alone(data, family, monkeypatch):
+    """rf/xgb candidates differing only in n_estimators are scored on one fit's prefixes, with the same results."""
+    from ser.models import cv
+
+    x, y, speakers = data
+    noisy = x + np.random.default_rng(1).normal(0, 2.0, x.shape)
+    conditioned = ConditionedData({CLEAN: x, "noisy": noisy}, y, speakers, (CLEAN,), (CLEAN, "noisy"))
+    candidates = {
+        "small": {"family": family, "n_estimators": 3, "max_depth": 2},
+        "other": {"family": family, "n_estimators": 3, "max_depth": 3},  # another spec: its own fit
+        "large": {"family": family, "n_estimators": 12, "max_depth": 2},
+    }
+    assert cv.fit_groups({n: {"seed": 0, **s} for n, s in candidates.items()}) == [["small", "large"], ["other"]]
+    fits = []
+    real_fit_and_score = cv._fit_and_score
+
+    def counting(group, *args):
+        fits.append(list(group))
+        return real_fit_and_score(group, *args)
+
+    monkeypatch.setattr(cv, "_fit_and_score", counting)
+    together = loso_scores(candidates, conditioned, seed=0).drop(columns="fit_seconds")
+    assert len(fits) == 2 * 4
+    alone = [loso_scores({n: s}, conditioned, seed=0).drop(columns="fit_seconds") for n, s in candidates.items()]
+    assert together.to_dict("records") == [frame.iloc[0].to_dict() for frame in alone]
+    assert together.loc[0, "uar_mean"] != together.loc[2, "uar_mean"]  # the prefixes are really different models
 
 
 def test_channel_copies_train_with_their_speaker_and_are_scored_per_condition(data):

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from sklearn.metrics import accuracy_score, f1_score, make_scorer, precision_score, recall_score
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 from sklearn.model_selection import LeaveOneGroupOut
+from sklearn.pipeline import Pipeline
 from tqdm import tqdm
 
 from ser.audio.channels import CLEAN
@@ -21,12 +26,18 @@ from ser.models.metrics import SELECTION_METRICS
 
 log = logging.getLogger(__name__)
 
-SCORING = {
-    "accuracy": make_scorer(accuracy_score),
-    "uar": make_scorer(recall_score, average="macro", zero_division=0),
-    "macro_precision": make_scorer(precision_score, average="macro", zero_division=0),
-    "macro_f1": make_scorer(f1_score, average="macro", zero_division=0),
+# Each metric from one fold's predictions (the same functions and arguments as scikit-learn's scorers).
+METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "accuracy": accuracy_score,
+    "uar": partial(recall_score, average="macro", zero_division=0),
+    "macro_precision": partial(precision_score, average="macro", zero_division=0),
+    "macro_f1": partial(f1_score, average="macro", zero_division=0),
 }
+
+# Families whose model of n trees is exactly the first n trees of a larger one fitted with the same spec and seed
+# (a random forest draws its trees' seeds in order; boosting adds trees in order): candidates that differ only in
+# n_estimators share one fit of the largest and are scored on its prefixes (tested to give the same predictions).
+NESTED_FAMILIES = ("rf", "xgb")
 
 
 @dataclass(frozen=True)
@@ -57,22 +68,56 @@ class ConditionedData:
         return x, np.tile(self.y[rows], len(self.train_conditions))
 
 
+def fit_groups(specs: dict[str, dict[str, Any]]) -> list[list[str]]:
+    """Candidates that one fit scores: those of a nested family that differ only in n_estimators, else one each."""
+    groups: dict[str, list[str]] = {}
+    for name, spec in specs.items():
+        resolved = resolve_spec(spec, strict=True)
+        if resolved["family"] in NESTED_FAMILIES:
+            key = json.dumps({k: v for k, v in resolved.items() if k != "n_estimators"}, sort_keys=True)
+        else:
+            key = f"single:{name}"
+        groups.setdefault(key, []).append(name)
+    return list(groups.values())
+
+
+def _trees(spec: dict[str, Any]) -> int:
+    return int(resolve_spec(spec, strict=True)["n_estimators"])
+
+
+def _predictor(estimator: Pipeline, family: str, n_trees: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Predictions of the fitted ``estimator`` cut to its first ``n_trees`` trees (nested families only)."""
+    scale, ensemble = estimator[:-1], estimator[-1]
+    if family == "rf":
+        prefix = copy.copy(ensemble)
+        prefix.estimators_, prefix.n_estimators = ensemble.estimators_[:n_trees], n_trees
+        return lambda x: prefix.predict(scale.transform(x))
+    return lambda x: ensemble.predict(scale.transform(x), iteration_range=(0, n_trees))
+
+
 def _fit_and_score(
-    spec: dict[str, Any], data: ConditionedData, train: np.ndarray, test: np.ndarray
-) -> tuple[dict[str, dict[str, float]], float]:
-    """Fit ``spec`` on one fold's training copies; its scores on the held-out speaker per condition, fit time."""
-    estimator = build_estimator(spec)
+    group: dict[str, dict[str, Any]], data: ConditionedData, train: np.ndarray, test: np.ndarray
+) -> dict[str, tuple[dict[str, dict[str, float]], float]]:
+    """Fit one fold for a group of candidates; each candidate's scores on the held-out speaker per condition.
+
+    A group of more than one candidate (see ``fit_groups``) is fitted once with the most trees; each member is
+    scored on that fit's first n trees, and reports the shared fit's time.
+    """
+    largest = max(group, key=lambda name: _trees(group[name])) if len(group) > 1 else next(iter(group))
+    estimator = build_estimator(group[largest])
     x, y = data.training_rows(train)
     started = time.perf_counter()
     estimator.fit(x, y)
     fit_seconds = time.perf_counter() - started
-    scores = {
-        condition: {
-            name: float(scorer(estimator, data.x[condition][test], data.y[test])) for name, scorer in SCORING.items()
-        }
-        for condition in data.score_conditions
-    }
-    return scores, fit_seconds
+    outcome = {}
+    for name, spec in group.items():
+        predict = estimator.predict if len(group) == 1 else _predictor(estimator, spec["family"], _trees(spec))
+        scores = {}
+        for condition in data.score_conditions:
+            truth, predicted = data.y[test], predict(data.x[condition][test])
+            scores[condition] = {metric: float(score(truth, predicted)) for metric, score in METRICS.items()}
+        outcome[name] = (scores, fit_seconds)
+    return outcome
 
 
 def loso_scores(
@@ -82,8 +127,9 @@ def loso_scores(
 
     ``<metric>_mean`` / ``_std`` are over folds of the metric averaged over the score conditions (the selection
     figure); ``<metric>_<condition>`` are per condition, mean over folds. Scaling is part of each candidate's
-    pipeline, so it is fitted inside every fold. All (candidate, fold) fits go to one worker pool; every fit is
-    seeded, so the scores do not depend on ``n_jobs`` or on the order the fits run in.
+    pipeline, so it is fitted inside every fold. All (candidate group, fold) fits go to one worker pool; every fit
+    is seeded, so the scores do not depend on ``n_jobs`` or on the order the fits run in. ``fit_seconds`` is the
+    mean time of the fits a candidate was scored on (shared within a ``fit_groups`` group).
     """
     speakers = data.speakers
     if len(set(speakers)) < 2:
@@ -99,15 +145,20 @@ def loso_scores(
     for train, test in folds:
         if set(speakers[train]) & set(speakers[test]):
             raise AssertionError("a LOSO fold shares speakers between training and validation")
-    tasks = [(name, fold) for name in specs for fold in range(len(folds))]
-    jobs = (delayed(_fit_and_score)(specs[name], data, *folds[fold]) for name, fold in tasks)
+    groups = fit_groups(specs)
+    tasks = [(group, fold) for group in groups for fold in range(len(folds))]
+    jobs = (delayed(_fit_and_score)({n: specs[n] for n in group}, data, *folds[fold]) for group, fold in tasks)
     runner = Parallel(n_jobs=n_jobs, return_as="generator")
     outcomes = list(tqdm(runner(jobs), total=len(tasks), desc="LOSO CV", unit="fit"))
+    per_candidate: dict[str, list[tuple[dict[str, dict[str, float]], float]]] = {name: [] for name in specs}
+    for outcome in outcomes:  # in task order: group by group, fold by fold
+        for name, result in outcome.items():
+            per_candidate[name].append(result)
     rows = []
     for name, spec in candidates.items():
-        results = [outcome for (task_name, _), outcome in zip(tasks, outcomes, strict=True) if task_name == name]
+        results = per_candidate[name]
         row: dict[str, Any] = {"candidate": name, "family": spec["family"]}
-        for metric in SCORING:
+        for metric in METRICS:
             per_fold = np.array([[s[c][metric] for c in data.score_conditions] for s, _ in results])
             row[f"{metric}_mean"] = round(float(per_fold.mean()), 6)
             row[f"{metric}_std"] = round(float(per_fold.mean(axis=1).std()), 6)
