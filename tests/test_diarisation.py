@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from ser.inference.diarisation import assign_speakers
-from ser.models.voice_space import project, within_speaker_whitening
+from ser.inference.diarisation import assign_speakers, project
+from ser.models.voice_space import within_speaker_whitening
 
 pytestmark = pytest.mark.unit
 

@@ -46,13 +46,21 @@ class BabblePool:
         return [audio.decode(candidates[i], 16000)[0] for i in sorted(chosen)]
 
 
+def heard_through(path: Path, condition: Condition | None, sample_rate: int) -> np.ndarray:
+    """A recording mixed to mono, through ``condition`` if one is given (seeded by the file's stem), at
+    ``sample_rate``: what the pipeline's channel features and speaker space are computed from."""
+    data, sr = audio.decode_channels(path)
+    signal = data.mean(axis=1)
+    if condition is not None:
+        signal, sr = condition.apply(signal, sr, path.stem)
+    return audio.resample(signal, sr, sample_rate)
+
+
 def features_of_recording(path: Path, config: FeatureConfig, condition: Condition | None = None) -> np.ndarray:
     """Features of one recording, clean or as heard through ``condition`` (seeded by the file's stem)."""
     if condition is None:
         return features_of_file(path, config)
-    data, sr = audio.decode_channels(path)
-    signal, sr = condition.apply(data.mean(axis=1), sr, path.stem)
-    signal = audio.resample(signal, sr, config.sample_rate)
+    signal = heard_through(path, condition, config.sample_rate)
     audio.check_usable(signal, config.min_samples)
     return extract(signal, config.sample_rate, config)
 

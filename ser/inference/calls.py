@@ -11,8 +11,8 @@
    speakers (``ser.inference.diarisation``) and whoever speaks first is ``first_speaker`` (the agent by default:
    agents answer the phone with a greeting).
 
-Memory stays bounded however long the call: audio is read in blocks, segments one batch at a time, and what is kept
-per call is one float per 32 ms and the per-segment results.
+Memory stays bounded however long the call: audio is read in blocks, a few segments are in flight at a time, and
+what is kept per call is one float per 32 ms and the per-segment results.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from ser.audio.decoding import AudioError, AudioTooLong, seekable
 from ser.data import emodb
 from ser.errors import ParamsError
 from ser.features import voice_encoder
+from ser.features.extractor import FeatureConfig
 from ser.inference import vad
 from ser.inference.diarisation import assign_speakers
 from ser.inference.predictor import Predictor
@@ -201,24 +202,48 @@ def _classification_windows(
     return windows
 
 
-def _windows_in_batches(
+def _segment_outputs(
     audio: sf.SoundFile,
     segments: list[Segment],
     windows: dict[Segment, tuple[float, float]],
     per_channel: bool,
-    sample_rate: int,
-    batch: int,
-) -> Iterator[list[tuple[Segment, np.ndarray]]]:
-    """Segments with their classification window's samples, ``batch`` at a time (bounded memory)."""
-    pending = []
-    for seg in segments:
-        start, end = windows[seg]
-        pending.append((seg, _segment_signal(audio, start, end, seg.channel, per_channel, sample_rate)))
-        if len(pending) == batch:
-            yield pending
-            pending = []
-    if pending:
-        yield pending
+    config: FeatureConfig,
+    workers: int,
+    bar: tqdm,
+) -> Iterator[tuple[Segment, np.ndarray, Any]]:
+    """Each usable segment with its feature vector and (mono) voice embedding, in order.
+
+    Windows are read lazily, and with ``workers`` > 1 one pool works through all of them without waiting between
+    batches; at most ``4 * workers`` windows are in flight, so memory stays bounded however long the call.
+    """
+    usable: list[Segment] = []  # in submission order, which is the order results come back in
+
+    def jobs() -> Iterator[tuple[np.ndarray, int, FeatureConfig, bool]]:
+        for seg in segments:
+            start, end = windows[seg]
+            signal = _segment_signal(audio, start, end, seg.channel, per_channel, config.sample_rate)
+            bar.update(1)
+            if signal.size >= config.min_samples:
+                usable.append(seg)
+                yield signal, config.sample_rate, config, not per_channel
+
+    if workers > 1:
+        runner = Parallel(n_jobs=workers, return_as="generator", pre_dispatch=4 * workers)
+        outputs = runner(delayed(segment_outputs)(*job) for job in jobs())
+    else:
+        outputs = (segment_outputs(*job) for job in jobs())
+    for index, (vector, embedding) in enumerate(outputs):
+        yield usable[index], vector, embedding
+
+
+def _predicted(
+    predictor: Predictor, outputs: list[tuple[Segment, np.ndarray, Any]]
+) -> list[tuple[Segment, dict[str, Any], Any]]:
+    """Segments with the model's answer for their feature vectors (one model call), and their embeddings."""
+    if not outputs:
+        return []
+    answers = predictor.predict_features(np.vstack([vector for _, vector, _ in outputs]))
+    return [(seg, answer, embedding) for (seg, _, embedding), answer in zip(outputs, answers, strict=True)]
 
 
 def analyze(
@@ -253,28 +278,19 @@ def _analyze(
     by_channel = per_channel and n_channels > 1
     if by_channel and config.customer_channel >= n_channels:
         raise AudioError(f"customer_channel {config.customer_channel} does not exist: the call has {n_channels}")
-    features_config = predictor.feature_config
-    sample_rate = features_config.sample_rate
     results: list[tuple[Segment, dict[str, Any], Any]] = []
-    runner = Parallel(n_jobs=workers) if workers > 1 else None
+    batch = 8 * max(workers, 1)  # segments per model call
     bar = tqdm(total=len(segments), desc="segments", unit="segment", disable=not progress)
     with vad.open_sound_file(source) as audio, bar:
         windows = _classification_windows(segments, duration, config.context_s)
-        batches = _windows_in_batches(audio, segments, windows, by_channel, sample_rate, batch=8 * max(workers, 1))
-        for batch in batches:
-            usable = [(seg, signal) for seg, signal in batch if signal.size >= features_config.min_samples]
-            jobs = [(signal, sample_rate, features_config, not by_channel) for _, signal in usable]
-            outputs = (
-                runner(delayed(segment_outputs)(*job) for job in jobs)
-                if runner
-                else [segment_outputs(*job) for job in jobs]
-            )
-            bar.update(len(batch))
-            if not usable:
-                continue
-            answers = predictor.predict_features(np.vstack([vector for vector, _ in outputs]))
-            for (seg, _), answer, (_, embedding) in zip(usable, answers, outputs, strict=True):
-                results.append((seg, answer, embedding))
+        outputs = _segment_outputs(audio, segments, windows, by_channel, predictor.feature_config, workers, bar)
+        pending: list[tuple[Segment, np.ndarray, Any]] = []
+        for output in outputs:
+            pending.append(output)
+            if len(pending) == batch:
+                results += _predicted(predictor, pending)
+                pending = []
+        results += _predicted(predictor, pending)
     if by_channel:
         roles = ["customer" if seg.channel == config.customer_channel else "agent" for seg, _, _ in results]
         speakers = [seg.channel for seg, _, _ in results]

@@ -2,7 +2,7 @@
 
 Embeddings come from the pretrained speaker-verification voice encoder (``ser.features.voice_encoder.embedding``,
 Resemblyzer's GE2E model), projected into the speaker space the pipeline learnt on the training speakers
-(``ser.models.voice_space``: whitened against how one voice varies across emotions and channels). Segments are
+(fitted by ``ser.models.voice_space``: whitened against how one voice varies across emotions and channels). Segments are
 clustered into two speakers by k-means on the unit sphere, each weighted by its duration; speaker 0 is whoever
 speaks first. A call is taken to have two voices: a monologue is split in two (telling one voice from two was not
 reliable on EmoDB: the centroid similarities of one speaker's two clusters and of two speakers' overlap; see
@@ -13,15 +13,21 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from sklearn.cluster import KMeans
 
-from ser.models.voice_space import project
+
+def project(embeddings_: np.ndarray, transform: np.ndarray | None) -> np.ndarray:
+    """Embeddings in the speaker space, unit length (as they are when there is no transform)."""
+    projected = embeddings_ if transform is None else embeddings_ @ transform
+    return projected / (np.linalg.norm(projected, axis=-1, keepdims=True) + 1e-9)
 
 
 def assign_speakers(embeddings: np.ndarray, durations: np.ndarray, voice_space: np.ndarray | None) -> list[int]:
     """Speaker number (0 or 1) of each segment, in order; 0 for the first segment's speaker."""
     if len(embeddings) < 2:
         return [0] * len(embeddings)
+    # Imported here: scikit-learn's clustering package costs API workers memory for mono calls only.
+    from sklearn.cluster import KMeans
+
     points = project(embeddings, voice_space)
     labels = KMeans(n_clusters=2, n_init=10, random_state=0).fit_predict(points, sample_weight=durations)
     return [0 if label == labels[0] else 1 for label in labels]

@@ -5,7 +5,8 @@ clustering two speakers' raw embeddings splits some pairs by emotion instead (BE
 Within-class covariance normalisation (WCCN, the classic speaker-verification back end) whitens the embeddings
 against how one speaker's voice varies (across emotions and telephone channels), so that what is left is mostly who
 speaks. The transform is fitted on the training speakers' recordings, clean and through the given channel
-conditions, and shipped inside the model artifact (``voice_space.npy``).
+conditions, and shipped inside the model artifact (``voice_space.npy``). This module fits it (pipeline side); calls
+are projected into it by ``ser.inference.diarisation``.
 """
 
 from __future__ import annotations
@@ -13,26 +14,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from joblib import Parallel, delayed
 from tqdm import tqdm
 
-from ser.audio import decoding as audio
-from ser.audio.channels import Condition
 from ser.data import emodb
 from ser.features import voice_encoder
+from ser.features.dataset import heard_through
+
+if TYPE_CHECKING:
+    from ser.audio.channels import Condition
 
 log = logging.getLogger(__name__)
 
 
 def embedding_of_recording(path: Path, condition: Condition | None) -> np.ndarray:
     """The voice embedding of one recording, clean or through ``condition`` (seeded by the file's stem)."""
-    data, sr = audio.decode_channels(path)
-    signal = data.mean(axis=1)
-    if condition is not None:
-        signal, sr = condition.apply(signal, sr, path.stem)
-    return voice_encoder.embedding(audio.resample(signal, sr, voice_encoder.SAMPLE_RATE), voice_encoder.SAMPLE_RATE)
+    signal = heard_through(path, condition, voice_encoder.SAMPLE_RATE)
+    return voice_encoder.embedding(signal, voice_encoder.SAMPLE_RATE)
 
 
 def embeddings(paths: Sequence[Path], conditions: Sequence[Condition | None], workers: int) -> np.ndarray:
@@ -63,9 +64,3 @@ def fit(
     transform = within_speaker_whitening(embeddings(paths, conditions, workers), speakers, regularisation)
     log.info("voice space from %d speakers, %d embeddings", len(set(speakers)), len(speakers))
     return transform
-
-
-def project(embeddings_: np.ndarray, transform: np.ndarray | None) -> np.ndarray:
-    """Embeddings in the speaker space, unit length (as they are when there is no transform)."""
-    projected = embeddings_ if transform is None else embeddings_ @ transform
-    return projected / (np.linalg.norm(projected, axis=-1, keepdims=True) + 1e-9)
