@@ -73,7 +73,7 @@ def test_metrics_beat_the_proof_of_concept_and_the_classical_baseline(project):
     assert metrics["accuracy"] >= 0.86
     summary = json.loads((path / "reports/cv/summary.json").read_text())
     assert summary["best_candidate"] == "mlp_200"
-    assert summary["best_uar_mean"] >= 0.84  # measured 0.859 over the 13 conditions
+    assert summary["best_uar_mean"] >= 0.84  # measured 0.854 over the 14 conditions (0.859 over 13)
     assert summary["best_uar_clean"] >= 0.89  # measured 0.918
     shown = run(["dvc", "metrics", "show", "--json"], path, env)
     assert shown.returncode == 0 and "accuracy" in shown.stdout
@@ -178,6 +178,7 @@ CONDITION_FLOORS = {  # measured with the default params on 2026-12-01
     "white_10db": 0.82,  # 0.850
     "babble_10db": 0.83,  # 0.860
     "quiet_30db": 0.86,  # 0.888
+    "speakerphone_8k": 0.75,  # 0.785 (2026-12-02: a hands-free caller, the weakest condition)
 }
 
 
