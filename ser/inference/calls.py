@@ -68,6 +68,8 @@ class AnalysisConfig:
     min_gap_s: float = 0.35
     padding_s: float = 0.05
     context_s: float = 0.1
+    edge_extension_s: float = 0.5
+    edge_margin_db: float = 10.0
     block_s: float = 30.0
     satisfaction_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SATISFACTION_WEIGHTS))
 
@@ -107,6 +109,8 @@ class AnalysisConfig:
             min_speech_s=self.min_segment_s,
             min_confident_s=self.min_confident_s,
             padding_s=self.padding_s,
+            edge_extension_s=self.edge_extension_s,
+            edge_margin_db=self.edge_margin_db,
         )
 
 
@@ -134,12 +138,12 @@ def _all_streams(
     return np.vstack([p[:length] for p in probabilities]), np.vstack([e[:length] for e in energies])
 
 
-def _without_crosstalk(probabilities: np.ndarray, energy_db: np.ndarray, crosstalk_db: float) -> np.ndarray:
-    """Zero the chunks of a channel that is ``crosstalk_db`` quieter than the loudest channel at that moment."""
-    if len(probabilities) < 2:
-        return probabilities
-    loudest = energy_db.max(axis=0, keepdims=True)
-    return np.where(energy_db < loudest - crosstalk_db, 0.0, probabilities)
+def _crosstalk(energy_db: np.ndarray, crosstalk_db: float) -> np.ndarray:
+    """Chunks (streams x chunks) of a channel ``crosstalk_db`` quieter than the loudest channel at that moment:
+    the other voice leaking in, not a second speaker."""
+    if len(energy_db) < 2:
+        return np.zeros(energy_db.shape, dtype=bool)
+    return energy_db < energy_db.max(axis=0, keepdims=True) - crosstalk_db
 
 
 def segment(
@@ -160,10 +164,12 @@ def segment(
     per_channel = per_channel and n_channels > 1
     n_streams = n_channels if per_channel else 1
     probabilities, energy_db = _all_streams(source, n_streams, per_channel, config.block_s, workers)
-    probabilities = _without_crosstalk(probabilities, energy_db, config.crosstalk_db)
+    crosstalk = _crosstalk(energy_db, config.crosstalk_db)
+    probabilities = np.where(crosstalk, 0.0, probabilities)
+    energy_db = np.where(crosstalk, np.nan, energy_db)  # never loud enough to extend a region into
     segments = []
     for channel, stream in enumerate(probabilities):
-        for start_s, end_s in vad.speech_regions(stream, config.speech_rules):
+        for start_s, end_s in vad.speech_regions(stream, config.speech_rules, energy_db[channel]):
             end_s = min(end_s, duration)
             pieces = int(np.ceil((end_s - start_s) / config.max_segment_s))
             step = (end_s - start_s) / pieces

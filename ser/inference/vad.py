@@ -102,10 +102,19 @@ class SpeechRules:
     min_speech_s: float = 0.4  # shorter regions are dropped ...
     min_confident_s: float = 0.25  # ... and so are regions with less than this at or above the threshold
     padding_s: float = 0.05  # added on both sides (the model reacts about one chunk late)
+    # The model often reacts a few hundred ms after a soft onset, later still after a long silence: a region's
+    # edges move out over neighbouring chunks that stay ``edge_margin_db`` above the stream's noise floor (its
+    # 10th-percentile chunk energy), by at most ``edge_extension_s``, never closer than ``min_gap_s`` to another
+    # region. 0 turns it off.
+    edge_extension_s: float = 0.5
+    edge_margin_db: float = 10.0
 
 
-def speech_regions(probabilities: np.ndarray, rules: SpeechRules) -> list[tuple[float, float]]:
-    """Speech regions (start_s, end_s) from chunk probabilities, with hysteresis, gap merging and padding.
+def speech_regions(
+    probabilities: np.ndarray, rules: SpeechRules, energy_db: np.ndarray | None = None
+) -> list[tuple[float, float]]:
+    """Speech regions (start_s, end_s) from chunk probabilities, with hysteresis, gap merging and padding; with
+    the chunks' energies (dB), edges are extended over the loud chunks around them (``SpeechRules``).
 
     A region needs ``min_confident_s`` of chunks at or above the threshold: music and tones make the model spike
     for a chunk or two (and linger above the release level after), speech holds it there.
@@ -132,11 +141,30 @@ def speech_regions(probabilities: np.ndarray, rules: SpeechRules) -> list[tuple[
     def confident_s(start_s: float, end_s: float) -> float:
         return float(confident[round(end_s / CHUNK_S)] - confident[round(start_s / CHUNK_S)]) * CHUNK_S
 
-    return [
-        (max(0.0, s - rules.padding_s), min(end, e + rules.padding_s))
-        for s, e in merged
-        if e - s >= rules.min_speech_s and confident_s(s, e) >= rules.min_confident_s
-    ]
+    kept = [(s, e) for s, e in merged if e - s >= rules.min_speech_s and confident_s(s, e) >= rules.min_confident_s]
+    if energy_db is not None and rules.edge_extension_s > 0 and kept:
+        kept = _extended_edges(kept, np.asarray(energy_db)[: len(probabilities)], rules)
+    return [(max(0.0, s - rules.padding_s), min(end, e + rules.padding_s)) for s, e in kept]
+
+
+def _extended_edges(
+    regions: list[tuple[float, float]], energy_db: np.ndarray, rules: SpeechRules
+) -> list[tuple[float, float]]:
+    """Regions (chunk-aligned seconds) whose edges move out over chunks ``edge_margin_db`` above the noise floor
+    (NaN energies never count as loud)."""
+    loud = energy_db >= float(np.nanpercentile(energy_db, 10)) + rules.edge_margin_db
+    reach, gap = round(rules.edge_extension_s / CHUNK_S), round(rules.min_gap_s / CHUNK_S)
+    bounds = [(round(s / CHUNK_S), round(e / CHUNK_S)) for s, e in regions]
+    extended: list[tuple[int, int]] = []
+    for index, (first, stop) in enumerate(bounds):
+        low = max(0, first - reach, extended[-1][1] + gap if extended else 0)
+        high = min(len(loud), stop + reach, bounds[index + 1][0] - gap if index + 1 < len(bounds) else len(loud))
+        while first > low and loud[first - 1]:
+            first -= 1
+        while stop < high and loud[stop]:
+            stop += 1
+        extended.append((first, stop))
+    return [(first * CHUNK_S, stop * CHUNK_S) for first, stop in extended]
 
 
 def open_sound_file(source: str | Path | bytes) -> sf.SoundFile:

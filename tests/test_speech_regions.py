@@ -1,0 +1,63 @@
+"""Speech regions from the VAD's chunk probabilities: hysteresis, gaps, and edges refined by the chunks' energy."""
+
+import numpy as np
+import pytest
+
+from ser.inference.vad import CHUNK_S, SpeechRules, speech_regions
+
+pytestmark = pytest.mark.unit
+
+RULES = SpeechRules(threshold=0.7, release=0.35, min_gap_s=0.35, min_confident_s=0.5, padding_s=0.0)
+
+
+def _chunks(seconds: float) -> int:
+    return round(seconds / CHUNK_S)
+
+
+def _call(late_onset_s: float = 0.4) -> tuple[np.ndarray, np.ndarray]:
+    """10 s of line noise (-60 dB) with an utterance loud from 2 s to 4 s whose probability rises only
+    ``late_onset_s`` after it starts, and a second one from 6 s to 8 s that the model hears at once."""
+    n = _chunks(10.0)
+    probabilities, energy = np.zeros(n, np.float32), np.full(n, -60.0)
+    energy[_chunks(2.0) : _chunks(4.0)] = -25.0
+    probabilities[_chunks(2.0 + late_onset_s) : _chunks(4.0)] = 0.95
+    energy[_chunks(6.0) : _chunks(8.0)] = -25.0
+    probabilities[_chunks(6.0) : _chunks(8.0)] = 0.95
+    return probabilities, energy
+
+
+def test_a_late_onset_is_moved_back_to_where_the_speech_energy_starts():
+    probabilities, energy = _call()
+    without = speech_regions(probabilities, RULES)
+    with_energy = speech_regions(probabilities, RULES, energy)
+    assert without[0][0] == pytest.approx(2.4, abs=CHUNK_S)
+    assert with_energy[0][0] == pytest.approx(2.0, abs=CHUNK_S)
+    assert with_energy[1] == pytest.approx(without[1], abs=CHUNK_S)  # heard at once: nothing to move
+
+
+def test_edges_move_at_most_the_extension_and_never_into_quiet_or_unknown_chunks():
+    probabilities, energy = _call(late_onset_s=1.0)
+    (start, _), _ = speech_regions(probabilities, RULES, energy)
+    assert start == pytest.approx(3.0 - RULES.edge_extension_s, abs=CHUNK_S)
+    energy[_chunks(2.0) : _chunks(2.9)] = np.nan  # e.g. the other channel's voice leaking in (crosstalk)
+    (start, _), _ = speech_regions(probabilities, RULES, energy)
+    assert start == pytest.approx(2.9, abs=CHUNK_S)
+    off = speech_regions(probabilities, SpeechRules(**{**RULES.__dict__, "edge_extension_s": 0.0}), energy)
+    assert off[0][0] == pytest.approx(3.0, abs=CHUNK_S)
+
+
+def test_an_extended_edge_keeps_the_minimum_gap_to_its_neighbour():
+    probabilities, energy = _call()
+    probabilities[_chunks(4.6) : _chunks(8.0)] = 0.95  # the second utterance 0.6 s after the first
+    energy[_chunks(4.0) : _chunks(4.6)] = -30.0  # and loud between them (e.g. babble)
+    first, second = speech_regions(probabilities, RULES, energy)
+    assert first[1] == pytest.approx(4.6 - RULES.min_gap_s, abs=CHUNK_S)
+    assert second[0] == pytest.approx(4.6, abs=CHUNK_S)
+    assert second[0] - first[1] >= RULES.min_gap_s - 1e-9
+
+
+def test_spikes_of_music_stay_below_the_confidence_rule_even_when_loud():
+    n = _chunks(10.0)
+    probabilities, energy = np.zeros(n, np.float32), np.full(n, -20.0)
+    probabilities[::20] = 0.9  # a chunk in twenty spikes, as hold music makes the model do
+    assert speech_regions(probabilities, RULES, energy) == []
