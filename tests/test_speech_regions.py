@@ -61,3 +61,17 @@ def test_spikes_of_music_stay_below_the_confidence_rule_even_when_loud():
     probabilities, energy = np.zeros(n, np.float32), np.full(n, -20.0)
     probabilities[::20] = 0.9  # a chunk in twenty spikes, as hold music makes the model do
     assert speech_regions(probabilities, RULES, energy) == []
+
+
+def test_a_loud_stretch_the_model_is_seldom_sure_of_is_dropped_by_the_confident_share():
+    n = _chunks(10.0)
+    probabilities, energy = np.zeros(n, np.float32), np.full(n, -60.0)
+    energy[_chunks(2.0) : _chunks(5.0)] = -20.0  # e.g. a bar of hold music: loud throughout ...
+    probabilities[_chunks(2.5) : _chunks(3.1)] = 0.9  # ... the model sure of 0.6 s of it ...
+    probabilities[_chunks(3.1) : _chunks(4.5)] = 0.5  # ... and unsure (above the release level) of the rest
+    lenient = SpeechRules(**{**RULES.__dict__, "min_confident_share": 0.0})
+    strict = SpeechRules(**{**RULES.__dict__, "min_confident_share": 0.3})
+    assert len(speech_regions(probabilities, lenient, energy)) == 1
+    assert speech_regions(probabilities, strict, energy) == []
+    probabilities, energy = _call()  # speech: the model stays sure once it has reacted
+    assert len(speech_regions(probabilities, strict, energy)) == 2

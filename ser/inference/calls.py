@@ -62,6 +62,7 @@ class AnalysisConfig:
     vad_threshold: float = 0.7
     vad_release: float = 0.35
     min_confident_s: float = 0.5
+    min_confident_share: float = 0.3
     crosstalk_db: float = 20.0
     min_segment_s: float = 0.4
     max_segment_s: float = 10.0
@@ -108,6 +109,7 @@ class AnalysisConfig:
             min_gap_s=self.min_gap_s,
             min_speech_s=self.min_segment_s,
             min_confident_s=self.min_confident_s,
+            min_confident_share=self.min_confident_share,
             padding_s=self.padding_s,
             edge_extension_s=self.edge_extension_s,
             edge_margin_db=self.edge_margin_db,

@@ -101,6 +101,7 @@ class SpeechRules:
     min_gap_s: float = 0.35  # shorter pauses do not split a region
     min_speech_s: float = 0.4  # shorter regions are dropped ...
     min_confident_s: float = 0.25  # ... and so are regions with less than this at or above the threshold
+    min_confident_share: float = 0.0  # ... or with a smaller share of their chunks at or above it
     padding_s: float = 0.05  # added on both sides (the model reacts about one chunk late)
     # The model often reacts a few hundred ms after a soft onset, later still after a long silence: a region's
     # edges move out over neighbouring chunks that stay ``edge_margin_db`` above the stream's noise floor (its
@@ -116,8 +117,10 @@ def speech_regions(
     """Speech regions (start_s, end_s) from chunk probabilities, with hysteresis, gap merging and padding; with
     the chunks' energies (dB), edges are extended over the loud chunks around them (``SpeechRules``).
 
-    A region needs ``min_confident_s`` of chunks at or above the threshold: music and tones make the model spike
-    for a chunk or two (and linger above the release level after), speech holds it there.
+    A region needs ``min_confident_s`` of chunks at or above the threshold, and ``min_confident_share`` of its
+    length once its edges are extended: music and tones make the model spike for a chunk or two (and linger
+    above the release level after) while staying loud around the spikes; speech holds the model above the
+    threshold.
     """
     regions: list[list[float]] = []
     active, start = False, 0
@@ -144,6 +147,7 @@ def speech_regions(
     kept = [(s, e) for s, e in merged if e - s >= rules.min_speech_s and confident_s(s, e) >= rules.min_confident_s]
     if energy_db is not None and rules.edge_extension_s > 0 and kept:
         kept = _extended_edges(kept, np.asarray(energy_db)[: len(probabilities)], rules)
+    kept = [(s, e) for s, e in kept if confident_s(s, e) >= rules.min_confident_share * (e - s)]
     return [(max(0.0, s - rules.padding_s), min(end, e + rules.padding_s)) for s, e in kept]
 
 
