@@ -25,6 +25,7 @@ ACTIVE = ("queued", "running")
 STATE_FILE = "state.json"
 LOG_FILE = "log.txt"
 PARAMS_BACKUP = "params.before.yaml"
+LOCK_BACKUP = "dvc.before.lock"  # DVC rewrites dvc.lock after each stage: a kill can leave it half written
 
 
 class JobConflict(RuntimeError):
@@ -97,9 +98,10 @@ class JobStore:
         job = self._read(job_id)
         if job is not None and job["state"] in ACTIVE and not _runner_alive(job):
             _kill_group(job)
-            backup = self.path(job_id) / PARAMS_BACKUP
-            if backup.is_file() and job.get("params_file"):
-                os.replace(backup, job["params_file"])  # the interrupted job's overrides must not outlive it
+            # the interrupted job's overrides must not outlive it, nor a lock file it may have left half written
+            for backup, target in ((PARAMS_BACKUP, job.get("params_file")), (LOCK_BACKUP, job.get("lock_file"))):
+                if (self.path(job_id) / backup).is_file() and target:
+                    os.replace(self.path(job_id) / backup, target)
             job.update(state="interrupted", finished_at=now(), error="the training process stopped unexpectedly")
             self.write(job)
         return job

@@ -17,15 +17,21 @@ import psutil
 from ser.models.artifact import ArtifactError, ModelArtifact
 from ser.pipeline.paths import METRICS_FILE, MODEL_DIR, PARAMS_FILE
 from serve import overrides
-from serve.jobs import PARAMS_BACKUP, JobStore, now
+from serve.jobs import LOCK_BACKUP, PARAMS_BACKUP, JobStore, now
+
+LOCK_FILE = "dvc.lock"
 
 
 def run(job_dir: Path, project_dir: Path, command: list[str]) -> int:
     store, job_id = JobStore(job_dir.parent), job_dir.name
     params_file = (project_dir / PARAMS_FILE).resolve()
-    # Kept until the job ends, so that the API can undo the overrides of a runner that was killed.
-    backup = job_dir / PARAMS_BACKUP
+    lock_file = (project_dir / LOCK_FILE).resolve()
+    # Kept until the job ends, so that the API can undo the overrides of a runner that was killed, and put back a
+    # lock file that a killed `dvc repro` left half written (DVC then reruns whatever no longer matches it).
+    backup, lock_backup = job_dir / PARAMS_BACKUP, job_dir / LOCK_BACKUP
     shutil.copyfile(params_file, backup)
+    if lock_file.is_file():
+        shutil.copyfile(lock_file, lock_backup)
     me = psutil.Process()
     job = store.update(
         job_id,
@@ -34,6 +40,7 @@ def run(job_dir: Path, project_dir: Path, command: list[str]) -> int:
         pid=me.pid,
         pid_started=me.create_time(),
         params_file=str(params_file),
+        lock_file=str(lock_file) if lock_backup.is_file() else None,
     )
     try:
         previous = ModelArtifact.load(project_dir / MODEL_DIR).version
@@ -44,16 +51,20 @@ def run(job_dir: Path, project_dir: Path, command: list[str]) -> int:
             overrides.apply(params_file, job["params"])
         print(f"$ {' '.join(command)}", flush=True)
         code = subprocess.call(command, cwd=project_dir, stdin=subprocess.DEVNULL)
+        if code < 0 and lock_backup.is_file():  # killed by a signal: its lock file may be half written
+            os.replace(lock_backup, lock_file)
         if code != 0:
             raise RuntimeError(f"{command[0]} exited with status {code}")
         artifact = ModelArtifact.load(project_dir / MODEL_DIR)
         metrics = json.loads((project_dir / METRICS_FILE).read_text())
     except Exception as error:  # the job must end in a recorded state whatever went wrong
         os.replace(backup, params_file)
+        lock_backup.unlink(missing_ok=True)
         store.update(job_id, state="failed", finished_at=now(), error=str(error), previous_model_version=previous)
         print(f"error: {error}", flush=True)
         return 1
     backup.unlink()
+    lock_backup.unlink(missing_ok=True)
     store.update(
         job_id,
         state="succeeded",

@@ -130,6 +130,38 @@ def test_killed_runner_is_reported_interrupted_and_next_job_runs(project):
     assert wait_for(restarted, next_job.json["job_id"])["state"] == "succeeded"
 
 
+HALF_WRITTEN_LOCK = "open('dvc.lock', 'w').write('schema: \\'2.0\\'\\nstages:\\n  features:\\n    cmd')"
+
+
+def _project_with_lock(project):
+    lock = project.project_dir / "dvc.lock"
+    lock.write_text("schema: '2.0'\nstages: {}\n")
+    return lock, lock.read_text()
+
+
+def test_a_pipeline_killed_while_writing_its_lock_file_leaves_the_lock_as_before(project):
+    lock, before = _project_with_lock(project)
+    kill_itself = f"import os, signal; {HALF_WRITTEN_LOCK}; os.kill(os.getpid(), signal.SIGKILL)"
+    client = make_client(project, [sys.executable, "-c", kill_itself])
+    job = wait_for(client, client.post("/train", headers=AUTH).json["job_id"])
+    assert job["state"] == "failed" and "status -9" in job["error"]
+    assert lock.read_text() == before
+
+
+def test_a_killed_runner_leaves_the_lock_file_as_before(project):
+    lock, before = _project_with_lock(project)
+    client = make_client(project, [sys.executable, "-c", f"import time; {HALF_WRITTEN_LOCK}; time.sleep(60)"])
+    job_id = client.post("/train", headers=AUTH).json["job_id"]
+    wait_for(client, job_id, states=("running",))
+    deadline = time.monotonic() + 30
+    while lock.read_text() == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert lock.read_text() != before  # half written by the "pipeline", which is still running
+    os.kill(_runner_pid(project, job_id), signal.SIGKILL)
+    assert wait_for(client, job_id)["state"] == "interrupted"
+    assert lock.read_text() == before
+
+
 def _runner_pid(project, job_id):
     return json.loads((project.jobs_dir / job_id / "state.json").read_text())["pid"]
 
