@@ -7,7 +7,15 @@ from ser.inference.vad import CHUNK_S, SpeechRules, speech_regions
 
 pytestmark = pytest.mark.unit
 
-RULES = SpeechRules(threshold=0.7, release=0.35, min_gap_s=0.35, min_confident_s=0.5, padding_s=0.0)
+RULES = SpeechRules(
+    threshold=0.7,
+    release=0.35,
+    min_gap_s=0.35,
+    min_confident_s=0.5,
+    padding_s=0.0,
+    edge_extension_s=0.5,
+    edge_margin_db=10.0,
+)
 
 
 def _chunks(seconds: float) -> int:

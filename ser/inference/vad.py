@@ -106,8 +106,8 @@ class SpeechRules:
     # The model often reacts a few hundred ms after a soft onset, later still after a long silence: a region's
     # edges move out over neighbouring chunks that stay ``edge_margin_db`` above the stream's noise floor (its
     # 10th-percentile chunk energy), by at most ``edge_extension_s``, never closer than ``min_gap_s`` to another
-    # region. 0 turns it off.
-    edge_extension_s: float = 0.5
+    # region. 0 (the default here; the values live in ``analysis:`` of params.yaml) turns it off.
+    edge_extension_s: float = 0.0
     edge_margin_db: float = 10.0
 
 
