@@ -61,6 +61,12 @@ def copy_project(destination: Path) -> Path:
     return destination
 
 
+def clone_project(template: Path, destination: Path) -> Path:
+    """A copy of a project copy as it stands (git, DVC cache, data, model): each test mutates its own."""
+    shutil.copytree(template, destination, symlinks=True)
+    return destination
+
+
 def edit_params(project: Path, **blocks: dict) -> None:
     """Merge ``blocks`` into the copy's params.yaml (one level deep)."""
     path = project / "params.yaml"

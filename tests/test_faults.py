@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from tests.project_copy import SERVING_PLUMBING, copy_project, edit_params, run, venv_env
+from tests.project_copy import clone_project, venv_env
 from tests.servers import start_gunicorn, stop, wait_for_job
 
 pytestmark = [pytest.mark.system, pytest.mark.pipeline]
@@ -19,11 +19,9 @@ FINAL = ("succeeded", "failed", "interrupted")
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, synthetic_zip):
-    project = copy_project(tmp_path_factory.mktemp("faults") / "project")
-    edit_params(project, **SERVING_PLUMBING)
+def project(tmp_path_factory, synthetic_zip, trained_serving_project):
+    project = clone_project(trained_serving_project, tmp_path_factory.mktemp("faults") / "project")
     env = venv_env(SER_EMODB_SOURCE=str(synthetic_zip), SER_API_TOKEN=TOKEN, SER_WORKERS="2")
-    assert run(["dvc", "repro"], project, env).returncode == 0
     return project, env
 
 

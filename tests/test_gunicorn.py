@@ -21,7 +21,7 @@ from tests.audio_samples import (
     wav_with_lying_data_size,
     wav_with_unknown_codec,
 )
-from tests.project_copy import SERVING_PLUMBING, copy_project, edit_params, run, venv_env
+from tests.project_copy import clone_project, venv_env
 from tests.servers import start_gunicorn, stop, wait_for_job
 
 pytestmark = [pytest.mark.system, pytest.mark.pipeline]
@@ -30,9 +30,8 @@ TOKEN = "smoke-token"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, synthetic_zip):
-    project = copy_project(tmp_path_factory.mktemp("gunicorn") / "project")
-    edit_params(project, **SERVING_PLUMBING)
+def server(tmp_path_factory, synthetic_zip, trained_serving_project):
+    project = clone_project(trained_serving_project, tmp_path_factory.mktemp("gunicorn") / "project")
     env = venv_env(
         SER_EMODB_SOURCE=str(synthetic_zip),
         SER_PROJECT_DIR=str(project),
@@ -40,8 +39,6 @@ def server(tmp_path_factory, synthetic_zip):
         SER_MAX_UPLOAD_MB="1",
         SER_WORKERS="2",
     )
-    result = run(["dvc", "repro"], project, env)
-    assert result.returncode == 0, result.stderr[-2000:]
     process, base = start_gunicorn(project, env)
     yield base, project
     stop(process)
