@@ -89,6 +89,9 @@ SMALL_CHANNELS = {
 # The pipeline tests on synthetic data check the plumbing (stages, reruns, jobs, swaps), not the encoders, which
 # tests/test_whisper_encoder.py and the real-archive test cover: librosa features only keep each run to a minute.
 PLUMBING_FEATURES = {"whisper_blocks": None}
+# One worker process per stage for the synthetic archive's short tones: starting a pool of two costs more than the
+# work (a synthetic `dvc repro` 41-49 s instead of 53-55 s); the real-archive test runs the default two.
+PLUMBING_RESOURCES = {"workers": 1}
 # Params of the tests that serve and retrain a synthetic project: one fast, deterministic model family.
 SERVING_PLUMBING = {
     "cv": {"candidates": {"logreg": {"family": "logreg"}}},
@@ -96,4 +99,5 @@ SERVING_PLUMBING = {
     "channels": SMALL_CHANNELS,
     "features": PLUMBING_FEATURES,
     "diarisation": {"condition": "line"},
+    "resources": PLUMBING_RESOURCES,
 }

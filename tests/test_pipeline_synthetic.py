@@ -5,7 +5,15 @@ import json
 import pandas as pd
 import pytest
 
-from tests.project_copy import PLUMBING_FEATURES, SMALL_CHANNELS, copy_project, edit_params, run, venv_env
+from tests.project_copy import (
+    PLUMBING_FEATURES,
+    PLUMBING_RESOURCES,
+    SMALL_CHANNELS,
+    copy_project,
+    edit_params,
+    run,
+    venv_env,
+)
 
 pytestmark = [pytest.mark.system, pytest.mark.pipeline]
 
@@ -34,6 +42,7 @@ def project(tmp_path_factory, synthetic_zip):
         channels=SMALL_CHANNELS,
         features=PLUMBING_FEATURES,
         diarisation={"condition": "line"},
+        resources=PLUMBING_RESOURCES,
     )
     env = venv_env(SER_EMODB_SOURCE=str(synthetic_zip))
     result = run(["dvc", "repro"], project, env)
