@@ -31,7 +31,9 @@ TIERS = ("unit", "system")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A test without exactly one tier would silently fall out of `pytest -m unit` and of `-m system`."""
+    """Check the tiers (a test without exactly one would silently fall out of `pytest -m unit` and of `-m system`);
+    run the real-archive pipeline first: the longest test reports first, on a machine not yet busy with the rest."""
     untiered = [item.nodeid for item in items if sum(item.get_closest_marker(tier) is not None for tier in TIERS) != 1]
     if untiered:
         raise pytest.UsageError(f"tests need exactly one of the markers {TIERS}: {untiered[:5]}")
+    items.sort(key=lambda item: item.get_closest_marker("real_data") is None)  # stable: the rest keep their order
