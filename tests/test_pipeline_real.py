@@ -50,7 +50,7 @@ def project(tmp_path_factory):
     project = copy_project(tmp_path_factory.mktemp("real") / "project")
     edit_params(project, cv=TEST_CV)
     env = venv_env(SER_EMODB_SOURCE=str(Path(ARCHIVE).resolve()))
-    result = run(["dvc", "repro"], project, env, timeout=1800)  # about 12 min alone on 2 cores; more when loaded
+    result = run(["dvc", "repro"], project, env, timeout=1800)  # 7.5-8 min alone on 2 cores; more when loaded
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return project, env
 
