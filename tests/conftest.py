@@ -32,7 +32,7 @@ TIERS = ("unit", "system")
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Check the tiers (a test without exactly one would silently fall out of `pytest -m unit` and of `-m system`);
-    run the real-archive pipeline first: the longest test reports first, on a machine not yet busy with the rest."""
+    run the real-archive pipeline first: the longest test, whose failure should show early."""
     untiered = [item.nodeid for item in items if sum(item.get_closest_marker(tier) is not None for tier in TIERS) != 1]
     if untiered:
         raise pytest.UsageError(f"tests need exactly one of the markers {TIERS}: {untiered[:5]}")
