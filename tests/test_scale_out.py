@@ -17,7 +17,7 @@ def test_second_clone_pulls_and_serves_exactly_the_pushed_model(tmp_path, synthe
     env = venv_env(SER_EMODB_SOURCE=str(synthetic_zip))
     remote = tmp_path / "remote"
     for cmd in (
-        ["dvc", "repro"],  # a no-op: the copy is trained; it also checks the lock matches the copy's workspace
+        ["dvc", "repro"],  # the copy is trained already: DVC checks its workspace against dvc.lock
         ["dvc", "remote", "add", "--default", "store", str(remote)],
         ["dvc", "push"],
         ["git", "add", "-A"],
