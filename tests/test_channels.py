@@ -155,3 +155,12 @@ def test_level_front_end_makes_features_independent_of_the_recording_level():
     assert np.allclose(loud, quiet, rtol=1e-3, atol=1e-3)
     raw = FeatureConfig(whisper_blocks=None, level_dbfs=None)
     assert not np.allclose(extract(signal, SR, raw), extract(signal * 10 ** (-30 / 20), SR, raw), atol=1e-3)
+
+
+def test_dc_offset_is_removed_before_any_feature():
+    config = FeatureConfig(whisper_blocks=None)
+    signal = speech_like()
+    centred, offset = extract(signal, SR, config), extract(signal * 0.5 + np.float32(0.2), SR, config)
+    assert np.allclose(centred, offset, rtol=1e-3, atol=1e-3)
+    kept = FeatureConfig(whisper_blocks=None, remove_dc=False)
+    assert not np.allclose(extract(signal, SR, kept), extract(signal * 0.5 + np.float32(0.2), SR, kept), atol=1e-3)

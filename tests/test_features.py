@@ -107,5 +107,5 @@ def test_defaults_are_the_params_yaml_features():
 def test_a_choice_absent_from_an_old_artifact_was_off():
     stored = {key: value for key, value in FeatureConfig().to_dict().items() if key not in ABSENT_FROM_OLD_ARTIFACTS}
     old = FeatureConfig.from_stored(stored)
-    assert (old.whisper_blocks, old.level_dbfs, old.voice_encoder) == (None, None, False)
+    assert (old.whisper_blocks, old.level_dbfs, old.voice_encoder, old.remove_dc) == (None, None, False, False)
     assert FeatureConfig.from_stored(FeatureConfig().to_dict()) == FeatureConfig()

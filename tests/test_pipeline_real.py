@@ -71,10 +71,14 @@ def test_metrics_beat_the_proof_of_concept_and_the_classical_baseline(project):
     # proof of concept 0.61-0.64, ComParE + SVM 0.86); the margin allows a few flipped predictions from
     # floating-point differences between machines.
     assert metrics["accuracy"] >= 0.86
+    # The served model (model.family mlp, hidden 200) in the CV: UAR averaged over the 14 conditions and on clean
+    # audio. Measured 0.850 / 0.919 (logreg C 0.1, the other candidate here, 0.854 / 0.911: the two are within the
+    # MLP's seed spread, so either may rank first).
+    results = pd.read_csv(path / "reports/cv/results.csv").set_index("candidate")
+    assert results.loc["mlp_200", "uar_mean"] >= 0.83
+    assert results.loc["mlp_200", "uar_clean"] >= 0.89
     summary = json.loads((path / "reports/cv/summary.json").read_text())
-    assert summary["best_candidate"] == "mlp_200"
-    assert summary["best_uar_mean"] >= 0.84  # measured 0.854 over the 14 conditions (0.859 over 13)
-    assert summary["best_uar_clean"] >= 0.89  # measured 0.921
+    assert summary["best_uar_mean"] >= 0.83
     shown = run(["dvc", "metrics", "show", "--json"], path, env)
     assert shown.returncode == 0 and "accuracy" in shown.stdout
 
@@ -167,18 +171,18 @@ def test_calls_of_test_speakers_are_segmented_and_classified_like_their_utteranc
 
 # Floors just under the measured 03 + 08 accuracies (README "Call audio"); a couple of flipped predictions
 # from floating-point differences between machines stay above them.
-CONDITION_FLOORS = {  # measured with the default params on 2026-12-01
+CONDITION_FLOORS = {  # measured with the default params on 2026-12-02 (session 11, with the DC removal)
     "clean": 0.86,  # 0.888
-    "ulaw_8k": 0.87,  # 0.907 (0.897 before the SIMD pins)
+    "ulaw_8k": 0.86,  # 0.888 (0.907 before the DC removal)
     "alaw_8k": 0.88,  # 0.907
-    "gsm_8k": 0.81,  # 0.841
+    "gsm_8k": 0.85,  # 0.879 (0.841 before)
     "opus_12k_nb": 0.86,  # 0.888
-    "mp3_16k_8k": 0.84,  # 0.869
-    "amr_nb_8k": 0.84,  # 0.888 (0.869 before the SIMD pins)
+    "mp3_16k_8k": 0.83,  # 0.860 (0.869 before)
+    "amr_nb_8k": 0.85,  # 0.879 (0.888 before)
     "white_10db": 0.82,  # 0.850
-    "babble_10db": 0.83,  # 0.860
+    "babble_10db": 0.82,  # 0.850 (0.860 before)
     "quiet_30db": 0.86,  # 0.888
-    "speakerphone_8k": 0.75,  # 0.785 (2026-12-02: a hands-free caller, the weakest condition)
+    "speakerphone_8k": 0.76,  # 0.794 (0.785 before; a hands-free caller, the weakest condition)
 }
 
 

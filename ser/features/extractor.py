@@ -43,8 +43,10 @@ class FeatureConfig:
     voice_encoder_layer: int = 3
     voice_encoder_floor_db: float | None = 20.0
     whisper_blocks: int | tuple[int, ...] | None = (2, 4)
-    # Front end, before any feature: the active speech level set to this many dBFS (null: as recorded), and the
-    # signal band-limited to this many Hz (null: full band), so that level and bandwidth stop being cues.
+    # Front end, before any feature: the recording's DC offset removed, the active speech level set to this many
+    # dBFS (null: as recorded), and the signal band-limited to this many Hz (null: full band), so that offset, level
+    # and bandwidth stop being cues.
+    remove_dc: bool = True
     level_dbfs: float | None = -20.0
     bandwidth_hz: float | None = None
 
@@ -112,6 +114,7 @@ ABSENT_FROM_OLD_ARTIFACTS: dict[str, Any] = {
     "whisper_blocks": None,
     "level_dbfs": None,
     "bandwidth_hz": None,
+    "remove_dc": False,
 }
 
 _warmed_up: set[FeatureConfig] = set()
@@ -250,7 +253,13 @@ def active_level_db(signal: np.ndarray, sr: int) -> float:
 
 
 def front_end(signal: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
-    """Trim leading and trailing silence, limit the band and set the level as ``config`` asks."""
+    """Remove the DC offset, trim leading and trailing silence, limit the band and set the level as ``config`` asks.
+
+    A DC offset (some handsets and sound cards add one) would otherwise raise the measured level and hide the
+    silence from the trimming: subtracting the mean makes the features the same with and without it.
+    """
+    if config.remove_dc:
+        signal = signal - np.float32(np.mean(signal, dtype=np.float64))
     if config.trim_silence:
         trimmed = trim(signal, config.silence_db)
         if trimmed.size >= config.min_samples:
