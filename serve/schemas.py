@@ -105,6 +105,9 @@ class CallAnalysis(BaseModel):
     duration_s: float
     channels: int
     separation: Literal["channels", "diarisation"]
+    identical_channels: bool = Field(
+        description="the channels carry one signal (dual mono, or a stereo codec merged them): analysed as mono"
+    )
     customer_channel: int | None
     first_speaker: Role | None
     model_version: str

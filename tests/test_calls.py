@@ -103,6 +103,24 @@ def test_stereo_roles_follow_the_customer_channel_and_ignore_crosstalk(predictor
         analyze(wav_bytes(call.signal), predictor, AnalysisConfig(customer_channel=3))
 
 
+def test_a_stereo_file_whose_channels_carry_one_signal_is_analysed_as_mono(predictor, mono_call):
+    """Dual mono (the mix written to both channels) and stereo through a codec that merged the channels (Opus at
+    12 kb/s): by channel, every utterance would be found twice, once as the customer's and once as the agent's."""
+    dual = np.stack([mono_call.signal, 0.5 * mono_call.signal], axis=1)
+    result = analyze(wav_bytes(dual), predictor, AnalysisConfig())
+    assert result["identical_channels"] and result["separation"] == "diarisation" and result["channels"] == 2
+    assert_one_segment_per_turn(result["timeline"], mono_call)
+    expected = ["agent" if v == 0 else "customer" for *_, v in mono_call.turns]
+    assert [item["role"] for item in result["timeline"]] == expected
+    stereo = build_call(stereo=True)
+    encoded = io.BytesIO()
+    sf.write(encoded, stereo.signal, SR, format="OGG", subtype="OPUS", compression_level=1.0)
+    merged = analyze(encoded.getvalue(), predictor, AnalysisConfig())
+    assert merged["identical_channels"] and len(merged["timeline"]) == len(stereo.turns)
+    separate = analyze(wav_bytes(stereo.signal), predictor, AnalysisConfig())
+    assert not separate["identical_channels"] and separate["separation"] == "channels"
+
+
 def test_each_segment_gets_the_emotion_of_its_utterance_alone(predictor, mono_call):
     result = analyze(wav_bytes(mono_call.signal), predictor, AnalysisConfig())
     for item, (start, end, _) in zip(result["timeline"], mono_call.turns, strict=True):
@@ -132,7 +150,7 @@ def test_silence_gives_a_valid_result_without_segments(predictor, level):
 
 def test_long_segments_are_split_and_the_duration_limit_is_read_from_the_header(predictor):
     speech = np.concatenate([say("Eins zwei drei vier fünf sechs sieben acht neun zehn.", "de")] * 4)
-    segments, _, _ = segment(wav_bytes(speech), False, AnalysisConfig(max_segment_s=3.0, min_gap_s=2.0))
+    segments = segment(wav_bytes(speech), False, AnalysisConfig(max_segment_s=3.0, min_gap_s=2.0)).segments
     assert len(segments) >= 2 and all(s.end_s - s.start_s <= 3.01 for s in segments)
     with pytest.raises(ValueError, match="more than the 2 s allowed"):
         analyze(wav_bytes(speech), predictor, AnalysisConfig(), max_seconds=2)

@@ -9,7 +9,8 @@
    predictor's decode → features → model path, the same as ``/pred``.
 3. **Roles**: by channel for stereo; for mono, the segments' voice-encoder embeddings are clustered into two
    speakers (``ser.inference.diarisation``) and whoever speaks first is ``first_speaker`` (the agent by default:
-   agents answer the phone with a greeting).
+   agents answer the phone with a greeting). A stereo file whose channels carry one signal (dual mono, or a
+   low-bitrate stereo codec that merged them) is treated as mono.
 
 Memory stays bounded however long the call: audio is read in blocks, a few segments are in flight at a time, and
 what is kept per call is one float per 32 ms and the per-segment results.
@@ -17,6 +18,7 @@ what is kept per call is one float per 32 ms and the per-segment results.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -39,6 +41,8 @@ from ser.inference.predictor import Predictor
 from ser.inference.segments import segment_outputs
 from ser.inference.summary import ROLES, call_summary, satisfaction
 from ser.pipeline.params import load_params
+
+log = logging.getLogger(__name__)
 
 # Satisfaction weight of each emotion: the score of a segment is sum(p(emotion) * weight), in [-1, 1].
 DEFAULT_SATISFACTION_WEIGHTS: dict[str, float] = {
@@ -148,22 +152,39 @@ def _crosstalk(energy_db: np.ndarray, crosstalk_db: float) -> np.ndarray:
     return energy_db < energy_db.max(axis=0, keepdims=True) - crosstalk_db
 
 
+@dataclass(frozen=True)
+class Speech:
+    """A recording's speech segments, its duration (s) and channels, and how its voices were told apart."""
+
+    segments: list[Segment]
+    duration: float
+    channels: int
+    by_channel: bool  # one stream per channel (else one stream, the channels mixed)
+    identical_channels: bool  # the channels carry one signal, so they were mixed even though by channel was asked
+
+
 def segment(
     source: str | Path | bytes,
     per_channel: bool,
     config: AnalysisConfig,
     max_seconds: float = float("inf"),
     workers: int = 1,
-) -> tuple[list[Segment], float, int]:
-    """Speech segments of a recording; also its duration in seconds and its number of channels.
+) -> Speech:
+    """Speech segments of a recording, per channel or of the channels mixed.
 
-    The duration is checked against ``max_seconds`` from the header, before any audio is decoded.
+    The duration is checked against ``max_seconds`` from the header, before any audio is decoded. Channels that
+    carry one signal (less than ``crosstalk_db`` of their power unexplained by a gain: dual mono, or a stereo codec
+    that merged them) are mixed whatever ``per_channel`` says: by channel, every utterance would count twice.
     """
     with vad.open_sound_file(source) as audio:
         duration, n_channels = audio.frames / audio.samplerate, audio.channels
     if duration > max_seconds:
         raise AudioTooLong(f"audio lasts {duration:.1f} s, more than the {max_seconds:g} s allowed")
     per_channel = per_channel and n_channels > 1
+    identical = per_channel and vad.shared_signal_db(source) <= -config.crosstalk_db
+    if identical:
+        log.info("the %d channels carry one signal: analysed as one stream (roles by diarisation)", n_channels)
+        per_channel = False
     n_streams = n_channels if per_channel else 1
     probabilities, energy_db = _all_streams(source, n_streams, per_channel, config.block_s, workers)
     crosstalk = _crosstalk(energy_db, config.crosstalk_db)
@@ -178,7 +199,8 @@ def segment(
             for piece in range(pieces):
                 low, high = start_s + piece * step, start_s + (piece + 1) * step
                 segments.append(Segment(round(low, 3), round(high, 3), channel))
-    return sorted(segments, key=lambda seg: (seg.start_s, seg.channel)), duration, n_channels
+    ordered = sorted(segments, key=lambda seg: (seg.start_s, seg.channel))
+    return Speech(ordered, duration, n_channels, per_channel, identical)
 
 
 def _segment_signal(
@@ -282,8 +304,8 @@ def _analyze(
     progress: bool,
     workers: int,
 ) -> dict[str, Any]:
-    segments, duration, n_channels = segment(source, per_channel, config, max_seconds, workers)
-    by_channel = per_channel and n_channels > 1
+    speech = segment(source, per_channel, config, max_seconds, workers)
+    segments, duration, n_channels, by_channel = speech.segments, speech.duration, speech.channels, speech.by_channel
     if by_channel and config.customer_channel >= n_channels:
         raise AudioError(f"customer_channel {config.customer_channel} does not exist: the call has {n_channels}")
     results: list[tuple[Segment, dict[str, Any], Any]] = []
@@ -325,6 +347,7 @@ def _analyze(
         "duration_s": round(duration, 3),
         "channels": n_channels,
         "separation": "channels" if by_channel else "diarisation",
+        "identical_channels": speech.identical_channels,
         "customer_channel": config.customer_channel if by_channel else None,
         "first_speaker": None if by_channel else config.first_speaker,
         "model_version": predictor.version,
