@@ -103,6 +103,18 @@ def test_stereo_roles_follow_the_customer_channel_and_ignore_crosstalk(predictor
         analyze(wav_bytes(call.signal), predictor, AnalysisConfig(customer_channel=3))
 
 
+def test_a_quieter_or_louder_call_gives_the_same_segments_and_emotions(predictor, mono_call):
+    """The detector hears every stream at one active level, and the features set their own: a caller 30 dB quieter
+    (or 10 dB louder) is the same call."""
+    reference = analyze(wav_bytes(mono_call.signal, subtype="FLOAT"), predictor, AnalysisConfig())
+    for gain_db in (-30.0, 10.0):
+        scaled = mono_call.signal * np.float32(10 ** (gain_db / 20))
+        result = analyze(wav_bytes(scaled, subtype="FLOAT"), predictor, AnalysisConfig())
+        assert [(i["start_s"], i["end_s"], i["role"], i["emotion"]) for i in result["timeline"]] == [
+            (i["start_s"], i["end_s"], i["role"], i["emotion"]) for i in reference["timeline"]
+        ], gain_db
+
+
 def test_a_stereo_file_whose_channels_carry_one_signal_is_analysed_as_mono(predictor, mono_call):
     """Dual mono (the mix written to both channels) and stereo through a codec that merged the channels (Opus at
     12 kb/s): by channel, every utterance would be found twice, once as the customer's and once as the agent's."""

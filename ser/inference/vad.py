@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,13 @@ CHUNK_S = CHUNK / SAMPLE_RATE
 MODEL_FILE = "data/silero_vad_16k_sequence.onnx"
 MODEL_SHA256 = "9ccdacc4719d8aa7e45a77536bfabec45a03ba1f2fad5e241ab4060b24238a85"  # silero-vad 6.2.3
 BATCH_CHUNKS = 4096  # chunks per onnxruntime call (≈ 2 min of audio, 9 MB of input)
+# The detector is not level-invariant (a call 30 dB quieter gave 11 segments in hold music instead of 1, on calls of
+# training speakers): each stream reaches it at this active level (the 90th percentile of its 32 ms chunk energies,
+# measured in SPREAD_WINDOWS windows of SPREAD_WINDOW_S spread over the recording), about that of the synthetic calls
+# its settings were chosen on (-14 to -21 dBFS). The chunk energies the segments' edges use stay as recorded.
+DETECTOR_LEVEL_DBFS = -15.0
+SPREAD_WINDOWS = 48
+SPREAD_WINDOW_S = 1.0
 
 _lock = threading.Lock()
 _session = None
@@ -188,30 +196,67 @@ def _chunk_energy_db(samples: np.ndarray, chunks: int) -> np.ndarray:
     return 10.0 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + 1e-12)
 
 
-def shared_signal_db(source: str | Path | bytes, windows: int = 24, window_s: float = 2.0) -> float:
+def _spread_windows(audio: sf.SoundFile, windows: int, window_s: float) -> Iterator[np.ndarray]:
+    """``windows`` windows of ``window_s`` spread evenly over the recording (all of it when it is shorter), as
+    frames x channels float32: a look at a recording whose cost does not grow with its length."""
+    length = max(1, int(window_s * audio.samplerate))
+    if audio.frames <= windows * length:
+        starts: Sequence[int] = range(0, max(audio.frames, 1), length)
+    else:
+        starts = np.linspace(0, audio.frames - length, windows).astype(int).tolist()
+    for start in starts:
+        audio.seek(int(start))
+        data = audio.read(length, dtype="float32", always_2d=True)
+        if len(data):
+            yield data
+
+
+def stream_levels_db(audio: sf.SoundFile, per_channel: bool) -> list[float]:
+    """Active level (dBFS) of each stream (the channels, or their mix): the 90th percentile of its 32 ms chunk
+    energies in spread windows (``_spread_windows``); -inf for digital silence."""
+    energies: list[list[np.ndarray]] = []
+    frame = max(1, round(CHUNK_S * audio.samplerate))
+    for data in _spread_windows(audio, SPREAD_WINDOWS, SPREAD_WINDOW_S):
+        chunks = len(data) // frame
+        if not chunks:
+            continue
+        for index, stream in enumerate(_streams(data, per_channel)):
+            frames = stream[: chunks * frame].reshape(chunks, frame).astype(np.float64)
+            if index == len(energies):
+                energies.append([])
+            energies[index].append(np.mean(np.square(frames), axis=1))
+    levels = []
+    for parts in energies:
+        power = float(np.percentile(np.concatenate(parts), 90))
+        if not np.isfinite(power):
+            raise AudioError("audio contains NaN or infinite samples")
+        levels.append(10.0 * np.log10(power) if power > 0 else float("-inf"))
+    return levels
+
+
+def detector_gain(level_db: float) -> float:
+    """The gain that brings a stream's active level to ``DETECTOR_LEVEL_DBFS`` (at most +40 dB, at least -20 dB)."""
+    if not np.isfinite(level_db):
+        return 1.0
+    return float(10.0 ** (np.clip(DETECTOR_LEVEL_DBFS - level_db, -20.0, 40.0) / 20.0))
+
+
+def shared_signal_db(source: str | Path | bytes) -> float:
     """How far (dB) the channels of a recording stand from carrying one signal: the least power share, over the
     channels after the first, that a gain times the first channel leaves unexplained (``10 log10(1 - r²)``, ``r``
     their correlation). About -300 for copies of one signal, 0 for unrelated channels (or silence) and mono files.
 
     Dual-mono files (the same mix written to both channels) and low-bitrate stereo codecs that merge the channels
     (Opus at 16 kb/s encodes stereo as mono) come out far below -20 dB; two voices on their own channels, each
-    leaking into the other 20 dB down, near -0.2 dB. Read from ``windows`` windows spread evenly over the
-    recording (all of it when shorter), so the cost does not grow with the call's length.
+    leaking into the other 20 dB down, near -0.2 dB. Read from windows spread over the recording
+    (``_spread_windows``), so the cost does not grow with the call's length.
     """
     with open_sound_file(source) as audio:
         if audio.channels < 2:
             return 0.0
-        length = max(1, int(window_s * audio.samplerate))
-        if audio.frames <= windows * length:
-            starts = range(0, max(audio.frames, 1), length)
-        else:
-            starts = np.linspace(0, audio.frames - length, windows).astype(int)
         products = np.zeros((audio.channels, 3))  # per channel: sum x0*xc, sum x0^2, sum xc^2
-        for start in starts:
-            audio.seek(int(start))
-            data = audio.read(length, dtype="float32", always_2d=True).astype(np.float64)
-            if not len(data):
-                continue
+        for window in _spread_windows(audio, SPREAD_WINDOWS, SPREAD_WINDOW_S):
+            data = window.astype(np.float64)
             data -= data.mean(axis=0, keepdims=True)
             first = data[:, 0]
             products[:, 0] += first @ data
@@ -241,6 +286,9 @@ def stream_activity(
             index: soxr.ResampleStream(audio.samplerate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
             for index in wanted
         }
+        levels = stream_levels_db(audio, per_channel)
+        gains = {index: np.float32(detector_gain(levels[index])) for index in wanted}
+        audio.seek(0)
         pending = {index: np.zeros(0, dtype=np.float32) for index in wanted}
         energies: dict[int, list[np.ndarray]] = {index: [] for index in wanted}
         blocksize = max(1, int(block_s * audio.samplerate))
@@ -253,7 +301,7 @@ def stream_activity(
                 if not np.all(np.isfinite(stream)):
                     raise AudioError("audio contains NaN or infinite samples")
                 samples = resamplers[index].resample_chunk(stream, last=last)
-                detectors[index].feed(samples)
+                detectors[index].feed(samples * gains[index])
                 pending[index] = np.concatenate([pending[index], samples])
                 chunks = len(pending[index]) // CHUNK
                 energies[index].append(_chunk_energy_db(pending[index], chunks))
