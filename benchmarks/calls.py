@@ -9,7 +9,12 @@ faint line noise (-54 dBFS) throughout; mono (both voices on one channel) and st
 cut from the same call audio (same channel, noise and codec) and classified one by one. Then the time of a
 10-minute stereo call.
 
+`--through NAME [NAME ...]` replaces the two channels by conditions of params.yaml's `channels:` block applied to
+the whole call (each stereo channel on its own), e.g. `speakerphone_8k white_10db quiet_30db`, and skips the timed
+call.
+
 Needs a trained project (`dvc repro`). Usage: python benchmarks/calls.py [--pairs 03,08 10,14] [--minutes 10]
+[--through speakerphone_8k]
 """
 
 from __future__ import annotations
@@ -26,10 +31,14 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ser.audio.channels import Condition, conditions_from_params
 from ser.data import emodb
+from ser.data.split import read_manifest
+from ser.features.dataset import BabblePool
 from ser.inference.calls import AnalysisConfig, analyze
 from ser.inference.diarisation import diarisation_error_rate
 from ser.inference.predictor import Predictor
+from ser.pipeline.params import load_params
 from tests.speech import busy, dtmf, melody, pink_noise, ringback
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,6 +99,18 @@ def encode(signal: np.ndarray, condition: str) -> bytes:
     return buffer.getvalue()
 
 
+def through(signal: np.ndarray, condition: Condition, call_id: str) -> bytes:
+    """The call (mono, or each stereo channel on its own) through a channel condition, as a float WAV."""
+    lanes = [signal] if signal.ndim == 1 else [signal[:, c] for c in range(signal.shape[1])]
+    heard = [condition.apply(lane, SR, f"{call_id}-{index}") for index, lane in enumerate(lanes)]
+    sr = heard[0][1]
+    length = min(len(lane) for lane, _ in heard)
+    out = heard[0][0][:length] if signal.ndim == 1 else np.stack([lane[:length] for lane, _ in heard], axis=1)
+    buffer = io.BytesIO()
+    sf.write(buffer, out, sr, subtype="FLOAT", format="WAV")
+    return buffer.getvalue()
+
+
 def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
     return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
 
@@ -129,7 +150,15 @@ def main() -> None:
     parser.add_argument("--pairs", nargs="+", default=PAIRS)
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the timed stereo call")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--through", nargs="+", help="channel conditions of params.yaml instead of 16 kHz / mu-law")
     args = parser.parse_args()
+    conditions: dict[str, Condition | None] = {"16k": None, "8k_ulaw": None}
+    if args.through:
+        params = load_params(ROOT / "params.yaml")
+        train_ids = read_manifest(ROOT / "data/split/train.csv")["id"]
+        babble = BabblePool([ROOT / "data/raw/wav" / f"{r}.wav" for r in train_ids])
+        chosen = conditions_from_params(params["channels"], args.through, babble)
+        conditions = {c.name: c for c in chosen}
     predictor = Predictor.load(ROOT / "models/model")
     config = AnalysisConfig()
     names = sorted(p.stem for p in (ROOT / "data/raw/wav").glob("*.wav"))
@@ -139,9 +168,9 @@ def main() -> None:
     for seed, pair in enumerate(args.pairs):
         a, b = pair.split(",")
         call = build_call({s: [n for n in names if n.startswith(s)] for s in (a, b)}, seed)
-        for condition in ("16k", "8k_ulaw"):
+        for condition, chain in conditions.items():
             for kind in ("mono", "stereo"):
-                data = encode(call[kind], condition)
+                data = encode(call[kind], condition) if chain is None else through(call[kind], chain, f"call{seed}")
                 alone = alone_emotions(predictor, data, call, kind == "stereo") if pair == "03,08" else {}
                 result = analyze(data, predictor, config, workers=args.workers)
                 figures = score(result, call, kind == "stereo")
@@ -163,6 +192,8 @@ def main() -> None:
         der = f", DER mean {np.mean(ders):.3f} max {np.max(ders):.3f}" if ders else ""
         share = f"{found}/{n} utterances found ({found / n:.1%})"
         print(f"  {kind:<7} {condition:<8}: {share}, {inside} segments in music/tones/noise{der}")
+    if args.through:
+        return
 
     call = build_call({s: [n for n in names if n.startswith(s)] for s in ("03", "08")}, 99, minutes=args.minutes)
     data = encode(call["stereo"], "16k")
