@@ -14,6 +14,7 @@ import librosa
 import numpy as np
 
 from ser.errors import ParamsError
+from ser.features import compiled
 from ser.features import voice_encoder as voice
 from ser.features import whisper_encoder as whisper
 
@@ -117,8 +118,6 @@ ABSENT_FROM_OLD_ARTIFACTS: dict[str, Any] = {
     "remove_dc": False,
 }
 
-_warmed_up: set[FeatureConfig] = set()
-
 
 def prepare(config: FeatureConfig) -> None:
     """Make the first ``extract`` with ``config`` as fast as the next ones: load the voice encoder's weights, and
@@ -132,11 +131,20 @@ def prepare(config: FeatureConfig) -> None:
         voice.encoder()
     if config.whisper_blocks is not None:
         whisper.encoder(max(whisper.as_blocks(config.whisper_blocks)))
-    if config not in _warmed_up:
-        seconds = np.arange(config.sample_rate // 2) / config.sample_rate
-        tone = 0.1 * np.sin(2 * np.pi * 150.0 * seconds) * (1.0 + 0.5 * np.sin(2 * np.pi * 3.0 * seconds))
-        extract(tone.astype(np.float32), config.sample_rate, config)
-        _warmed_up.add(config)
+    _compile(config)
+
+
+def _compile(config: FeatureConfig) -> None:
+    """The first extraction with ``config`` in this process, on a tone, one process at a time (``compiled.once``)."""
+    compiled.once(("features", config), lambda: _extract(_tone(config.sample_rate), config.sample_rate, config))
+
+
+def _tone(sr: int) -> np.ndarray:
+    """Half a second of a 150 Hz tone, its level swinging 3 times a second: enough for every feature."""
+    seconds = np.arange(sr // 2) / sr
+    return (0.1 * np.sin(2 * np.pi * 150.0 * seconds) * (1.0 + 0.5 * np.sin(2 * np.pi * 3.0 * seconds))).astype(
+        np.float32
+    )
 
 
 def _frame_feature_names(config: FeatureConfig) -> list[str]:
@@ -279,6 +287,11 @@ def front_end(signal: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
 
 def extract(signal: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
     """Feature vector of one mono float signal sampled at ``sr`` (must equal ``config.sample_rate``)."""
+    _compile(config)
+    return _extract(signal, sr, config)
+
+
+def _extract(signal: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
     if sr != config.sample_rate:
         raise ValueError(f"signal is sampled at {sr} Hz, features expect {config.sample_rate} Hz")
     signal = np.asarray(signal, dtype=np.float32)

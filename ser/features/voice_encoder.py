@@ -23,6 +23,7 @@ import librosa
 import numba
 import numpy as np
 
+from ser.features import compiled
 from ser.features.fast_math import float32_coefficients, odd_rational
 from ser.features.pretrained import package_file, verified
 
@@ -216,6 +217,11 @@ def _lstm_layer(inputs: np.ndarray, weights: LayerWeights) -> np.ndarray:
 
 def _top_layer(signal: np.ndarray, sr: int, layer: int = LAYERS) -> tuple[np.ndarray, np.ndarray]:
     """The encoder's mel spectrogram (n_mels, frames) and ``layer``'s outputs (frames, HIDDEN) for ``signal``."""
+    compiled.once("voice_encoder", lambda: _run_layers(np.full(SAMPLE_RATE // 2, 0.01, np.float32), SAMPLE_RATE, 1))
+    return _run_layers(signal, sr, layer)
+
+
+def _run_layers(signal: np.ndarray, sr: int, layer: int) -> tuple[np.ndarray, np.ndarray]:
     if sr != SAMPLE_RATE:
         raise ValueError(f"the voice encoder needs {SAMPLE_RATE} Hz audio, got {sr} Hz")
     mel = librosa.feature.melspectrogram(
