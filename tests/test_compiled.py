@@ -53,6 +53,17 @@ def test_first_uses_in_two_processes_run_one_after_the_other(tmp_path):
     assert spans[0][1] <= spans[1][0], f"the two warm-ups overlapped: {spans}"
 
 
+@pytest.mark.unit
+def test_a_temporary_directory_that_cannot_hold_the_lock_does_not_stop_the_first_use(tmp_path, monkeypatch):
+    from ser.features import compiled
+
+    monkeypatch.setattr(compiled, "lock_path", lambda: tmp_path / "missing" / "compile.lock")
+    calls = []
+    compiled.once(("test", tmp_path), lambda: calls.append(1))
+    compiled.once(("test", tmp_path), lambda: calls.append(1))
+    assert calls == [1]
+
+
 @pytest.mark.system
 def test_processes_compiling_on_a_cold_cache_leave_it_usable(tmp_path):
     """Two processes extract on a cold numba cache at once, then a third loads the cache: none crashes (before the

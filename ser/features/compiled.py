@@ -10,6 +10,7 @@ on a cold cache left it broken in one of three tries. So each process makes its 
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import threading
@@ -20,6 +21,8 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover (not POSIX: the in-process lock alone)
     fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
 
 _done: set[Hashable] = set()
 _in_process = threading.Lock()
@@ -41,12 +44,16 @@ def once(key: Hashable, warm_up: Callable[[], object]) -> None:
     with _in_process:
         if key in _done:
             return
-        with open(lock_path(), "a") as handle:
-            if fcntl is not None:
+        try:
+            handle = open(lock_path(), "a")  # noqa: SIM115 (closed below, also when it cannot be locked)
+        except OSError as error:  # a read-only temporary directory: compile without the machine-wide lock
+            log.warning("no numba compile lock (%s): processes may compile at the same time", error)
+            handle = None
+        try:
+            if handle is not None and fcntl is not None:
                 fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                warm_up()
-            finally:
-                if fcntl is not None:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
+            warm_up()
+        finally:
+            if handle is not None:
+                handle.close()  # closing releases the lock
         _done.add(key)
