@@ -64,6 +64,48 @@ def test_a_temporary_directory_that_cannot_hold_the_lock_does_not_stop_the_first
     assert calls == [1]
 
 
+@pytest.mark.unit
+def test_a_lock_held_too_long_by_another_process_does_not_stall_the_first_use(tmp_path, monkeypatch):
+    """An orphaned worker of a killed job stopped while holding the lock: later processes wait at most
+    ``LOCK_WAIT_S``, then go ahead."""
+    from ser.features import compiled
+
+    lock = tmp_path / "compile.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import fcntl, time; h = open({str(lock)!r}, 'a'); fcntl.flock(h, fcntl.LOCK_EX); "
+         "print('locked', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        monkeypatch.setattr(compiled, "lock_path", lambda: lock)
+        monkeypatch.setattr(compiled, "LOCK_WAIT_S", 0.5)
+        calls = []
+        compiled.once(("held", tmp_path), lambda: calls.append(1))
+        assert calls == [1]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.unit
+def test_a_first_use_inside_another_one_runs_under_the_same_lock(tmp_path):
+    """The voice encoder's first use runs inside the features' (``features.voice_encoder: true``): it must neither
+    wait for the lock its own process holds nor skip its warm-up."""
+    code = textwrap.dedent(
+        """
+        from ser.features import compiled
+        calls = []
+        compiled.once("outer", lambda: (calls.append("outer"), compiled.once("inner", lambda: calls.append("inner"))))
+        compiled.once("inner", lambda: calls.append("again"))
+        print(calls)
+        """
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "['outer', 'inner']", result.stderr[-2000:]
+
+
 @pytest.mark.system
 def test_processes_compiling_on_a_cold_cache_leave_it_usable(tmp_path):
     """Two processes extract on a cold numba cache at once, then a third loads the cache: none crashes (before the
