@@ -160,6 +160,12 @@ def test_silence_gives_a_valid_result_without_segments(predictor, level):
     assert result["duration_s"] == pytest.approx(5.0)
 
 
+@pytest.mark.parametrize("frames", [0, 160])
+def test_a_call_shorter_than_one_detector_chunk_is_refused_clearly(predictor, frames):
+    with pytest.raises(ValueError, match="audio is too short to analyse"):
+        analyze(wav_bytes(np.full((frames, 2), 0.01, np.float32), subtype="FLOAT"), predictor, AnalysisConfig())
+
+
 def test_long_segments_are_split_and_the_duration_limit_is_read_from_the_header(predictor):
     speech = np.concatenate([say("Eins zwei drei vier fünf sechs sieben acht neun zehn.", "de")] * 4)
     segments = segment(wav_bytes(speech), False, AnalysisConfig(max_segment_s=3.0, min_gap_s=2.0)).segments

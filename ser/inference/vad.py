@@ -213,8 +213,8 @@ def _spread_windows(audio: sf.SoundFile, windows: int, window_s: float) -> Itera
 
 def stream_levels_db(audio: sf.SoundFile, per_channel: bool) -> list[float]:
     """Active level (dBFS) of each stream (the channels, or their mix): the 90th percentile of its 32 ms chunk
-    energies in spread windows (``_spread_windows``); -inf for digital silence."""
-    energies: list[list[np.ndarray]] = []
+    energies in spread windows (``_spread_windows``); -inf for digital silence and for less than one chunk."""
+    energies: list[list[np.ndarray]] = [[] for _ in range(audio.channels if per_channel else 1)]
     frame = max(1, round(CHUNK_S * audio.samplerate))
     for data in _spread_windows(audio, SPREAD_WINDOWS, SPREAD_WINDOW_S):
         chunks = len(data) // frame
@@ -222,11 +222,12 @@ def stream_levels_db(audio: sf.SoundFile, per_channel: bool) -> list[float]:
             continue
         for index, stream in enumerate(_streams(data, per_channel)):
             frames = stream[: chunks * frame].reshape(chunks, frame).astype(np.float64)
-            if index == len(energies):
-                energies.append([])
             energies[index].append(np.mean(np.square(frames), axis=1))
     levels = []
     for parts in energies:
+        if not parts:  # shorter than one chunk
+            levels.append(float("-inf"))
+            continue
         power = float(np.percentile(np.concatenate(parts), 90))
         if not np.isfinite(power):
             raise AudioError("audio contains NaN or infinite samples")
@@ -306,4 +307,5 @@ def stream_activity(
                 chunks = len(pending[index]) // CHUNK
                 energies[index].append(_chunk_energy_db(pending[index], chunks))
                 pending[index] = pending[index][chunks * CHUNK :]
-    return [detectors[i].probabilities() for i in wanted], [np.concatenate(energies[i]) for i in wanted]
+    chunk_energies = [np.concatenate(energies[i]) if energies[i] else np.zeros(0) for i in wanted]  # no blocks: empty
+    return [detectors[i].probabilities() for i in wanted], chunk_energies
