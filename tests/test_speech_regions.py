@@ -85,29 +85,23 @@ def test_a_loud_stretch_the_model_is_seldom_sure_of_is_dropped_by_the_confident_
     assert len(speech_regions(probabilities, strict, energy)) == 2
 
 
-def _wav(channels: np.ndarray, sr: int = 8000) -> bytes:
-    import io
-
-    import soundfile as sf
-
-    buffer = io.BytesIO()
-    sf.write(buffer, channels, sr, format="WAV", subtype="FLOAT")
-    return buffer.getvalue()
-
-
 def test_channels_that_carry_one_signal_are_told_from_two_voices():
     from ser.inference.vad import shared_signal_db
+    from tests.speech import wav_bytes
+
+    def as_wav(channels: np.ndarray) -> bytes:
+        return wav_bytes(channels, 8000, "FLOAT")
 
     rng = np.random.default_rng(0)
     voice, other = rng.standard_normal((2, 8000 * 20)).astype(np.float32) * 0.1
-    assert shared_signal_db(_wav(np.stack([voice, voice], 1))) < -80  # dual mono
-    assert shared_signal_db(_wav(np.stack([voice, -0.3 * voice + 0.2], 1))) < -80  # gain, polarity, DC
+    assert shared_signal_db(as_wav(np.stack([voice, voice], 1))) < -80  # dual mono
+    assert shared_signal_db(as_wav(np.stack([voice, -0.3 * voice + 0.2], 1))) < -80  # gain, polarity, DC
     leaky_copy = np.stack([voice, 0.5 * voice + 0.03 * other], 1)  # a lossy codec's small differences: -24 dB
-    assert -30 < shared_signal_db(_wav(leaky_copy)) < -20
+    assert -30 < shared_signal_db(as_wav(leaky_copy)) < -20
     crosstalk = np.stack([voice + 0.1 * other, other + 0.1 * voice], 1)  # two voices leaking into each other, -20 dB
-    assert shared_signal_db(_wav(crosstalk)) > -1
-    assert shared_signal_db(_wav(np.stack([voice, np.zeros_like(voice)], 1))) == 0.0  # one silent channel
-    assert shared_signal_db(_wav(voice)) == 0.0  # mono
-    long_voice, long_other = rng.standard_normal((2, 8000 * 120)).astype(np.float32) * 0.1  # read in 24 windows
-    assert shared_signal_db(_wav(np.stack([long_voice, long_voice], 1))) < -80
-    assert shared_signal_db(_wav(np.stack([long_voice, long_other], 1))) > -1
+    assert shared_signal_db(as_wav(crosstalk)) > -1
+    assert shared_signal_db(as_wav(np.stack([voice, np.zeros_like(voice)], 1))) == 0.0  # one silent channel
+    assert shared_signal_db(as_wav(voice)) == 0.0  # mono
+    long_voice, long_other = rng.standard_normal((2, 8000 * 120)).astype(np.float32) * 0.1  # > windows read
+    assert shared_signal_db(as_wav(np.stack([long_voice, long_voice], 1))) < -80
+    assert shared_signal_db(as_wav(np.stack([long_voice, long_other], 1))) > -1
