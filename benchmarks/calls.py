@@ -4,7 +4,8 @@ For each speaker pair, a call of all their recordings in turns of 1-3 utterances
 0.4-1.2 s apart, with hold music, ring-back and busy tones, DTMF digits and pink-noise bursts between some turns and
 faint line noise (-54 dBFS) throughout; mono (both voices on one channel) and stereo (one voice per channel), as
 16 kHz PCM and as 8 kHz mu-law. Printed per pair and condition: utterances found as exactly one segment within
-+-0.3 s, segments inside music/tones/noise, diarisation error rate (mono; 0.25 s collar), and for the test speakers
++-0.3 s, segments inside music/tones/noise, stray segments (on no utterance of their channel; mono: on no
+utterance at all), diarisation error rate (mono; 0.25 s collar), and for the test speakers
 03 + 08 (the only ones the default model never saw) the per-segment emotion accuracy against the same recordings
 cut from the same call audio (same channel, noise and codec) and classified one by one. Then the time of a
 10-minute stereo call.
@@ -125,7 +126,17 @@ def score(result: dict, call: dict, stereo: bool) -> dict:
             matched += 1
             emotions.append((utterance, hits[0]["emotion"]))
     inside = sum(1 for i in timeline for o in call["other"] if overlap((i["start_s"], i["end_s"]), o) > 0.05)
-    figures = {"matched": matched / len(call["turns"]), "inside": inside, "emotions": emotions}
+
+    def stray(item: dict) -> bool:  # on no utterance of its speaker (stereo: its channel)
+        spans = [(start, end) for start, end, lane, _ in call["turns"] if not stereo or lane == item["speaker"]]
+        return not any(overlap((item["start_s"], item["end_s"]), span) > 0 for span in spans)
+
+    figures = {
+        "matched": matched / len(call["turns"]),
+        "inside": inside,
+        "stray": sum(map(stray, timeline)),
+        "emotions": emotions,
+    }
     if not stereo:
         reference = [(start, end, lane) for start, end, lane, _ in call["turns"]]
         hypothesis = [(i["start_s"], i["end_s"], i["speaker"]) for i in timeline]
@@ -162,8 +173,8 @@ def main() -> None:
     predictor = Predictor.load(ROOT / "models/model")
     config = AnalysisConfig()
     names = sorted(p.stem for p in (ROOT / "data/raw/wav").glob("*.wav"))
-    print(f"{'pair':<6} {'call':<7} {'channel':<8} {'utterances':>10} {'found':>7} {'in noise':>8} {'DER':>6} "
-          f"{'emotion acc':>11} {'alone acc':>9}")  # fmt: skip
+    print(f"{'pair':<6} {'call':<7} {'channel':<8} {'utterances':>10} {'found':>7} {'in noise':>8} {'stray':>5} "
+          f"{'DER':>6} {'emotion acc':>11} {'alone acc':>9}")  # fmt: skip
     totals: dict[tuple[str, str], list] = {}
     for seed, pair in enumerate(args.pairs):
         a, b = pair.split(",")
@@ -174,24 +185,26 @@ def main() -> None:
                 alone = alone_emotions(predictor, data, call, kind == "stereo") if pair == "03,08" else {}
                 result = analyze(data, predictor, config, workers=args.workers)
                 figures = score(result, call, kind == "stereo")
-                total = totals.setdefault((condition, kind), [0, 0, 0, []])
+                total = totals.setdefault((condition, kind), [0, 0, 0, 0, []])
                 total[0] += len(call["turns"])
                 total[1] += round(figures["matched"] * len(call["turns"]))
                 total[2] += figures["inside"]
+                total[3] += figures["stray"]
                 if "der" in figures:
-                    total[3].append(figures["der"])
+                    total[4].append(figures["der"])
                 truth = {u: emodb.parse_id(u).emotion for u in alone}
                 segment_acc = np.mean([e == truth[u] for u, e in figures["emotions"]]) if alone else float("nan")
                 alone_acc = np.mean([alone[u] == truth[u] for u, _ in figures["emotions"]]) if alone else float("nan")
                 der = f"{figures['der']:.3f}" if "der" in figures else "-"
-                found, inside = figures["matched"], figures["inside"]
+                found, inside, stray = figures["matched"], figures["inside"], figures["stray"]
                 print(f"{pair:<6} {kind:<7} {condition:<8} {len(call['turns']):>10} {found:>7.1%} "
-                      f"{inside:>8} {der:>6} {segment_acc:>11.3f} {alone_acc:>9.3f}", flush=True)  # fmt: skip
+                      f"{inside:>8} {stray:>5} {der:>6} {segment_acc:>11.3f} {alone_acc:>9.3f}",
+                      flush=True)  # fmt: skip
     print("all pairs:")
-    for (condition, kind), (n, found, inside, ders) in totals.items():
+    for (condition, kind), (n, found, inside, stray, ders) in totals.items():
         der = f", DER mean {np.mean(ders):.3f} max {np.max(ders):.3f}" if ders else ""
         share = f"{found}/{n} utterances found ({found / n:.1%})"
-        print(f"  {kind:<7} {condition:<8}: {share}, {inside} segments in music/tones/noise{der}")
+        print(f"  {kind:<7} {condition:<8}: {share}, {inside} segments in music/tones/noise, {stray} stray{der}")
     if args.through:
         return
 

@@ -75,6 +75,9 @@ class AnalysisConfig:
     context_s: float = 0.1
     edge_extension_s: float = 0.5
     edge_margin_db: float = 10.0
+    detector_reset_s: float = 2.0
+    detector_lead_s: float = 0.5
+    detector_margin_db: float = 6.0
     block_s: float = 30.0
     satisfaction_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SATISFACTION_WEIGHTS))
 
@@ -106,6 +109,10 @@ class AnalysisConfig:
         return cls.from_params(load_params(path).get("analysis") or {})
 
     @property
+    def detector_gate(self) -> vad.DetectorGate:
+        return vad.DetectorGate(self.detector_reset_s, self.detector_lead_s, self.detector_margin_db)
+
+    @property
     def speech_rules(self) -> vad.SpeechRules:
         return vad.SpeechRules(
             threshold=self.vad_threshold,
@@ -128,16 +135,17 @@ class Segment:
 
 
 def _all_streams(
-    source: str | Path | bytes, n_streams: int, per_channel: bool, block_s: float, workers: int
+    source: str | Path | bytes, n_streams: int, per_channel: bool, config: AnalysisConfig, workers: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities and energies of every stream (streams x chunks); a worker process per channel if allowed."""
+    block_s, gate = config.block_s, config.detector_gate
     if workers > 1 and n_streams > 1:
-        jobs = (delayed(vad.stream_activity)(source, per_channel, block_s, [index]) for index in range(n_streams))
+        jobs = (delayed(vad.stream_activity)(source, per_channel, block_s, [index], gate) for index in range(n_streams))
         parts = Parallel(n_jobs=min(workers, n_streams))(jobs)
         probabilities = [p for part in parts for p in part[0]]
         energies = [e for part in parts for e in part[1]]
     else:
-        probabilities, energies = vad.stream_activity(source, per_channel, block_s)
+        probabilities, energies = vad.stream_activity(source, per_channel, block_s, gate=gate)
     length = min((len(p) for p in probabilities), default=0)
     if length == 0:
         raise AudioError("audio is too short to analyse")
@@ -186,7 +194,7 @@ def segment(
         log.info("the %d channels carry one signal: analysed as one stream (roles by diarisation)", n_channels)
         per_channel = False
     n_streams = n_channels if per_channel else 1
-    probabilities, energy_db = _all_streams(source, n_streams, per_channel, config.block_s, workers)
+    probabilities, energy_db = _all_streams(source, n_streams, per_channel, config, workers)
     crosstalk = _crosstalk(energy_db, config.crosstalk_db)
     probabilities = np.where(crosstalk, 0.0, probabilities)
     energy_db = np.where(crosstalk, np.nan, energy_db)  # never loud enough to extend a region into

@@ -79,11 +79,19 @@ class VoiceActivity:
         self._c = np.zeros((1, 1, 128), dtype=np.float32)
         self._probabilities: list[np.ndarray] = []
 
-    def feed(self, samples: np.ndarray) -> None:
-        """Add 16 kHz float samples; every complete chunk gets its probability."""
+    def reset(self) -> None:
+        """Forget what was heard (the state of a new recording); probabilities so far are kept."""
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._context = np.zeros(CONTEXT, dtype=np.float32)
+        self._h = np.zeros((1, 1, 128), dtype=np.float32)
+        self._c = np.zeros((1, 1, 128), dtype=np.float32)
+
+    def feed(self, samples: np.ndarray) -> np.ndarray:
+        """Add 16 kHz float samples; every complete chunk gets its probability (returned for these samples)."""
         data = np.concatenate([self._pending, np.asarray(samples, dtype=np.float32)])
         n_chunks = len(data) // CHUNK
         self._pending = data[n_chunks * CHUNK :]
+        known = len(self._probabilities)
         for first in range(0, n_chunks, BATCH_CHUNKS):
             count = min(BATCH_CHUNKS, n_chunks - first)
             block = data[first * CHUNK : (first + count) * CHUNK]
@@ -94,10 +102,81 @@ class VoiceActivity:
             )
             self._probabilities.append(np.asarray(probabilities, dtype=np.float32).reshape(-1))
             self._context = block[-CONTEXT:]
+        new = self._probabilities[known:]
+        return np.concatenate(new) if new else np.zeros(0, dtype=np.float32)
 
     def probabilities(self) -> np.ndarray:
         """One speech probability per 32 ms chunk fed so far (a last partial chunk is left out)."""
         return np.concatenate(self._probabilities) if self._probabilities else np.zeros(0, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class DetectorGate:
+    """When the detector listens. After ``reset_s`` of chunks quieter than ``margin_db`` over the stream's noise
+    floor, it stops and forgets; the next loud chunk wakes it with a clear state, fed the ``lead_s`` of audio
+    before that chunk first. Quiet chunks it does not hear have probability 0. ``reset_s`` 0: it hears everything.
+
+    Why: Silero's state drifts over a long near-silence (a stereo call's channel while the other party speaks),
+    after which it hears reverberant speech late or not at all; woken with a clear state it hears it as it does at
+    the start of a recording. It also spends no time on that silence.
+    """
+
+    reset_s: float = 0.0
+    lead_s: float = 0.5
+    margin_db: float = 6.0
+
+
+class GatedVoiceActivity:
+    """``VoiceActivity`` of one stream, listening only around loud chunks (``DetectorGate``); fed whole chunks."""
+
+    def __init__(self, floor_db: float, gate: DetectorGate) -> None:
+        self._detector = VoiceActivity()
+        self._loud_db = floor_db + gate.margin_db
+        self._reset = max(0, round(gate.reset_s / CHUNK_S))
+        self._lead = max(0, round(gate.lead_s / CHUNK_S))
+        self._listening = False
+        self._quiet = 0
+        self._unheard: list[np.ndarray] = []  # the latest quiet chunks not fed (at most ``lead`` of them)
+        self._silent = 0  # chunks given probability 0 since the last feed
+        self._parts: list[np.ndarray] = []
+
+    def feed(self, chunks: np.ndarray, energy_db: np.ndarray) -> None:
+        """Add whole 32 ms chunks (chunks x CHUNK, at the detector's level) with their energies (dB, as recorded)."""
+        run: list[np.ndarray] = []
+        for chunk, energy in zip(chunks, energy_db, strict=True):
+            loud = bool(energy >= self._loud_db)
+            if self._listening:
+                run.append(chunk)
+                self._quiet = 0 if loud else self._quiet + 1
+                if self._reset and self._quiet >= self._reset:
+                    self._hear(run)
+                    run, self._listening = [], False
+            elif loud or not self._reset:
+                self._detector.reset()
+                run = [*self._unheard, chunk]
+                self._unheard, self._listening, self._quiet = [], True, 0
+            else:
+                self._unheard.append(chunk)
+                if len(self._unheard) > self._lead:
+                    self._unheard.pop(0)
+                    self._silent += 1
+        self._hear(run)
+
+    def _skip(self) -> None:
+        """The chunks given probability 0 so far go out, in order, before the next heard ones."""
+        if self._silent:
+            self._parts.append(np.zeros(self._silent, dtype=np.float32))
+            self._silent = 0
+
+    def _hear(self, run: list[np.ndarray]) -> None:
+        if run:
+            self._skip()
+            self._parts.append(self._detector.feed(np.concatenate(run)))
+
+    def probabilities(self) -> np.ndarray:
+        """One speech probability per chunk fed so far."""
+        parts = [*self._parts, np.zeros(self._silent + len(self._unheard), dtype=np.float32)]
+        return np.concatenate(parts)
 
 
 @dataclass(frozen=True)
@@ -211,9 +290,17 @@ def _spread_windows(audio: sf.SoundFile, windows: int, window_s: float) -> Itera
             yield data
 
 
-def stream_levels_db(audio: sf.SoundFile, per_channel: bool) -> list[float]:
-    """Active level (dBFS) of each stream (the channels, or their mix): the 90th percentile of its 32 ms chunk
-    energies in spread windows (``_spread_windows``); -inf for digital silence and for less than one chunk."""
+@dataclass(frozen=True)
+class StreamLevel:
+    """A stream's active level and noise floor (dBFS): the 90th and 10th percentiles of its 32 ms chunk energies."""
+
+    active_db: float
+    floor_db: float
+
+
+def stream_levels(audio: sf.SoundFile, per_channel: bool) -> list[StreamLevel]:
+    """Levels of each stream (the channels, or their mix), from the chunk energies in spread windows
+    (``_spread_windows``); -inf for digital silence and for less than one chunk."""
     energies: list[list[np.ndarray]] = [[] for _ in range(audio.channels if per_channel else 1)]
     frame = max(1, round(CHUNK_S * audio.samplerate))
     for data in _spread_windows(audio, SPREAD_WINDOWS, SPREAD_WINDOW_S):
@@ -226,12 +313,13 @@ def stream_levels_db(audio: sf.SoundFile, per_channel: bool) -> list[float]:
     levels = []
     for parts in energies:
         if not parts:  # shorter than one chunk
-            levels.append(float("-inf"))
+            levels.append(StreamLevel(float("-inf"), float("-inf")))
             continue
-        power = float(np.percentile(np.concatenate(parts), 90))
-        if not np.isfinite(power):
+        powers = np.percentile(np.concatenate(parts), [90, 10])
+        if not np.all(np.isfinite(powers)):
             raise AudioError("audio contains NaN or infinite samples")
-        levels.append(10.0 * np.log10(power) if power > 0 else float("-inf"))
+        active, floor = (10.0 * np.log10(power) if power > 0 else float("-inf") for power in powers)
+        levels.append(StreamLevel(float(active), float(floor)))
     return levels
 
 
@@ -275,20 +363,26 @@ def shared_signal_db(source: str | Path | bytes) -> float:
 
 
 def stream_activity(
-    source: str | Path | bytes, per_channel: bool, block_s: float, streams: list[int] | None = None
+    source: str | Path | bytes,
+    per_channel: bool,
+    block_s: float,
+    streams: list[int] | None = None,
+    gate: DetectorGate | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Speech probability and energy (dB) of every 32 ms chunk of each stream (the channels, or their mix), block
-    by block; ``streams`` picks some of them (so that worker processes can take one channel each)."""
+    by block; ``streams`` picks some of them (so that worker processes can take one channel each). The detector
+    hears each stream at ``DETECTOR_LEVEL_DBFS`` and listens as ``gate`` says (by default, to everything)."""
+    gate = gate or DetectorGate()
     with open_sound_file(source) as audio:
         n_streams = audio.channels if per_channel else 1
         wanted = list(range(n_streams)) if streams is None else streams
-        detectors = {index: VoiceActivity() for index in wanted}
+        levels = stream_levels(audio, per_channel)
+        detectors = {index: GatedVoiceActivity(levels[index].floor_db, gate) for index in wanted}
+        gains = {index: np.float32(detector_gain(levels[index].active_db)) for index in wanted}
         resamplers = {
             index: soxr.ResampleStream(audio.samplerate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
             for index in wanted
         }
-        levels = stream_levels_db(audio, per_channel)
-        gains = {index: np.float32(detector_gain(levels[index])) for index in wanted}
         audio.seek(0)
         pending = {index: np.zeros(0, dtype=np.float32) for index in wanted}
         energies: dict[int, list[np.ndarray]] = {index: [] for index in wanted}
@@ -301,11 +395,11 @@ def stream_activity(
                 stream = mixed[index]
                 if not np.all(np.isfinite(stream)):
                     raise AudioError("audio contains NaN or infinite samples")
-                samples = resamplers[index].resample_chunk(stream, last=last)
-                detectors[index].feed(samples * gains[index])
-                pending[index] = np.concatenate([pending[index], samples])
-                chunks = len(pending[index]) // CHUNK
-                energies[index].append(_chunk_energy_db(pending[index], chunks))
-                pending[index] = pending[index][chunks * CHUNK :]
+                samples = np.concatenate([pending[index], resamplers[index].resample_chunk(stream, last=last)])
+                chunks = len(samples) // CHUNK
+                whole, pending[index] = samples[: chunks * CHUNK], samples[chunks * CHUNK :]
+                energy_db = _chunk_energy_db(whole, chunks)
+                detectors[index].feed(whole.reshape(chunks, CHUNK) * gains[index], energy_db)
+                energies[index].append(energy_db)
     chunk_energies = [np.concatenate(energies[i]) if energies[i] else np.zeros(0) for i in wanted]  # no blocks: empty
     return [detectors[i].probabilities() for i in wanted], chunk_energies
