@@ -105,3 +105,31 @@ def test_channels_that_carry_one_signal_are_told_from_two_voices():
     long_voice, long_other = rng.standard_normal((2, 8000 * 120)).astype(np.float32) * 0.1  # > windows read
     assert shared_signal_db(as_wav(np.stack([long_voice, long_voice], 1))) < -80
     assert shared_signal_db(as_wav(np.stack([long_voice, long_other], 1))) > -1
+
+
+def _babble_call(background_probability: float) -> tuple[np.ndarray, np.ndarray]:
+    """10 s of a background at -40 dB that the model hears with ``background_probability``, and two utterances
+    (2-4 s and 5-7 s) 15 dB over it with a soft stretch (-38 dB) in the middle of the first."""
+    n = _chunks(10.0)
+    probabilities, energy = np.full(n, background_probability, np.float32), np.full(n, -40.0)
+    for start, end in ((2.0, 4.0), (5.0, 7.0)):
+        energy[_chunks(start) : _chunks(end)] = -25.0
+        probabilities[_chunks(start) : _chunks(end)] = 0.95
+    energy[_chunks(2.9) : _chunks(3.1)] = -38.0
+    return probabilities, energy
+
+
+def test_over_a_background_the_model_hears_as_speech_only_what_stands_above_it_counts():
+    rules = SpeechRules(**{**RULES.__dict__, "background_margin_db": 10.0})
+    babble = _babble_call(0.8)
+    assert len(speech_regions(babble[0], RULES, babble[1])) == 1  # without the rule: one region over everything
+    regions = speech_regions(babble[0], rules, babble[1])
+    assert [(round(s, 1), round(e, 1)) for s, e in regions] == [(2.0, 4.0), (5.0, 7.0)]
+
+
+def test_over_a_background_the_model_hears_as_noise_the_rule_changes_nothing():
+    rules = SpeechRules(**{**RULES.__dict__, "background_margin_db": 10.0})
+    probabilities, energy = _babble_call(0.05)
+    probabilities[_chunks(2.9) : _chunks(3.1)] = 0.5  # the soft stretch: above the release, below the floor's margin
+    assert speech_regions(probabilities, rules, energy) == speech_regions(probabilities, RULES, energy)
+    assert len(speech_regions(probabilities, rules, energy)) == 2

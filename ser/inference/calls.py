@@ -75,6 +75,7 @@ class AnalysisConfig:
     context_s: float = 0.1
     edge_extension_s: float = 0.5
     edge_margin_db: float = 10.0
+    background_margin_db: float = 10.0
     detector_reset_s: float = 2.0
     detector_lead_s: float = 0.5
     detector_margin_db: float = 6.0
@@ -124,6 +125,7 @@ class AnalysisConfig:
             padding_s=self.padding_s,
             edge_extension_s=self.edge_extension_s,
             edge_margin_db=self.edge_margin_db,
+            background_margin_db=self.background_margin_db,
         )
 
 

@@ -196,6 +196,13 @@ class SpeechRules:
     # region. 0 (the default here; the values live in ``analysis:`` of params.yaml) turns it off.
     edge_extension_s: float = 0.0
     edge_margin_db: float = 10.0
+    # Where the background itself sounds like speech to the model (babble: other people talking behind the caller;
+    # its median probability over the chunks within 3 dB of the noise floor at least SPEECHLIKE_BACKGROUND), only
+    # chunks this far above the floor can be speech. 0 turns it off.
+    background_margin_db: float = 0.0
+
+
+SPEECHLIKE_BACKGROUND = 0.5
 
 
 def speech_regions(
@@ -209,6 +216,8 @@ def speech_regions(
     above the release level after) while staying loud around the spikes; speech holds the model above the
     threshold.
     """
+    if energy_db is not None and rules.background_margin_db > 0:
+        probabilities = _above_speechlike_background(probabilities, np.asarray(energy_db), rules.background_margin_db)
     regions: list[list[float]] = []
     active, start = False, 0
     for index, p in enumerate(probabilities):
@@ -236,6 +245,23 @@ def speech_regions(
         kept = _extended_edges(kept, np.asarray(energy_db)[: len(probabilities)], rules)
     kept = [(s, e) for s, e in kept if confident_s(s, e) >= rules.min_confident_share * (e - s)]
     return [(max(0.0, s - rules.padding_s), min(end, e + rules.padding_s)) for s, e in kept]
+
+
+def _above_speechlike_background(probabilities: np.ndarray, energy_db: np.ndarray, margin_db: float) -> np.ndarray:
+    """Probabilities with the chunks less than ``margin_db`` above the noise floor (the 10th-percentile chunk
+    energy) set to 0, when the model hears that floor as speech (``SpeechRules.background_margin_db``); else as
+    they are. Chunks of unknown (NaN, or missing) energy are never above it."""
+    probabilities = np.asarray(probabilities, dtype=np.float32)
+    energy = np.full(len(probabilities), np.nan)
+    energy[: min(len(energy), len(energy_db))] = energy_db[: len(energy)]
+    known = np.isfinite(energy)
+    if not known.any():
+        return probabilities
+    floor = float(np.percentile(energy[known], 10))
+    background = known & (energy < floor + 3.0)
+    if float(np.median(probabilities[background])) < SPEECHLIKE_BACKGROUND:
+        return probabilities
+    return np.where(known & (energy >= floor + margin_db), probabilities, 0.0).astype(np.float32)
 
 
 def _extended_edges(
