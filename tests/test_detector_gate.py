@@ -71,3 +71,19 @@ def test_pauses_shorter_than_the_reset_leave_the_detector_listening():
     gate = DetectorGate(reset_s=2.0, lead_s=0.5, margin_db=6.0)
     signal = _stream((SENTENCES[2], 0.2), (SENTENCES[3], 1.2), (SENTENCES[5], 1.5))
     np.testing.assert_array_equal(_gated(signal, gate, 64), _plain(signal))
+
+
+def test_a_channel_muted_to_exact_zeros_still_has_a_noise_floor_to_wake_above():
+    import io
+
+    import soundfile as sf
+
+    from ser.inference.vad import stream_levels
+    from tests.speech import wav_bytes
+
+    speech = _stream((SENTENCES[0], 0.5), (SENTENCES[1], 1.0))
+    muted = np.concatenate([speech, np.zeros(len(speech) * 3, np.float32)])  # 75 % digital silence
+    with sf.SoundFile(io.BytesIO(wav_bytes(muted, subtype="FLOAT"))) as audio:
+        (level,) = stream_levels(audio, per_channel=False)
+    assert FLOOR_DB - 3 < level.floor_db < FLOOR_DB + 3  # the line noise, not -inf
+    assert level.active_db > level.floor_db + 20

@@ -38,6 +38,7 @@ BATCH_CHUNKS = 4096  # chunks per onnxruntime call (≈ 2 min of audio, 9 MB of 
 # measured in SPREAD_WINDOWS windows of SPREAD_WINDOW_S spread over the recording), about that of the synthetic calls
 # its settings were chosen on (-14 to -21 dBFS). The chunk energies the segments' edges use stay as recorded.
 DETECTOR_LEVEL_DBFS = -15.0
+DIGITAL_SILENCE = 1e-10  # mean square power of a chunk (-100 dBFS) below which it is taken for exact zeros
 SPREAD_WINDOWS = 48
 SPREAD_WINDOW_S = 1.0
 
@@ -318,7 +319,8 @@ def _spread_windows(audio: sf.SoundFile, windows: int, window_s: float) -> Itera
 
 @dataclass(frozen=True)
 class StreamLevel:
-    """A stream's active level and noise floor (dBFS): the 90th and 10th percentiles of its 32 ms chunk energies."""
+    """A stream's active level and noise floor (dBFS): the 90th percentile of its 32 ms chunk energies, and the
+    10th of those that are not digital silence (a recorder may write exact zeros while a channel is muted)."""
 
     active_db: float
     floor_db: float
@@ -341,12 +343,18 @@ def stream_levels(audio: sf.SoundFile, per_channel: bool) -> list[StreamLevel]:
         if not parts:  # shorter than one chunk
             levels.append(StreamLevel(float("-inf"), float("-inf")))
             continue
-        powers = np.percentile(np.concatenate(parts), [90, 10])
+        powers = np.concatenate(parts)
         if not np.all(np.isfinite(powers)):
             raise AudioError("audio contains NaN or infinite samples")
-        active, floor = (10.0 * np.log10(power) if power > 0 else float("-inf") for power in powers)
-        levels.append(StreamLevel(float(active), float(floor)))
+        sounding = powers[powers > DIGITAL_SILENCE]
+        active = float(np.percentile(powers, 90))
+        floor = float(np.percentile(sounding, 10)) if len(sounding) else 0.0
+        levels.append(StreamLevel(_decibels(active), _decibels(floor)))
     return levels
+
+
+def _decibels(power: float) -> float:
+    return 10.0 * float(np.log10(power)) if power > 0 else float("-inf")
 
 
 def detector_gain(level_db: float) -> float:
