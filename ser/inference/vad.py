@@ -8,7 +8,8 @@ threshold, while speech is found at any level and through telephone channels (BE
 
 ``VoiceActivity`` streams: audio is fed in blocks of any length and the LSTM state is carried across them, so a
 two-hour call costs memory for its probabilities only (one float per 32 ms). ``stream_activity`` reads a recording
-block by block and feeds each channel (or their mix), resampled to 16 kHz, to its own detector.
+block by block and feeds each channel (or their mix), resampled to 16 kHz, to its own detector, which stops and
+forgets its state after a long quiet (``DetectorGate``).
 """
 
 from __future__ import annotations
