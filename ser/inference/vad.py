@@ -259,7 +259,7 @@ def _above_speechlike_background(probabilities: np.ndarray, energy_db: np.ndarra
     known = np.isfinite(energy)
     if not known.any():
         return probabilities
-    floor = float(np.percentile(energy[known], 10))
+    floor = _noise_floor_db(energy)
     background = known & (energy < floor + 3.0)
     if float(np.median(probabilities[background])) < SPEECHLIKE_BACKGROUND:
         return probabilities
@@ -271,7 +271,7 @@ def _extended_edges(
 ) -> list[tuple[float, float]]:
     """Regions (chunk-aligned seconds) whose edges move out over chunks ``edge_margin_db`` above the noise floor
     (NaN energies never count as loud)."""
-    loud = energy_db >= float(np.nanpercentile(energy_db, 10)) + rules.edge_margin_db
+    loud = energy_db >= _noise_floor_db(energy_db) + rules.edge_margin_db
     reach, gap = round(rules.edge_extension_s / CHUNK_S), round(rules.min_gap_s / CHUNK_S)
     bounds = [(round(s / CHUNK_S), round(e / CHUNK_S)) for s, e in regions]
     extended: list[tuple[int, int]] = []
@@ -298,9 +298,19 @@ def _streams(block: np.ndarray, per_channel: bool) -> list[np.ndarray]:
     return [block[:, c] for c in range(block.shape[1])] if per_channel else [block.mean(axis=1)]
 
 
+def _chunk_powers(samples: np.ndarray, chunks: int, size: int = CHUNK) -> np.ndarray:
+    """Mean square of each of the first ``chunks`` chunks of ``size`` samples (float64)."""
+    frames = samples[: chunks * size].reshape(chunks, size)
+    return np.mean(np.square(frames, dtype=np.float64), axis=1)
+
+
 def _chunk_energy_db(samples: np.ndarray, chunks: int) -> np.ndarray:
-    frames = samples[: chunks * CHUNK].reshape(chunks, CHUNK)
-    return 10.0 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + 1e-12)
+    return 10.0 * np.log10(_chunk_powers(samples, chunks) + 1e-12)
+
+
+def _noise_floor_db(energy_db: np.ndarray) -> float:
+    """A stream's noise floor: the 10th percentile of its chunk energies (dB) that are known (not NaN)."""
+    return float(np.nanpercentile(energy_db, 10))
 
 
 def _spread_windows(audio: sf.SoundFile, windows: int, window_s: float) -> Iterator[np.ndarray]:
@@ -337,8 +347,7 @@ def stream_levels(audio: sf.SoundFile, per_channel: bool) -> list[StreamLevel]:
         if not chunks:
             continue
         for index, stream in enumerate(_streams(data, per_channel)):
-            frames = stream[: chunks * frame].reshape(chunks, frame).astype(np.float64)
-            energies[index].append(np.mean(np.square(frames), axis=1))
+            energies[index].append(_chunk_powers(stream, chunks, frame))
     levels = []
     for parts in energies:
         if not parts:  # shorter than one chunk
