@@ -133,3 +133,43 @@ def test_over_a_background_the_model_hears_as_noise_the_rule_changes_nothing():
     probabilities[_chunks(2.9) : _chunks(3.1)] = 0.5  # the soft stretch: above the release, below the floor's margin
     assert speech_regions(probabilities, rules, energy) == speech_regions(probabilities, RULES, energy)
     assert len(speech_regions(probabilities, rules, energy)) == 2
+
+
+def _background_voice_call(background_db: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """10 s over a background of the given chunk energies, which the model hears as noise (probability 0.1) but for
+    one background voice it is sure of (8.0-8.8 s), and two utterances (2-4 s, 5-7 s) at -25 dB."""
+    probabilities, energy = np.full(len(background_db), 0.1, np.float32), background_db.copy()
+    for start, end in ((2.0, 4.0), (5.0, 7.0)):
+        energy[_chunks(start) : _chunks(end)] = -25.0
+        probabilities[_chunks(start) : _chunks(end)] = 0.95
+    probabilities[_chunks(8.0) : _chunks(8.8)] = 0.9
+    return probabilities, energy
+
+
+def test_a_background_that_rises_and_falls_like_voices_gets_the_rule_steady_jittery_noise_does_not():
+    rules = SpeechRules(**{**RULES.__dict__, "background_margin_db": 10.0})
+    rng = np.random.default_rng(0)
+    n = _chunks(10.0)
+    # babble: levels held for 4 chunks (syllables), with deep dips when the talkers pause
+    voices = np.repeat(-40.0 + 8.0 * np.log10(rng.uniform(0.001, 1.0, n // 4 + 1)), 4)[:n]
+    babble = _background_voice_call(voices)
+    assert len(speech_regions(babble[0], RULES, babble[1])) == 3  # without the rule the background voice is a region
+    regions = speech_regions(babble[0], rules, babble[1])
+    assert [(round(s, 1), round(e, 1)) for s, e in regions] == [(2.0, 4.0), (5.0, 7.0)]
+    # low-frequency rumble: every 32 ms chunk jitters by 3 dB, but 96 ms together are steady
+    rumble = _background_voice_call(-40.0 + 3.0 * rng.standard_normal(n))
+    assert np.percentile(rumble[1], 10) - np.percentile(rumble[1], 1) > 2.7  # chunk by chunk it would look like babble
+    assert speech_regions(rumble[0], rules, rumble[1]) == speech_regions(rumble[0], RULES, rumble[1])
+    assert len(speech_regions(rumble[0], rules, rumble[1])) == 3
+
+
+def test_a_region_far_under_the_streams_speech_level_is_background_not_the_caller():
+    probabilities, energy = _call(late_onset_s=0.0)  # two utterances at -25 dB over line noise at -60 dB
+    for start, level in ((0.2, -55.0), (8.6, -43.0)):  # a faint voice 30 dB under the speech, a soft one 18 dB under
+        energy[_chunks(start) : _chunks(start + 1.0)] = level
+        probabilities[_chunks(start) : _chunks(start + 1.0)] = 0.95
+    assert len(speech_regions(probabilities, RULES, energy)) == 4
+    rules = SpeechRules(**{**RULES.__dict__, "quiet_region_db": 25.0})
+    kept = [round(start) for start, _ in speech_regions(probabilities, rules, energy)]
+    assert kept == [2, 6, 9]  # the faint voice at 0.2 s dropped; the soft words at 8.6 s kept
+    assert len(speech_regions(probabilities, RULES, None)) == 4  # without energies nothing is dropped

@@ -76,6 +76,7 @@ class AnalysisConfig:
     edge_extension_s: float = 0.5
     edge_margin_db: float = 10.0
     background_margin_db: float = 10.0
+    quiet_region_db: float = 25.0
     detector_reset_s: float = 2.0
     detector_lead_s: float = 0.5
     detector_margin_db: float = 6.0
@@ -126,6 +127,7 @@ class AnalysisConfig:
             edge_extension_s=self.edge_extension_s,
             edge_margin_db=self.edge_margin_db,
             background_margin_db=self.background_margin_db,
+            quiet_region_db=self.quiet_region_db,
         )
 
 

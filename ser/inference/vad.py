@@ -202,9 +202,21 @@ class SpeechRules:
     # its median probability over the chunks within 3 dB of the noise floor at least SPEECHLIKE_BACKGROUND), only
     # chunks this far above the floor can be speech. 0 turns it off.
     background_margin_db: float = 0.0
+    # A region whose loud chunks (its 90th-percentile chunk energy) stay more than this many dB under the stream's
+    # speech level (the 90th percentile of the energies of the chunks at or above the threshold) is the background
+    # (voices behind the caller), not the caller. 0 turns it off.
+    quiet_region_db: float = 0.0
 
 
+# The background sounds like speech when the detector's median probability over the chunks within 3 dB of the noise
+# floor reaches SPEECHLIKE_BACKGROUND (loud babble), or when the floor itself rises and falls as voices do: over
+# SPREAD_CHUNKS chunks (96 ms) of power, the stream's 10th percentile stands BABBLE_SPREAD_DB or more over its 1st
+# (digital silence left out). Steady noise (white, pink, brown down to 0 dB SNR; line hiss; a reverberant room's
+# tail) spreads by at most 2.1 dB, babble 20 dB under the voices by 3.2 dB or more (LOG.md "Session 14"); averaging
+# 96 ms evens out the chunk-to-chunk jitter of low-frequency noise, not the syllables of voices.
 SPEECHLIKE_BACKGROUND = 0.5
+SPREAD_CHUNKS = 3
+BABBLE_SPREAD_DB = 2.7
 
 
 def speech_regions(
@@ -246,6 +258,8 @@ def speech_regions(
     if energy_db is not None and rules.edge_extension_s > 0 and kept:
         kept = _extended_edges(kept, np.asarray(energy_db)[: len(probabilities)], rules)
     kept = [(s, e) for s, e in kept if confident_s(s, e) >= rules.min_confident_share * (e - s)]
+    if energy_db is not None and rules.quiet_region_db > 0 and kept:
+        kept = _loud_enough(kept, np.asarray(probabilities), np.asarray(energy_db), rules)
     return [(max(0.0, s - rules.padding_s), min(end, e + rules.padding_s)) for s, e in kept]
 
 
@@ -260,10 +274,42 @@ def _above_speechlike_background(probabilities: np.ndarray, energy_db: np.ndarra
     if not known.any():
         return probabilities
     floor = _noise_floor_db(energy)
-    background = known & (energy < floor + 3.0)
-    if float(np.median(probabilities[background])) < SPEECHLIKE_BACKGROUND:
+    if not _speechlike_background(probabilities, energy, floor):
         return probabilities
     return np.where(known & (energy >= floor + margin_db), probabilities, 0.0).astype(np.float32)
+
+
+def _speechlike_background(probabilities: np.ndarray, energy_db: np.ndarray, floor_db: float) -> bool:
+    """Whether a stream's background sounds like speech (``SPEECHLIKE_BACKGROUND``, ``BABBLE_SPREAD_DB``)."""
+    background = np.isfinite(energy_db) & (energy_db < floor_db + 3.0)
+    if float(np.median(probabilities[background])) >= SPEECHLIKE_BACKGROUND:
+        return True
+    powers = np.where(energy_db > _decibels(DIGITAL_SILENCE), 10.0 ** (energy_db / 10.0), np.nan)
+    smoothed = np.convolve(powers, np.ones(SPREAD_CHUNKS) / SPREAD_CHUNKS, mode="valid")
+    sounding = smoothed[np.isfinite(smoothed)]
+    if len(sounding) == 0:
+        return False
+    low, floor = 10.0 * np.log10(np.percentile(sounding, [1, 10]))
+    return bool(floor - low >= BABBLE_SPREAD_DB)
+
+
+def _loud_enough(
+    regions: list[tuple[float, float]], probabilities: np.ndarray, energy_db: np.ndarray, rules: SpeechRules
+) -> list[tuple[float, float]]:
+    """The regions whose loud chunks come within ``quiet_region_db`` of the stream's speech level (``SpeechRules``);
+    regions of unknown (NaN) energy are kept."""
+    energy = energy_db[: len(probabilities)]
+    confident = energy[(probabilities[: len(energy)] >= rules.threshold) & np.isfinite(energy)]
+    if len(confident) == 0:
+        return regions
+    speech_db = float(np.percentile(confident, 90))
+    kept = []
+    for start_s, end_s in regions:
+        region = energy[round(start_s / CHUNK_S) : round(end_s / CHUNK_S)]
+        region = region[np.isfinite(region)]
+        if len(region) == 0 or float(np.percentile(region, 90)) >= speech_db - rules.quiet_region_db:
+            kept.append((start_s, end_s))
+    return kept
 
 
 def _extended_edges(
