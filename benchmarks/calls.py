@@ -11,8 +11,8 @@ cut from the same call audio (same channel, noise and codec) and classified one 
 10-minute stereo call.
 
 `--through NAME [NAME ...]` replaces the two channels by conditions of params.yaml's `channels:` block applied to
-the whole call (each stereo channel on its own), e.g. `speakerphone_8k white_10db quiet_30db`, and skips the timed
-call.
+the whole call (each stereo channel on its own), e.g. `speakerphone_8k white_10db quiet_30db`, or noise at an SNR
+named `<white|pink|brown|babble>_<snr>db` (e.g. `babble_20db`), and skips the timed call.
 
 Needs a trained project (`dvc repro`). Usage: python benchmarks/calls.py [--pairs 03,08 10,14] [--minutes 10]
 [--through speakerphone_8k]
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import sys
 import time
 from pathlib import Path
@@ -112,6 +113,20 @@ def through(signal: np.ndarray, condition: Condition, call_id: str) -> bytes:
     return buffer.getvalue()
 
 
+def through_conditions(channels: dict, names: list[str], babble: BabblePool) -> list[Condition]:
+    """Conditions of params.yaml's ``channels:`` block, or noise at an SNR named ``<kind>_<snr>db`` (e.g.
+    ``babble_20db``, ``brown_5db``) when params.yaml has no condition of that name."""
+    conditions = []
+    for name in names:
+        noise = re.fullmatch(r"(white|pink|brown|babble)_(\d+)db", name)
+        if name in (channels.get("conditions") or {}) or not noise:
+            conditions += conditions_from_params(channels, [name], babble)
+        else:
+            steps = [{"noise": {"kind": noise[1], "snr_db": int(noise[2])}}]
+            conditions.append(Condition(name, steps, int(channels.get("seed", 0)), babble))
+    return conditions
+
+
 def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
     return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
 
@@ -168,8 +183,7 @@ def main() -> None:
         params = load_params(ROOT / "params.yaml")
         train_ids = read_manifest(ROOT / "data/split/train.csv")["id"]
         babble = BabblePool([ROOT / "data/raw/wav" / f"{r}.wav" for r in train_ids])
-        chosen = conditions_from_params(params["channels"], args.through, babble)
-        conditions = {c.name: c for c in chosen}
+        conditions = {c.name: c for c in through_conditions(params["channels"], args.through, babble)}
     predictor = Predictor.load(ROOT / "models/model")
     config = AnalysisConfig()
     names = sorted(p.stem for p in (ROOT / "data/raw/wav").glob("*.wav"))
