@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import real_archive
 from tests.project_copy import SERVING_PLUMBING, copy_project, edit_params, run, venv_env
 from tests.synthetic import make_archive
 
@@ -27,13 +28,26 @@ def trained_serving_project(tmp_path_factory: pytest.TempPathFactory, synthetic_
     return project
 
 
+@pytest.fixture(scope="session", autouse=True)
+def real_archive_pipeline(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The real-archive pipeline, started with the first test when real-archive tests are selected and the archive
+    is given, so that the rest of the suite runs beside it; None otherwise. Stopped when the run ends."""
+    selected = any(item.get_closest_marker("real_data") for item in request.session.items)
+    if not (selected and real_archive.available()):
+        yield None
+        return
+    pipeline = real_archive.start(tmp_path_factory.mktemp("real") / "project")
+    yield pipeline
+    pipeline.stop()
+
+
 TIERS = ("unit", "system")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Check the tiers (a test without exactly one would silently fall out of `pytest -m unit` and of `-m system`);
-    run the real-archive pipeline first: the longest test, whose failure should show early."""
+    run the real-archive tests last: their pipeline starts with the first test and runs beside the others."""
     untiered = [item.nodeid for item in items if sum(item.get_closest_marker(tier) is not None for tier in TIERS) != 1]
     if untiered:
         raise pytest.UsageError(f"tests need exactly one of the markers {TIERS}: {untiered[:5]}")
-    items.sort(key=lambda item: item.get_closest_marker("real_data") is None)  # stable: the rest keep their order
+    items.sort(key=lambda item: item.get_closest_marker("real_data") is not None)  # stable: the rest keep their order

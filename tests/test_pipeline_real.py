@@ -1,10 +1,10 @@
 """The real pipeline on the real EmoDB archive, in a throw-away copy of the project.
 
-Needs the archive through the explicit override SER_EMODB_SOURCE (CI sets it to ../shared/emodb/download.zip).
+Needs the archive through the explicit override SER_EMODB_SOURCE (CI sets it to ../shared/emodb/download.zip). The
+pipeline starts in the background when the test run begins (``tests/real_archive.py``); these tests run last.
 """
 
 import json
-import os
 from pathlib import Path
 
 import librosa
@@ -17,16 +17,16 @@ from ser.inference.calls import AnalysisConfig, analyze
 from ser.inference.diarisation import diarisation_error_rate
 from ser.inference.predictor import Predictor
 from ser.models.artifact import ArtifactError, ModelArtifact
+from tests import real_archive
 from tests.audio_samples import encode
-from tests.project_copy import copy_project, edit_params, run, venv_env
-
-ARCHIVE = os.environ.get("SER_EMODB_SOURCE", "")
+from tests.project_copy import run
+from tests.real_archive import TEST_CV
 
 pytestmark = [
     pytest.mark.system,
     pytest.mark.real_data,
     pytest.mark.pipeline,
-    pytest.mark.skipif(not ARCHIVE or not Path(ARCHIVE).is_file(), reason="set SER_EMODB_SOURCE to the EmoDB zip"),
+    pytest.mark.skipif(not real_archive.available(), reason="set SER_EMODB_SOURCE to the EmoDB zip"),
 ]
 
 
@@ -34,25 +34,12 @@ def ran_stages(output: str) -> list[str]:
     return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
 
 
-# The CV grid of the default params (20 candidates on clean + three channel copies, ~7 min here) only names a winner,
-# which `train` does not read while model.family is set (the default); the test runs two candidates, the configured
-# model among them, to stay inside CI's time. The whole grid runs in `dvc repro` of the repository (dvc.lock).
-TEST_CV = {
-    "candidates": {
-        "mlp_200": {"family": "mlp", "hidden": 200},
-        "logreg": {"family": "logreg", "C": 0.1},
-    }
-}
-
-
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    project = copy_project(tmp_path_factory.mktemp("real") / "project")
-    edit_params(project, cv=TEST_CV)
-    env = venv_env(SER_EMODB_SOURCE=str(Path(ARCHIVE).resolve()))
-    result = run(["dvc", "repro"], project, env, timeout=1800)  # 7.5-8 min alone on 2 cores; more when loaded
+def project(real_archive_pipeline):
+    """The project copy whose `dvc repro` the test run started in the background (``tests/real_archive.py``)."""
+    result = real_archive_pipeline.wait()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return project, env
+    return real_archive_pipeline.project, real_archive_pipeline.env
 
 
 def test_default_split_is_428_train_107_test(project):
