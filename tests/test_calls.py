@@ -115,6 +115,18 @@ def test_a_quieter_or_louder_call_gives_the_same_segments_and_emotions(predictor
         ], gain_db
 
 
+def test_a_mono_call_keeps_a_party_30_db_quieter_than_the_other():
+    """Regions far under a stream's speech level are voices behind a caller on a stereo channel (one voice each),
+    but in a mono call they may be the quieter party: every turn of a voice 30 dB under the other is still found."""
+    call = build_call(stereo=True, line_noise=0.0002)
+    channels = call.signal * np.array([1.0, 10 ** (-30 / 20)], dtype=np.float32)
+    speech = segment(wav_bytes(channels.sum(axis=1)), False, AnalysisConfig())
+    for start, end, voice in call.turns:
+        assert any(_overlap((s.start_s, s.end_s), (start, end)) > 0.5 * (end - start) for s in speech.segments), voice
+    by_channel = segment(wav_bytes(channels), True, AnalysisConfig())
+    assert len(by_channel.segments) == len(call.turns)  # each voice alone on its channel: nothing is quiet there
+
+
 def test_a_stereo_file_whose_channels_carry_one_signal_is_analysed_as_mono(predictor, mono_call):
     """Dual mono (the mix written to both channels) and stereo through a codec that merged the channels (Opus at
     12 kb/s): by channel, every utterance would be found twice, once as the customer's and once as the agent's."""

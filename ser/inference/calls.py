@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +184,8 @@ def segment(
 ) -> Speech:
     """Speech segments of a recording, per channel or of the channels mixed.
 
-    The duration is checked against ``max_seconds`` from the header, before any audio is decoded. Channels that
+    The duration is checked against ``max_seconds`` from the header, before any audio is decoded. Quiet regions are
+    dropped (``quiet_region_db``) on a channel's own stream only, never in a mix of two voices. Channels that
     carry one signal (less than ``crosstalk_db`` of their power unexplained by a gain: dual mono, or a stereo codec
     that merged them) are mixed whatever ``per_channel`` says: by channel, every utterance would count twice.
     """
@@ -202,9 +203,12 @@ def segment(
     crosstalk = _crosstalk(energy_db, config.crosstalk_db)
     probabilities = np.where(crosstalk, 0.0, probabilities)
     energy_db = np.where(crosstalk, np.nan, energy_db)  # never loud enough to extend a region into
+    rules = config.speech_rules
+    if not per_channel:  # two voices in one stream, whose levels may differ by 25 dB and more: keep the quieter one
+        rules = replace(rules, quiet_region_db=0.0)
     segments = []
     for channel, stream in enumerate(probabilities):
-        for start_s, end_s in vad.speech_regions(stream, config.speech_rules, energy_db[channel]):
+        for start_s, end_s in vad.speech_regions(stream, rules, energy_db[channel]):
             end_s = min(end_s, duration)
             pieces = int(np.ceil((end_s - start_s) / config.max_segment_s))
             step = (end_s - start_s) / pieces
