@@ -211,7 +211,7 @@ class SpeechRules:
 # The background sounds like speech when the detector's median probability over the chunks within 3 dB of the noise
 # floor reaches SPEECHLIKE_BACKGROUND (loud babble), or when the floor itself rises and falls as voices do: over
 # SPREAD_CHUNKS chunks (96 ms) of power, the stream's 10th percentile stands BABBLE_SPREAD_DB or more over its 1st
-# (digital silence left out). Steady noise (white, pink, brown down to 0 dB SNR; line hiss; a reverberant room's
+# (digital silence left out). Steady noise (white and pink down to 0 dB SNR, brown at 5-10 dB; line hiss; a room's
 # tail) spreads by at most 2.1 dB, babble 20 dB under the voices by 3.2 dB or more (LOG.md "Session 14"); averaging
 # 96 ms evens out the chunk-to-chunk jitter of low-frequency noise, not the syllables of voices.
 SPEECHLIKE_BACKGROUND = 0.5
