@@ -44,17 +44,13 @@ class BackgroundPipeline:
     process: subprocess.Popen[bytes]
     started: float
 
-    @property
-    def _logs(self) -> tuple[Path, Path]:
-        return self.project.parent / "repro.out", self.project.parent / "repro.err"
-
     def wait(self) -> subprocess.CompletedProcess[str]:
         """The finished run (stopped and failed once ``TIMEOUT_S`` have passed since it started)."""
         try:
             self.process.wait(timeout=max(1.0, self.started + TIMEOUT_S - time.monotonic()))
         except subprocess.TimeoutExpired:
             self.stop()
-        out, err = (path.read_text(errors="replace") for path in self._logs)
+        out, err = (path.read_text(errors="replace") for path in _log_paths(self.project))
         return subprocess.CompletedProcess(self.process.args, self.process.returncode, out, err)
 
     def stop(self) -> None:
@@ -69,12 +65,17 @@ class BackgroundPipeline:
             self.process.wait()
 
 
+def _log_paths(project: Path) -> tuple[Path, Path]:
+    """Where the run's stdout and stderr go: beside the project copy, not inside it (DVC would see them)."""
+    return project.parent / "repro.out", project.parent / "repro.err"
+
+
 def start(destination: Path) -> BackgroundPipeline:
     """Copy the project to ``destination`` with the test's CV grid and start its `dvc repro` on the real archive."""
     project = copy_project(destination)
     edit_params(project, cv=TEST_CV)
     env = venv_env(SER_EMODB_SOURCE=str(Path(ARCHIVE).resolve()))
-    out, err = project.parent / "repro.out", project.parent / "repro.err"
+    out, err = _log_paths(project)
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(
             ["dvc", "repro"], cwd=project, env=env, stdout=stdout, stderr=stderr, start_new_session=True
