@@ -12,7 +12,8 @@ cut from the same call audio (same channel, noise and codec) and classified one 
 
 `--through NAME [NAME ...]` replaces the two channels by conditions of params.yaml's `channels:` block applied to
 the whole call (each stereo channel on its own), e.g. `speakerphone_8k white_10db quiet_30db`, or noise at an SNR
-named `<white|pink|brown|babble>_<snr>db` (e.g. `babble_20db`), and skips the timed call.
+named `<white|pink|brown|babble>_<snr>db[_ulaw_8k]` (e.g. `babble_20db`, or `babble_20db_ulaw_8k` for the noisy call
+then sent through an 8 kHz mu-law line), and skips the timed call.
 
 Needs a trained project (`dvc repro`). Usage: python benchmarks/calls.py [--pairs 03,08 10,14] [--minutes 10]
 [--through speakerphone_8k]
@@ -115,14 +116,17 @@ def through(signal: np.ndarray, condition: Condition, call_id: str) -> bytes:
 
 def through_conditions(channels: dict, names: list[str], babble: BabblePool) -> list[Condition]:
     """Conditions of params.yaml's ``channels:`` block, or noise at an SNR named ``<kind>_<snr>db`` (e.g.
-    ``babble_20db``, ``brown_5db``) when params.yaml has no condition of that name."""
+    ``babble_20db``, ``brown_5db``), then 8 kHz mu-law with ``_ulaw_8k`` (``babble_20db_ulaw_8k``), when params.yaml
+    has no condition of that name."""
     conditions = []
     for name in names:
-        noise = re.fullmatch(r"(white|pink|brown|babble)_(\d+)db", name)
+        noise = re.fullmatch(r"(white|pink|brown|babble)_(\d+)db(_ulaw_8k)?", name)
         if name in (channels.get("conditions") or {}) or not noise:
             conditions += conditions_from_params(channels, [name], babble)
         else:
-            steps = [{"noise": {"kind": noise[1], "snr_db": int(noise[2])}}]
+            steps: list[dict] = [{"noise": {"kind": noise[1], "snr_db": int(noise[2])}}]
+            if noise[3]:  # then the telephone line: 8 kHz G.711 mu-law
+                steps += [{"resample": 8000}, {"codec": "ulaw"}]
             conditions.append(Condition(name, steps, int(channels.get("seed", 0)), babble))
     return conditions
 
