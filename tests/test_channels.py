@@ -1,10 +1,11 @@
 """Channel conditions: real codecs, seeded draws, noise at the asked SNR, babble without the own speaker."""
 
+import av
 import numpy as np
 import pytest
 import soundfile as sf
 
-from ser.audio.channels import CLEAN, CODECS, Condition, condition_lists, conditions_from_params
+from ser.audio.channels import CLEAN, CODECS, Condition, condition_lists, conditions_from_params, ffmpeg_encoded
 from ser.errors import ParamsError
 from ser.features.dataset import BabblePool
 from ser.features.extractor import FeatureConfig, extract
@@ -57,11 +58,23 @@ def test_mu_law_is_the_real_g711_quantiser():
     assert not np.array_equal(ulaw, alaw)
 
 
-def test_bitrate_changes_opus_quality():
+@pytest.mark.parametrize("codec", ["opus", "mp3"])
+def test_bitrate_changes_the_quality(codec):
     signal = speech_like()
-    low = condition([{"resample": 8000}, {"codec": {"name": "mp3", "bitrate": 8000}}]).apply(signal, SR, "a")[0]
-    high = condition([{"resample": 8000}, {"codec": {"name": "mp3", "bitrate": 32000}}]).apply(signal, SR, "a")[0]
-    assert not np.array_equal(low, high)
+    low = condition([{"resample": 8000}, {"codec": {"name": codec, "bitrate": 8000}}]).apply(signal, SR, "a")[0]
+    high = condition([{"resample": 8000}, {"codec": {"name": codec, "bitrate": 32000}}]).apply(signal, SR, "a")[0]
+    assert snr_db(high, low) < 40  # not the same audio
+
+
+@pytest.mark.parametrize("bitrate", [8000, 12000, 16000, 24000, 32000])
+def test_opus_codes_narrow_band_audio_as_a_voip_client_does(bitrate):
+    """SILK, never CELT, whose x86 search rounds by the CPU's vendor (approximate reciprocals): the same copies on
+    every machine. libopus's default application coded 8 kHz speech at 24 kb/s with CELT."""
+    signal = condition([{"resample": 8000}]).apply(speech_like(3.0), SR, "a")[0]
+    encoded, _ = ffmpeg_encoded(signal, 8000, "opus", bitrate)
+    with av.open(encoded) as container:
+        configurations = {bytes(packet)[0] >> 3 for packet in container.demux(audio=0) if bytes(packet)}
+    assert configurations and max(configurations) < 12, configurations  # RFC 6716: configurations 0-11 are SILK
 
 
 def test_conditions_are_deterministic_per_recording():

@@ -3,20 +3,27 @@ CPU offers (``ser/__init__.py`` pins numpy, OpenBLAS, numba and torch to AVX2)."
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numba
 import pytest
+from numba.core.dispatcher import Dispatcher
 
 import ser
+from ser.features import voice_encoder
+from ser.features.extractor import FeatureConfig, extract
 from tests.project_copy import ROOT
+from tests.synthetic import SR, synthetic_ids, synthetic_signal
 
 # Features of synthetic utterances (encoders included) and the class probabilities of a small trained MLP.
 SCRIPT = """
 import ser  # first, as the stages, the API and the CLI do
 import hashlib
 import numpy as np
+from ser.features import voice_encoder
 from ser.features.extractor import FeatureConfig, extract
 from ser.models.families import build_estimator
 from tests.synthetic import SR, synthetic_ids, synthetic_signal
@@ -72,3 +79,30 @@ def test_stages_import_ser_before_any_numerical_library(script):
         if isinstance(node, ast.Import | ast.ImportFrom) and getattr(node, "module", "") != "__future__"
     ]
     assert all(name.split(".")[0] in STDLIB_AND_SER for name in first_party), first_party
+
+
+# Instructions whose results each CPU model defines for itself (approximate reciprocals and square roots): Intel and
+# AMD machines disagree in their last bits. LLVM emits them under fast-math's ``arcp``/``afn`` flags.
+CPU_DEFINED_INSTRUCTIONS = re.compile(r"\b(v?rcp(14|28)?[ps]s|v?rsqrt(14|28)?[ps]s)\b")
+
+
+@pytest.mark.unit
+def test_compiled_kernels_use_no_instruction_whose_bits_the_cpu_defines():
+    signal = synthetic_signal(synthetic_ids(1)[0], 1.0)
+    extract(signal, SR, FeatureConfig())  # every kernel the features run ...
+    voice_encoder.embedding(signal, SR)  # ... and the diarisation's
+    kernels = [
+        value
+        for name, module in list(sys.modules.items())
+        if name.split(".")[0] == "ser"
+        for value in vars(module).values()
+        if isinstance(value, Dispatcher) and value.signatures
+    ]
+    assert {kernel.__name__ for kernel in kernels} >= {"_gelu_in_place", "_lstm_steps"}
+    for kernel in kernels:
+        options = {key: value for key, value in kernel.targetoptions.items() if key != "cache"}
+        uncached = numba.njit(**options)(kernel.py_func)  # cached code cannot be disassembled
+        for signature in kernel.signatures:
+            uncached.compile(signature)
+        for assembly in uncached.inspect_asm().values():
+            assert not CPU_DEFINED_INSTRUCTIONS.search(assembly), kernel.__name__

@@ -64,6 +64,12 @@ FFMPEG_CODECS: dict[str, tuple[str, str, tuple[int, ...], int]] = {
     "amr_nb": ("libopencore_amrnb", "amr", (8000,), 12200),
     "aac": ("aac", "adts", (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000), 24000),
 }
+# Opus is encoded as VoIP clients do (WebRTC's OPUS_APPLICATION_VOIP): 8 kHz audio goes through SILK at every bit
+# rate. libopus's default ("audio") coded 8 kHz speech at 24 kb/s with CELT, whose x86 search uses the
+# approximate-reciprocal instructions (rcpps, rsqrtps) that Intel and AMD CPUs compute differently: those copies, and
+# with them the model, would differ between machines (session 15). At 16 kHz and 24 kb/s libopus still codes
+# music-like frames with CELT (noisy_line draws that for about 2 % of its copies).
+ENCODER_OPTIONS: dict[str, dict[str, str]] = {"opus": {"application": "voip"}}
 CODECS = (*SNDFILE_CODECS, *FFMPEG_CODECS)
 NOISE_DECAY = {"white": 0.0, "pink": -3.01, "brown": -6.02}
 CLEAN = "clean"  # the recordings as they are: not a condition of channels.conditions
@@ -134,13 +140,14 @@ def _sndfile_roundtrip(signal: Signal, sr: int, name: str) -> tuple[Signal, int]
     return decoded.mean(axis=1), decoded_sr
 
 
-def _ffmpeg_roundtrip(signal: Signal, sr: int, name: str, bitrate: int | None) -> tuple[Signal, int]:
+def ffmpeg_encoded(signal: Signal, sr: int, name: str, bitrate: int | None) -> tuple[io.BytesIO, int]:
+    """``signal`` encoded by the FFmpeg codec ``name`` (at the highest rate it takes up to ``sr``): file, its rate."""
     encoder, container, rates, default_bitrate = FFMPEG_CODECS[name]
     signal, sr = _to_codec_rate(signal, sr, rates)
     buffer = io.BytesIO()
     pcm = (np.clip(signal, -1.0, 1.0) * 32767).astype(np.int16)
     with av.open(buffer, "w", format=container) as output:
-        stream = output.add_stream(encoder, rate=sr, layout="mono")
+        stream = output.add_stream(encoder, rate=sr, layout="mono", options=ENCODER_OPTIONS.get(name, {}))
         stream.bit_rate = int(bitrate or default_bitrate)
         frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
         frame.sample_rate = sr
@@ -149,6 +156,12 @@ def _ffmpeg_roundtrip(signal: Signal, sr: int, name: str, bitrate: int | None) -
         for packet in stream.encode(None):
             output.mux(packet)
     buffer.seek(0)
+    return buffer, sr
+
+
+def _ffmpeg_roundtrip(signal: Signal, sr: int, name: str, bitrate: int | None) -> tuple[Signal, int]:
+    signal, sr = _to_codec_rate(signal, sr, FFMPEG_CODECS[name][2])
+    buffer, sr = ffmpeg_encoded(signal, sr, name, bitrate)
     decoded, decoded_sr = decode_ffmpeg(buffer)
     decoded = decoded.mean(axis=1)
     if decoded_sr == sr:

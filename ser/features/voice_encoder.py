@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 from ser.features import compiled
-from ser.features.fast_math import float32_coefficients, odd_rational
+from ser.features.fast_math import REPRODUCIBLE_FAST_MATH, float32_coefficients, odd_rational
 from ser.features.pretrained import package_file, verified
 
 log = logging.getLogger(__name__)
@@ -174,12 +174,12 @@ _TANH_DENOMINATOR = float32_coefficients(
 )
 
 
-@numba.njit(fastmath=True, inline="always", cache=True)
+@numba.njit(fastmath=REPRODUCIBLE_FAST_MATH, inline="always", cache=True)
 def _tanh(x: float) -> float:  # pragma: no cover (compiled)
     return odd_rational(x, _TANH_CLAMP, _TANH_NUMERATOR, _TANH_DENOMINATOR)
 
 
-@numba.njit(fastmath=True, nogil=True, cache=True)
+@numba.njit(fastmath=REPRODUCIBLE_FAST_MATH, nogil=True, cache=True)
 def _lstm_steps(projected: np.ndarray, recurrent: np.ndarray) -> np.ndarray:  # pragma: no cover (compiled)
     """Outputs (n_frames, n_gates // 4) of the recurrence over input products ``projected`` (n_frames, n_gates)."""
     n_frames, n_gates = projected.shape

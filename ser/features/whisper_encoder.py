@@ -25,7 +25,7 @@ import librosa
 import numba
 import numpy as np
 
-from ser.features.fast_math import float32_coefficients, odd_rational
+from ser.features.fast_math import REPRODUCIBLE_FAST_MATH, float32_coefficients, odd_rational
 from ser.features.pretrained import PretrainedWeightsMissing, package_file, verified
 
 log = logging.getLogger(__name__)
@@ -209,13 +209,13 @@ _ERF_DENOMINATOR = float32_coefficients(
 )
 
 
-@numba.njit(fastmath=True, error_model="numpy", inline="always", cache=True)
+@numba.njit(fastmath=REPRODUCIBLE_FAST_MATH, error_model="numpy", inline="always", cache=True)
 def _erf(x: float) -> float:  # pragma: no cover (compiled)
     return odd_rational(x, _ERF_CLAMP, _ERF_NUMERATOR, _ERF_DENOMINATOR)
 
 
 # error_model="numpy": no zero-division check in the loop (the denominator is never 0), which lets LLVM vectorise it.
-@numba.njit(fastmath=True, error_model="numpy", nogil=True, cache=True)
+@numba.njit(fastmath=REPRODUCIBLE_FAST_MATH, error_model="numpy", nogil=True, cache=True)
 def _gelu_in_place(values: np.ndarray) -> None:  # pragma: no cover (compiled)
     half, scale = np.float32(0.5), np.float32(_SQRT_HALF)
     for i in range(values.size):

@@ -8,9 +8,10 @@
 2. **Emotions** (second pass, one segment at a time): each segment, with a little context, goes through the
    predictor's decode → features → model path, the same as ``/pred``.
 3. **Roles**: by channel for stereo; for mono, the segments' voice-encoder embeddings are clustered into two
-   speakers (``ser.inference.diarisation``) and whoever speaks first is ``first_speaker`` (the agent by default:
-   agents answer the phone with a greeting). A stereo file whose channels carry one signal (dual mono, or a
-   low-bitrate stereo codec that merged them) is treated as mono.
+   speakers (``ser.inference.diarisation``; the encoder hears each segment with the line's steady noise gated out,
+   its profile taken from the call's quietest chunks: ``denoise_voices``) and whoever speaks first is
+   ``first_speaker`` (the agent by default: agents answer the phone with a greeting). A stereo file whose
+   channels carry one signal (dual mono, or a low-bitrate stereo codec that merged them) is treated as mono.
 
 Memory stays bounded however long the call: audio is read in blocks, a few segments are in flight at a time, and
 what is kept per call is one float per 32 ms and the per-segment results.
@@ -31,6 +32,7 @@ from joblib import Parallel, delayed
 from tqdm import tqdm
 
 from ser.audio.decoding import AudioError, AudioTooLong, seekable
+from ser.audio.denoise import NoiseProfile
 from ser.data import emodb
 from ser.errors import ParamsError
 from ser.features import voice_encoder
@@ -45,6 +47,10 @@ from ser.pipeline.params import load_params
 log = logging.getLogger(__name__)
 
 # Satisfaction weight of each emotion: the score of a segment is sum(p(emotion) * weight), in [-1, 1].
+# The line's noise in a mono call: its chunks within this many dB of the noise floor, at most this much of them.
+LINE_NOISE_MARGIN_DB = 3.0
+LINE_NOISE_S = 4.0
+
 DEFAULT_SATISFACTION_WEIGHTS: dict[str, float] = {
     "happiness": 1.0,
     "neutral": 0.2,
@@ -81,6 +87,7 @@ class AnalysisConfig:
     detector_lead_s: float = 0.5
     detector_margin_db: float = 6.0
     block_s: float = 30.0
+    denoise_voices: bool = True
     satisfaction_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SATISFACTION_WEIGHTS))
 
     def __post_init__(self) -> None:
@@ -173,6 +180,7 @@ class Speech:
     channels: int
     by_channel: bool  # one stream per channel (else one stream, the channels mixed)
     identical_channels: bool  # the channels carry one signal, so they were mixed even though by channel was asked
+    line_noise_s: tuple[float, ...] = ()  # one stream: where its 32 ms chunks of the line's noise alone start
 
 
 def segment(
@@ -216,7 +224,21 @@ def segment(
                 low, high = start_s + piece * step, start_s + (piece + 1) * step
                 segments.append(Segment(round(low, 3), round(high, 3), channel))
     ordered = sorted(segments, key=lambda seg: (seg.start_s, seg.channel))
-    return Speech(ordered, duration, n_channels, per_channel, identical)
+    line_noise = () if per_channel else _line_noise_chunks(energy_db[0])
+    return Speech(ordered, duration, n_channels, per_channel, identical, line_noise)
+
+
+def _line_noise_chunks(energy_db: np.ndarray) -> tuple[float, ...]:
+    most = int(LINE_NOISE_S / vad.CHUNK_S)
+    return tuple(round(float(i) * vad.CHUNK_S, 3) for i in vad.noise_chunks(energy_db, LINE_NOISE_MARGIN_DB, most))
+
+
+def _line_noise_profile(
+    audio: sf.SoundFile, chunk_starts_s: tuple[float, ...], sample_rate: int
+) -> NoiseProfile | None:
+    """The noise profile of a mono call's line, from its chunks of noise alone; None when there are too few."""
+    pieces = [_segment_signal(audio, s, s + vad.CHUNK_S, 0, False, sample_rate) for s in chunk_starts_s]
+    return NoiseProfile.of(np.concatenate(pieces), sample_rate) if pieces else None
 
 
 def _segment_signal(
@@ -256,22 +278,23 @@ def _segment_outputs(
     config: FeatureConfig,
     workers: int,
     bar: tqdm,
+    line_noise: NoiseProfile | None = None,
 ) -> Iterator[tuple[Segment, np.ndarray, Any]]:
-    """Each usable segment with its feature vector and (mono) voice embedding, in order.
+    """Each usable segment with its feature vector and (mono) voice embedding (``line_noise`` gated out), in order.
 
     Windows are read lazily, and with ``workers`` > 1 one pool works through all of them without waiting between
     batches; at most ``4 * workers`` windows are in flight, so memory stays bounded however long the call.
     """
     usable: list[Segment] = []  # in submission order, which is the order results come back in
 
-    def jobs() -> Iterator[tuple[np.ndarray, int, FeatureConfig, bool]]:
+    def jobs() -> Iterator[tuple[np.ndarray, int, FeatureConfig, bool, NoiseProfile | None]]:
         for seg in segments:
             start, end = windows[seg]
             signal = _segment_signal(audio, start, end, seg.channel, per_channel, config.sample_rate)
             bar.update(1)
             if signal.size >= config.min_samples:
                 usable.append(seg)
-                yield signal, config.sample_rate, config, not per_channel
+                yield signal, config.sample_rate, config, not per_channel, line_noise
 
     if workers > 1:
         runner = Parallel(n_jobs=workers, return_as="generator", pre_dispatch=4 * workers)
@@ -329,7 +352,11 @@ def _analyze(
     bar = tqdm(total=len(segments), desc="segments", unit="segment", disable=not progress)
     with vad.open_sound_file(source) as audio, bar:
         windows = _classification_windows(segments, duration, config.context_s)
-        outputs = _segment_outputs(audio, segments, windows, by_channel, predictor.feature_config, workers, bar)
+        line_noise = None
+        if not by_channel and config.denoise_voices:
+            line_noise = _line_noise_profile(audio, speech.line_noise_s, predictor.feature_config.sample_rate)
+        features = predictor.feature_config
+        outputs = _segment_outputs(audio, segments, windows, by_channel, features, workers, bar, line_noise)
         pending: list[tuple[Segment, np.ndarray, Any]] = []
         for output in outputs:
             pending.append(output)

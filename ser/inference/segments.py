@@ -8,10 +8,17 @@ from typing import Any
 
 import numpy as np
 
+from ser.audio.denoise import NoiseProfile, gated
 from ser.features import voice_encoder
 from ser.features.extractor import FeatureConfig, extract
 
 
-def segment_outputs(signal: np.ndarray, sr: int, config: FeatureConfig, embed: bool) -> tuple[np.ndarray, Any]:
-    """A segment's feature vector and, for diarisation, its voice embedding (None when not asked for)."""
-    return extract(signal, sr, config), voice_encoder.embedding(signal, sr) if embed else None
+def segment_outputs(
+    signal: np.ndarray, sr: int, config: FeatureConfig, embed: bool, line_noise: NoiseProfile | None = None
+) -> tuple[np.ndarray, Any]:
+    """A segment's feature vector and, for diarisation, its voice embedding (None when not asked for), of the
+    segment with ``line_noise`` gated out when given (the features always hear the segment as it is)."""
+    if not embed:
+        return extract(signal, sr, config), None
+    voice = signal if line_noise is None else gated(signal, sr, line_noise)
+    return extract(signal, sr, config), voice_encoder.embedding(voice, sr)

@@ -354,6 +354,16 @@ def _chunk_energy_db(samples: np.ndarray, chunks: int) -> np.ndarray:
     return 10.0 * np.log10(_chunk_powers(samples, chunks) + 1e-12)
 
 
+def noise_chunks(energy_db: np.ndarray, margin_db: float, most: int) -> np.ndarray:
+    """Indices of a stream's chunks within ``margin_db`` of its noise floor (the line's noise alone), the first
+    ``most`` of them in time; none when every energy is unknown."""
+    known = np.isfinite(energy_db)
+    if not known.any():
+        return np.array([], dtype=int)
+    floor = _noise_floor_db(energy_db)
+    return np.flatnonzero(known & (energy_db < floor + margin_db))[:most]
+
+
 def _noise_floor_db(energy_db: np.ndarray) -> float:
     """A stream's noise floor: the 10th percentile of its chunk energies (dB) that are known (not NaN)."""
     return float(np.nanpercentile(energy_db, 10))
