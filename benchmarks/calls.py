@@ -13,10 +13,12 @@ cut from the same call audio (same channel, noise and codec) and classified one 
 `--through NAME [NAME ...]` replaces the two channels by conditions of params.yaml's `channels:` block applied to
 the whole call (each stereo channel on its own), e.g. `speakerphone_8k white_10db quiet_30db`, or noise at an SNR
 named `<white|pink|brown|babble>_<snr>db[_ulaw_8k]` (e.g. `babble_20db`, or `babble_20db_ulaw_8k` for the noisy call
-then sent through an 8 kHz mu-law line), and skips the timed call.
+then sent through an 8 kHz mu-law line), and skips the timed call. `--mono` analyses the mono calls only (and skips
+the timed call); `--no-denoise` lets the voice encoder hear their segments with the line noise
+(`analysis.denoise_voices` off).
 
 Needs a trained project (`dvc repro`). Usage: python benchmarks/calls.py [--pairs 03,08 10,14] [--minutes 10]
-[--through speakerphone_8k]
+[--through speakerphone_8k] [--mono] [--no-denoise]
 """
 
 from __future__ import annotations
@@ -181,6 +183,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the timed stereo call")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--through", nargs="+", help="channel conditions of params.yaml instead of 16 kHz / mu-law")
+    parser.add_argument("--no-denoise", action="store_true", help="mono: the voice encoder hears the noisy segments")
+    parser.add_argument("--mono", action="store_true", help="mono calls only (diarisation)")
     args = parser.parse_args()
     conditions: dict[str, Condition | None] = {"16k": None, "8k_ulaw": None}
     if args.through:
@@ -189,7 +193,7 @@ def main() -> None:
         babble = BabblePool([ROOT / "data/raw/wav" / f"{r}.wav" for r in train_ids])
         conditions = {c.name: c for c in through_conditions(params["channels"], args.through, babble)}
     predictor = Predictor.load(ROOT / "models/model")
-    config = AnalysisConfig()
+    config = AnalysisConfig(denoise_voices=not args.no_denoise)
     names = sorted(p.stem for p in (ROOT / "data/raw/wav").glob("*.wav"))
     print(f"{'pair':<6} {'call':<7} {'channel':<8} {'utterances':>10} {'found':>7} {'in noise':>8} {'stray':>5} "
           f"{'DER':>6} {'emotion acc':>11} {'alone acc':>9}")  # fmt: skip
@@ -198,7 +202,7 @@ def main() -> None:
         a, b = pair.split(",")
         call = build_call({s: [n for n in names if n.startswith(s)] for s in (a, b)}, seed)
         for condition, chain in conditions.items():
-            for kind in ("mono", "stereo"):
+            for kind in ("mono",) if args.mono else ("mono", "stereo"):
                 data = encode(call[kind], condition) if chain is None else through(call[kind], chain, f"call{seed}")
                 alone = alone_emotions(predictor, data, call, kind == "stereo") if pair == "03,08" else {}
                 result = analyze(data, predictor, config, workers=args.workers)
@@ -223,7 +227,7 @@ def main() -> None:
         der = f", DER mean {np.mean(ders):.3f} max {np.max(ders):.3f}" if ders else ""
         share = f"{found}/{n} utterances found ({found / n:.1%})"
         print(f"  {kind:<7} {condition:<8}: {share}, {inside} segments in music/tones/noise, {stray} stray{der}")
-    if args.through:
+    if args.through or args.mono:
         return
 
     call = build_call({s: [n for n in names if n.startswith(s)] for s in ("03", "08")}, 99, minutes=args.minutes)

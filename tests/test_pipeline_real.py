@@ -182,7 +182,7 @@ def test_a_mono_call_in_white_noise_is_diarised_by_voice_not_by_loudness(project
     of what the voice encoder hears, the two clusters followed arousal (DER 0.4-0.5), not the voices."""
     path, _ = project
     wav_dir = path / "data/raw/wav"
-    ids = {speaker: sorted(p.stem for p in wav_dir.glob(f"{speaker}*.wav"))[::4] for speaker in ("03", "08")}
+    ids = {speaker: sorted(p.stem for p in wav_dir.glob(f"{speaker}*.wav"))[::2] for speaker in ("03", "08")}
     call, turns = _turns_call(wav_dir, ids, seed=0)
     white = Condition("white_10db", [{"noise": {"kind": "white", "snr_db": 10}}], 1, None)
     audio = encode(*white.apply(call, 16000, "call"), "FLOAT")
@@ -192,12 +192,12 @@ def test_a_mono_call_in_white_noise_is_diarised_by_voice_not_by_loudness(project
         result = analyze(audio, predictor, AnalysisConfig(denoise_voices=denoise))
         hypothesis = [(item["start_s"], item["end_s"], item["speaker"]) for item in result["timeline"]]
         errors[denoise] = diarisation_error_rate(turns, hypothesis)
-    # measured: DER_GATED with the noise gated out, DER_RAW without
+    # measured (54 utterances): 0.066 with the noise gated out, 0.530 without
     assert errors[True] <= 0.15 and errors[False] > 0.25, errors
 
 
-# Floors just under the measured 03 + 08 accuracies (README "Call audio"); a couple of flipped predictions
-# stay above them.
+# Floors just under the measured 03 + 08 accuracies (README "Call audio"); a couple of predictions flipped by
+# floating-point differences between machines stay above them.
 CONDITION_FLOORS = {  # measured with the default params on 2026-12-03 (session 15: reproducible across vendors)
     "clean": 0.87,  # 0.897 (session 11: 0.888)
     "ulaw_8k": 0.88,  # 0.907 (0.888)

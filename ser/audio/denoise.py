@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import fftconvolve, istft, stft
+from scipy.ndimage import convolve1d
+from scipy.signal import istft, stft
 
 N_FFT = 1024
 HOP = N_FFT // 4
@@ -37,6 +38,19 @@ def _decibels(spectrum: np.ndarray) -> np.ndarray:
 
 def _triangle(n: int) -> np.ndarray:
     return np.concatenate([np.linspace(0, 1, n + 1, endpoint=False), np.linspace(1, 0, n + 2)])[1:-1]
+
+
+def _smoothed(mask: np.ndarray, across_frequency: np.ndarray, across_time: np.ndarray) -> np.ndarray:
+    """``mask`` convolved with the separable kernel outer(across_frequency, across_time) (both odd and symmetric),
+    normalised by the kernel's part inside the spectrogram: bins near 0 Hz keep their weight."""
+    smoothed = convolve1d(
+        convolve1d(mask, across_frequency, axis=0, mode="constant"), across_time, axis=1, mode="constant"
+    )
+    inside = np.outer(
+        convolve1d(np.ones(mask.shape[0]), across_frequency, mode="constant"),
+        convolve1d(np.ones(mask.shape[1]), across_time, mode="constant"),
+    )
+    return smoothed / inside
 
 
 @dataclass(frozen=True)
@@ -65,9 +79,7 @@ def gated(signal: np.ndarray, sr: int, profile: NoiseProfile) -> np.ndarray:
     frequency_bins = int(FREQUENCY_SMOOTHING_HZ / (sr / (N_FFT / 2)))
     time_frames = int(TIME_SMOOTHING_MS / (HOP / sr * 1000))
     if frequency_bins > 1 or time_frames > 1:
-        smoothing = np.outer(_triangle(max(frequency_bins, 1)), _triangle(max(time_frames, 1)))
-        # normalised by the kernel's part inside the spectrogram: bins near 0 Hz keep their weight
-        mask = fftconvolve(mask, smoothing, mode="same") / fftconvolve(np.ones_like(mask), smoothing, mode="same")
+        mask = _smoothed(mask, _triangle(max(frequency_bins, 1)), _triangle(max(time_frames, 1)))
     restored = istft(spectrum * mask, nfft=N_FFT, nperseg=N_FFT, noverlap=N_FFT - HOP)[1]
     out = np.zeros(padded.size)
     out[: min(out.size, restored.size)] = restored[: out.size]
