@@ -5,9 +5,9 @@ import librosa
 import numpy as np
 import pytest
 
-from ser.audio.denoise import N_FFT, NoiseProfile, gated
 from ser.features import voice_encoder
 from ser.inference import vad
+from ser.inference.denoise import N_FFT, NoiseProfile, gated
 from tests.test_channels import SR, speech_like
 
 pytestmark = pytest.mark.unit

@@ -32,12 +32,12 @@ from joblib import Parallel, delayed
 from tqdm import tqdm
 
 from ser.audio.decoding import AudioError, AudioTooLong, seekable
-from ser.audio.denoise import NoiseProfile
 from ser.data import emodb
 from ser.errors import ParamsError
 from ser.features import voice_encoder
 from ser.features.extractor import FeatureConfig
 from ser.inference import vad
+from ser.inference.denoise import NoiseProfile
 from ser.inference.diarisation import assign_speakers
 from ser.inference.predictor import Predictor
 from ser.inference.segments import segment_outputs

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ser.audio.denoise import NoiseProfile, gated
 from ser.features import voice_encoder
 from ser.features.extractor import FeatureConfig, extract
+from ser.inference.denoise import NoiseProfile, gated
 
 
 def segment_outputs(
