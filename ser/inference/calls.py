@@ -46,11 +46,11 @@ from ser.pipeline.params import load_params
 
 log = logging.getLogger(__name__)
 
-# Satisfaction weight of each emotion: the score of a segment is sum(p(emotion) * weight), in [-1, 1].
 # The line's noise in a mono call: its chunks within this many dB of the noise floor, at most this much of them.
 LINE_NOISE_MARGIN_DB = 3.0
 LINE_NOISE_S = 4.0
 
+# Satisfaction weight of each emotion: the score of a segment is sum(p(emotion) * weight), in [-1, 1].
 DEFAULT_SATISFACTION_WEIGHTS: dict[str, float] = {
     "happiness": 1.0,
     "neutral": 0.2,
