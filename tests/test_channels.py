@@ -113,6 +113,21 @@ def test_gain_and_packet_loss():
     assert 0.1 < np.mean(np.all(frames == 0, axis=1)) < 0.3
 
 
+def test_level_change_moves_the_level_in_mid_recording_and_holds_it():
+    signal = speech_like()
+    steps = [{"level_change": {"db": -12, "ramp_s": 0.2, "at": 0.5}}]
+    changed = condition(steps).apply(signal, SR, "a")[0]
+    ratio_db = 20 * np.log10(np.abs(changed[signal != 0]) / np.abs(signal[signal != 0]))
+    centre = signal.size // 2
+    head, tail = ratio_db[: centre - SR // 10 - 1], ratio_db[centre + SR // 10 + 1 :]
+    assert np.allclose(head, 0.0, atol=1e-4)  # steady before the ramp
+    assert np.allclose(tail, -12.0, atol=1e-3)  # and 12 dB lower after it
+    drawn = [{"level_change": {"db": {"uniform": [-12, 12]}, "ramp_s": {"uniform": [0.1, 1.0]}}}]
+    first, again = condition(drawn).apply(signal, SR, "a")[0], condition(drawn).apply(signal, SR, "a")[0]
+    other = condition(drawn).apply(signal, SR, "b")[0]
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+
+
 def test_babble_is_mixed_from_other_speakers_only(tmp_path):
     for recording in ["03a01Fa", "09a01Wa", "10a01Wa", "11a01Wa"]:
         sf.write(tmp_path / f"{recording}.wav", speech_like(seed=int(recording[:2])), SR)

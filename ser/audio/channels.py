@@ -73,7 +73,7 @@ ENCODER_OPTIONS: dict[str, dict[str, str]] = {"opus": {"application": "voip"}}
 CODECS = (*SNDFILE_CODECS, *FFMPEG_CODECS)
 NOISE_DECAY = {"white": 0.0, "pink": -3.01, "brown": -6.02}
 CLEAN = "clean"  # the recordings as they are: not a condition of channels.conditions
-STEPS = ("resample", "bandpass", "codec", "noise", "gain", "eq", "tilt", "reverb", "packet_loss")
+STEPS = ("resample", "bandpass", "codec", "noise", "gain", "level_change", "eq", "tilt", "reverb", "packet_loss")
 
 
 def draw(value: Any, rng: np.random.Generator) -> Any:
@@ -230,6 +230,22 @@ def _gain_step(args: Any) -> StepFunction:
     return step
 
 
+def _level_change_step(args: dict[str, Any]) -> StepFunction:
+    """The level moves by ``db`` within the recording, over ``ramp_s`` centred at the fraction ``at`` of it:
+    a caller turning from the handset or leaning into it. Before and after, the level is steady."""
+
+    def step(signal: Signal, sr: int, draws: Draws) -> tuple[Signal, int]:
+        rng = draws.rng
+        db = float(draw(args.get("db", {"uniform": [-12.0, 12.0]}), rng))
+        ramp = max(1, int(float(draw(args.get("ramp_s", 0.3), rng)) * sr))
+        centre = float(draw(args.get("at", {"uniform": [0.25, 0.75]}), rng)) * signal.size
+        position = (np.arange(signal.size) - (centre - ramp / 2)) / ramp
+        gain_db = db * np.clip(position, 0.0, 1.0)
+        return (signal * 10.0 ** (gain_db / 20.0)).astype(np.float32), sr
+
+    return step
+
+
 def _eq_step(args: dict[str, Any]) -> StepFunction:
     """A microphone's or handset's colour: seven-band parametric EQ with random gains up to ``gain_db``."""
     gain = float(args.get("gain_db", 6.0))
@@ -297,6 +313,7 @@ def build_step(step: dict[str, Any], babble_source: BabbleSource | None) -> Step
         "codec": lambda: _codec_step(args),
         "noise": lambda: _noise_step(args or {}, babble_source),
         "gain": lambda: _gain_step(args),
+        "level_change": lambda: _level_change_step(args or {}),
         "eq": lambda: _eq_step(args or {}),
         "tilt": lambda: _tilt_step(args or {}),
         "reverb": lambda: _reverb_step(args or {}),
