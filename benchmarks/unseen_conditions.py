@@ -7,7 +7,7 @@ such chains and prints, per condition, accuracy, UAR and the share of answers eq
 recording. Nothing here feeds back into training or selection: these are figures to read, not to tune to.
 
 Chains use the pipeline's channel steps (ser.audio.channels) where one exists, audiomentations for distortion, and
-three small signal functions (hum, echo, a level step). Seeded per recording. Needs a trained project (`dvc repro`).
+two small signal functions (hum, echo). Seeded per recording. Needs a trained project (`dvc repro`).
 Usage: python benchmarks/unseen_conditions.py [--only NAME ...]   # about 6 min on 2 cores
 """
 
@@ -27,12 +27,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ser.audio import decoding
 from ser.audio.channels import Condition
 from ser.data import emodb
 from ser.errors import SerError
-from ser.features.dataset import BabblePool
-from ser.features.extractor import FeatureConfig, extract
+from ser.features.dataset import BabblePool, features_of_recording
+from ser.features.extractor import FeatureConfig
 from ser.models.artifact import ModelArtifact
 from ser.models.metrics import classification_metrics
 from ser.pipeline.paths import MODEL_DIR, TEST_MANIFEST, TRAIN_MANIFEST, WAV_DIR
@@ -50,8 +49,7 @@ def _training_babble() -> BabblePool:
 def channel(steps: list[dict]) -> Transform:
     """A chain of the pipeline's channel steps (the syntax of params.yaml's `channels.conditions`)."""
     babble = _training_babble() if any("noise" in step for step in steps) else None
-    condition = Condition("unseen", steps, seed=11, babble_source=babble)
-    return lambda signal, sr, recording_id: condition.apply(signal, sr, recording_id)
+    return Condition("unseen", steps, seed=11, babble_source=babble).apply
 
 
 def augmentation(transform: am.core.transforms_interface.BaseWaveformTransform) -> Transform:
@@ -78,20 +76,6 @@ def hum(relative_db: float, mains_hz: float = 50.0) -> Transform:
     return apply
 
 
-def level_step(change_db: float, ramp_s: float = 0.3) -> Transform:
-    """The level falls (or rises) by ``change_db`` over ``ramp_s`` in the middle: a caller turning from the handset."""
-
-    def apply(signal: np.ndarray, sr: int, recording_id: str) -> tuple[np.ndarray, int]:
-        ramp = int(ramp_s * sr)
-        start = max(0, signal.size // 2 - ramp // 2)
-        gain_db = np.zeros(signal.size, np.float32)
-        gain_db[start : start + ramp] = np.linspace(0.0, change_db, ramp)[: signal.size - start]
-        gain_db[start + ramp :] = change_db
-        return (signal * 10 ** (gain_db / 20)).astype(np.float32), sr
-
-    return apply
-
-
 def echo(delay_s: float, relative_db: float) -> Transform:
     """One echo of the signal ``delay_s`` later, ``relative_db`` under it (a line or acoustic echo)."""
 
@@ -104,63 +88,71 @@ def echo(delay_s: float, relative_db: float) -> Transform:
     return apply
 
 
-def then(*transforms: Transform) -> Transform:
-    def apply(signal: np.ndarray, sr: int, recording_id: str) -> tuple[np.ndarray, int]:
-        for transform in transforms:
-            signal, sr = transform(signal, sr, recording_id)
-        return signal, sr
+class Chain:
+    """Transforms applied in order, with `Condition.apply`'s signature: the pipeline's feature path takes it."""
 
-    return apply
+    def __init__(self, *transforms: Transform) -> None:
+        self.transforms = transforms
+
+    def apply(self, signal: np.ndarray, sr: int, recording_id: str) -> tuple[np.ndarray, int]:
+        for transform in self.transforms:
+            signal, sr = transform(signal, sr, recording_id)
+        return np.asarray(signal, dtype=np.float32), sr
 
 
 ULAW_8K = channel([{"resample": 8000}, {"codec": "ulaw"}])
-CONDITIONS: dict[str, Transform | None] = {
+# Each: a Chain, or a list of channel steps in params.yaml's syntax (run as the pipeline's own Condition).
+CHAINS: dict[str, Chain | list[dict] | None] = {
     "clean": None,
-    "clipped: loudest 5 % of samples cut": augmentation(am.ClippingDistortion(5, 5, p=1.0)),
-    "overdriven handset (tanh 0.5), μ-law 8 kHz": then(augmentation(am.TanhDistortion(0.5, 0.5, p=1.0)), ULAW_8K),
-    "level falls 12 dB in mid-utterance": level_step(-12.0),
-    "mains hum 50 Hz at -20 dB": hum(-20.0),
-    "echo 150 ms at -6 dB, A-law 8 kHz": then(echo(0.15, -6.0), channel([{"resample": 8000}, {"codec": "alaw"}])),
-    "brown noise 10 dB SNR": channel([{"noise": {"kind": "brown", "snr_db": 10}}]),
-    "babble 20 dB SNR, μ-law 8 kHz": channel(
-        [{"noise": {"kind": "babble", "snr_db": 20}}, {"resample": 8000}, {"codec": "ulaw"}]
-    ),
-    "pink noise 15 dB SNR, GSM 06.10": channel(
-        [{"noise": {"kind": "pink", "snr_db": 15}}, {"resample": 8000}, {"codec": "gsm"}]
-    ),
-    "white noise 20 dB SNR, AMR-NB 7.95 kb/s": channel(
-        [{"noise": {"kind": "white", "snr_db": 20}}, {"resample": 8000}, {"codec": {"name": "amr_nb", "bitrate": 7950}}]
-    ),
-    "Opus 6 kb/s, 8 kHz": channel([{"resample": 8000}, {"codec": {"name": "opus", "bitrate": 6000}}]),
-    "MP3 8 kb/s, 8 kHz": channel([{"resample": 8000}, {"codec": {"name": "mp3", "bitrate": 8000}}]),
-    "AAC 16 kb/s, 8 kHz (M4A storage)": channel([{"resample": 8000}, {"codec": {"name": "aac", "bitrate": 16000}}]),
-    "IMA ADPCM 8 kHz": channel([{"resample": 8000}, {"codec": "ima_adpcm"}]),
-    "μ-law 8 kHz, 5 % of 20 ms packets lost": channel(
-        [{"resample": 8000}, {"codec": "ulaw"}, {"packet_loss": {"rate": 0.05}}]
-    ),
-    "handset tilt -6 dB, 300-3400 Hz, μ-law 8 kHz": channel(
-        [{"tilt": {"db": -6}}, {"resample": 8000}, {"bandpass": {"low_hz": 300, "high_hz": 3400}}, {"codec": "ulaw"}]
-    ),
-    "small room (RT60 0.3 s), μ-law 8 kHz": channel(
-        [{"reverb": {"rt60_s": 0.3, "direct_ratio": 2}}, {"resample": 8000}, {"codec": "ulaw"}]
-    ),
-    "48 kHz recording": channel([{"resample": 48000}]),
+    "clipped: loudest 5 % of samples cut": Chain(augmentation(am.ClippingDistortion(5, 5, p=1.0))),
+    "overdriven handset (tanh 0.5), μ-law 8 kHz": Chain(augmentation(am.TanhDistortion(0.5, 0.5, p=1.0)), ULAW_8K),
+    "level falls 12 dB in mid-utterance": [{"level_change": {"db": -12, "ramp_s": 0.3, "at": 0.5}}],
+    "mains hum 50 Hz at -20 dB": Chain(hum(-20.0)),
+    "echo 150 ms at -6 dB, A-law 8 kHz": Chain(echo(0.15, -6.0), channel([{"resample": 8000}, {"codec": "alaw"}])),
+    "brown noise 10 dB SNR": [{"noise": {"kind": "brown", "snr_db": 10}}],
+    "babble 20 dB SNR, μ-law 8 kHz": [
+        {"noise": {"kind": "babble", "snr_db": 20}},
+        {"resample": 8000},
+        {"codec": "ulaw"},
+    ],
+    "pink noise 15 dB SNR, GSM 06.10": [
+        {"noise": {"kind": "pink", "snr_db": 15}},
+        {"resample": 8000},
+        {"codec": "gsm"},
+    ],
+    "white noise 20 dB SNR, AMR-NB 7.95 kb/s": [
+        {"noise": {"kind": "white", "snr_db": 20}},
+        {"resample": 8000},
+        {"codec": {"name": "amr_nb", "bitrate": 7950}},
+    ],
+    "Opus 6 kb/s, 8 kHz": [{"resample": 8000}, {"codec": {"name": "opus", "bitrate": 6000}}],
+    "MP3 8 kb/s, 8 kHz": [{"resample": 8000}, {"codec": {"name": "mp3", "bitrate": 8000}}],
+    "AAC 16 kb/s, 8 kHz (M4A storage)": [{"resample": 8000}, {"codec": {"name": "aac", "bitrate": 16000}}],
+    "IMA ADPCM 8 kHz": [{"resample": 8000}, {"codec": "ima_adpcm"}],
+    "μ-law 8 kHz, 5 % of 20 ms packets lost": [{"resample": 8000}, {"codec": "ulaw"}, {"packet_loss": {"rate": 0.05}}],
+    "handset tilt -6 dB, 300-3400 Hz, μ-law 8 kHz": [
+        {"tilt": {"db": -6}},
+        {"resample": 8000},
+        {"bandpass": {"low_hz": 300, "high_hz": 3400}},
+        {"codec": "ulaw"},
+    ],
+    "small room (RT60 0.3 s), μ-law 8 kHz": [
+        {"reverb": {"rt60_s": 0.3, "direct_ratio": 2}},
+        {"resample": 8000},
+        {"codec": "ulaw"},
+    ],
+    "48 kHz recording": [{"resample": 48000}],
+}
+CONDITIONS: dict[str, Chain | None] = {
+    name: Chain(channel(chain)) if isinstance(chain, list) else chain for name, chain in CHAINS.items()
 }
 
 
 def features(job: tuple[str, Path]) -> np.ndarray | str:
-    """The features of one recording through one condition, or why it cannot be heard."""
+    """The features of one recording through one condition (the pipeline's own path), or why it cannot be heard."""
     name, path = job
-    config = FeatureConfig()
     try:
-        data, sr = decoding.decode_channels(path)
-        signal = data.mean(axis=1).astype(np.float32)
-        transform = CONDITIONS[name]
-        if transform is not None:
-            signal, sr = transform(signal, sr, path.stem)
-        signal = decoding.resample(signal, sr, config.sample_rate)
-        decoding.check_usable(signal, config.min_samples)
-        return extract(signal, config.sample_rate, config)
+        return features_of_recording(path, FeatureConfig(), CONDITIONS[name])
     except SerError as error:
         return str(error)
 
