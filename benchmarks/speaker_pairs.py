@@ -6,6 +6,8 @@ choice is the current params.yaml's; nothing is tuned per pair.
 Then the same figures of the labelled per-speaker-normalisation variant (reports/speaker_norm/), which are never
 headline figures.
 Usage: SER_EMODB_SOURCE=../shared/emodb/download.zip python benchmarks/speaker_pairs.py [--pairs 03,08 10,14 ...]
+       [--save run.json]       (each pair's figures and confusion counts, to merge runs of other pairs later)
+       python benchmarks/speaker_pairs.py --merge run1.json run2.json   (the tables of saved runs, pooled)
 """
 
 from __future__ import annotations
@@ -37,7 +39,12 @@ def main() -> None:
         action="store_true",
         help="run the whole CV grid per pair (the model trained does not depend on it unless model.family is auto)",
     )
+    parser.add_argument("--save", type=Path, help="write each pair's figures and confusion counts to this JSON file")
+    parser.add_argument("--merge", type=Path, nargs="+", help="print the tables of saved runs instead of running")
     args = parser.parse_args()
+    if args.merge:
+        _report_saved(args.merge)
+        return
     archive = os.environ.get("SER_EMODB_SOURCE")
     if not archive or not Path(archive).is_file():
         sys.exit("error: set SER_EMODB_SOURCE to the EmoDB download.zip")
@@ -68,6 +75,8 @@ def main() -> None:
             variant = json.loads((project / "reports/speaker_norm/metrics.json").read_text())
             variant_rows.append((pair, variant["accuracy"], variant["uar"], variant["n"]))
             variant_hits.append(_hits_and_support(variant))
+            if args.save:  # after every pair, so an interrupted run keeps the pairs it finished
+                _save(args.save, per_pair, confusions, variant_rows, variant_hits)
     _report_conditions(per_pair, confusions)
     hits = np.sum([h for h, _ in variant_hits], axis=0)
     support = np.sum([n for _, n in variant_hits], axis=0)
@@ -75,6 +84,47 @@ def main() -> None:
     _report(
         "labelled variant: per-speaker normalisation (not a headline figure)",
         variant_rows,
+        float(hits.sum() / support.sum()),
+        float(np.mean(hits[present] / support[present])),
+    )
+
+
+def _save(
+    path: Path,
+    per_pair: dict[str, dict],
+    confusions: dict[str, dict[str, np.ndarray]],
+    variant_rows: list[tuple[str, float, float, int]],
+    variant_hits: list[tuple[np.ndarray, np.ndarray]],
+) -> None:
+    """Every finished pair's figures, confusion counts and labelled-variant figures, as JSON."""
+    pairs = {
+        pair: {
+            "conditions": per_pair[pair],
+            "confusion": {condition: confusions[condition][pair].tolist() for condition in confusions},
+            "variant": {"row": list(row), "hits": hits.tolist(), "support": support.tolist()},
+        }
+        for pair, row, (hits, support) in zip(per_pair, variant_rows, variant_hits, strict=True)
+    }
+    path.write_text(json.dumps({"pairs": pairs}, indent=1))
+
+
+def _report_saved(paths: list[Path]) -> None:
+    """The tables of one or more saved runs (a pair saved twice: the later file's figures)."""
+    pairs: dict[str, dict] = {}
+    for path in paths:
+        pairs.update(json.loads(path.read_text())["pairs"])
+    per_pair = {pair: saved["conditions"] for pair, saved in pairs.items()}
+    confusions: dict[str, dict[str, np.ndarray]] = {}
+    for pair, saved in pairs.items():
+        for condition, matrix in saved["confusion"].items():
+            confusions.setdefault(condition, {})[pair] = np.array(matrix)
+    _report_conditions(per_pair, confusions)
+    hits = np.sum([saved["variant"]["hits"] for saved in pairs.values()], axis=0)
+    support = np.sum([saved["variant"]["support"] for saved in pairs.values()], axis=0)
+    present = support > 0
+    _report(
+        "labelled variant: per-speaker normalisation (not a headline figure)",
+        [tuple(saved["variant"]["row"]) for saved in pairs.values()],
         float(hits.sum() / support.sum()),
         float(np.mean(hits[present] / support[present])),
     )
