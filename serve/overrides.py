@@ -73,6 +73,7 @@ ALLOWED: dict[str, Callable[[Any], Any]] = {
     "model.epochs": _integer(1, 5000),
     "model.learning_rate": _number(0.0, 1.0, low_open=True),
     "model.weight_decay": _number(0.0, 1.0),
+    "model.label_smoothing": _number(0.0, 0.9),
     "model.batch_size": _integer(1, 4096),
     "model.n_estimators": _integer(1, 5000),
     "model.C": _number(0.0, 1e6, low_open=True),

@@ -50,6 +50,17 @@ def test_mlp_is_deterministic_for_a_seed(data):
     assert np.array_equal(a, b)
 
 
+def test_label_smoothing_keeps_the_mlp_from_full_confidence(data):
+    x, y, _ = data
+    spec = {"family": "mlp", "hidden": 16, "epochs": 400, "seed": 3}
+    sharp = build_estimator(spec).fit(x, y).predict_proba(x)
+    smoothed = build_estimator({**spec, "label_smoothing": 0.2}).fit(x, y).predict_proba(x)
+    # the smoothed targets' top class is 0.8 + 0.2 / 7 = 0.83: the network learns to stop near there
+    assert sharp.max(axis=1).mean() > 0.95
+    assert 0.7 < smoothed.max(axis=1).mean() < 0.86
+    assert np.mean(smoothed.argmax(axis=1) == y) > 0.8
+
+
 def test_unknown_family_and_unknown_keys_are_rejected():
     with pytest.raises(SpecError, match="unknown model family"):
         resolve_spec({"family": "gpt"})

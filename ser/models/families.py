@@ -31,6 +31,7 @@ FAMILY_PARAMS: dict[str, dict[str, Any]] = {
         "epochs": 60,
         "learning_rate": 1e-3,
         "weight_decay": 1e-4,
+        "label_smoothing": 0.0,
         "batch_size": 64,
         "class_weight": None,
     },

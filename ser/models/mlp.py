@@ -51,7 +51,8 @@ def _layers_as_numpy(network: Any) -> list[dict[str, np.ndarray]]:
 class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
     """Linear-ReLU-Linear-ReLU-Linear network, optionally with BatchNorm and Dropout after each hidden layer.
 
-    Trained with Adam on cross-entropy for a fixed number of epochs; deterministic for a given ``seed``.
+    Trained with Adam on cross-entropy (optionally with label smoothing: each target keeps ``1 - label_smoothing``
+    and spreads the rest over all classes) for a fixed number of epochs; deterministic for a given ``seed``.
     """
 
     def __init__(
@@ -62,6 +63,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         epochs: int = 60,
         learning_rate: float = 1e-3,
         weight_decay: float = 1e-4,
+        label_smoothing: float = 0.0,
         batch_size: int = 64,
         class_weight: str | None = None,
         seed: int = 0,
@@ -73,6 +75,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         self.epochs = epochs
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.label_smoothing = label_smoothing
         self.batch_size = batch_size
         self.class_weight = class_weight
         self.seed = seed
@@ -101,7 +104,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
             if self.class_weight == "balanced":
                 counts = np.bincount(y_index, minlength=n_classes).astype(np.float32)
                 weights = torch.from_numpy(len(y_index) / (n_classes * np.maximum(counts, 1)))
-            loss_fn = nn.CrossEntropyLoss(weight=weights)
+            loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=self.label_smoothing)
             optimizer = torch.optim.Adam(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
             features, targets = torch.from_numpy(x), torch.from_numpy(y_index.astype(np.int64))
             network.train()
