@@ -8,6 +8,7 @@ headline figures.
 Usage: SER_EMODB_SOURCE=../shared/emodb/download.zip python benchmarks/speaker_pairs.py [--pairs 03,08 10,14 ...]
        [--save run.json]       (each pair's figures and confusion counts, to merge runs of other pairs later)
        python benchmarks/speaker_pairs.py --merge run1.json run2.json   (the tables of saved runs, pooled)
+       [--with-reports]        (also the pair of this project's own `dvc repro`, from reports/)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ser.models.families import resolve_spec
 from tests.project_copy import copy_project, edit_params, run, venv_env
 
+ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PAIRS = ["03,08", "10,14", "11,09", "12,13", "15,16"]
 NAMES = ["neutral", "anger", "boredom", "disgust", "fear", "happiness", "sadness"]
 
@@ -41,9 +43,14 @@ def main() -> None:
     )
     parser.add_argument("--save", type=Path, help="write each pair's figures and confusion counts to this JSON file")
     parser.add_argument("--merge", type=Path, nargs="+", help="print the tables of saved runs instead of running")
+    parser.add_argument(
+        "--with-reports",
+        action="store_true",
+        help="with --merge: add the test pair of this project's last `dvc repro` (reports/), e.g. 03,08",
+    )
     args = parser.parse_args()
     if args.merge:
-        _report_saved(args.merge)
+        _report_saved(args.merge, _pair_from_reports(ROOT) if args.with_reports else {})
         return
     archive = os.environ.get("SER_EMODB_SOURCE")
     if not archive or not Path(archive).is_file():
@@ -108,9 +115,28 @@ def _save(
     path.write_text(json.dumps({"pairs": pairs}, indent=1))
 
 
-def _report_saved(paths: list[Path]) -> None:
-    """The tables of one or more saved runs (a pair saved twice: the later file's figures)."""
-    pairs: dict[str, dict] = {}
+def _pair_from_reports(root: Path) -> dict[str, dict]:
+    """The pipeline's own test pair in the saved-run format, from its reports/ and params.yaml."""
+    pair = ",".join(yaml.safe_load((root / "params.yaml").read_text())["split"]["test_speakers"])
+    reports = root / "reports"
+    variant = json.loads((reports / "speaker_norm/metrics.json").read_text())
+    hits, support = _hits_and_support(variant)
+    return {
+        pair: {
+            "conditions": json.loads((reports / "conditions.json").read_text())["conditions"],
+            "confusion": json.loads((reports / "conditions_confusion.json").read_text())["confusion"],
+            "variant": {
+                "row": [pair, variant["accuracy"], variant["uar"], variant["n"]],
+                "hits": hits.tolist(),
+                "support": support.tolist(),
+            },
+        }
+    }
+
+
+def _report_saved(paths: list[Path], extra: dict[str, dict]) -> None:
+    """The tables of saved runs and ``extra`` pairs (a pair given twice: the later figures)."""
+    pairs: dict[str, dict] = dict(extra)
     for path in paths:
         pairs.update(json.loads(path.read_text())["pairs"])
     per_pair = {pair: saved["conditions"] for pair, saved in pairs.items()}

@@ -55,16 +55,15 @@ def test_metrics_beat_the_proof_of_concept_and_the_classical_baseline(project):
     path, env = project
     metrics = json.loads((path / "reports/metrics.json").read_text())
     assert metrics["n"] == 107
-    # Measured 0.888 on clean audio (issue #14's multi-condition MLP; the clean-only logreg of issue #5 had 0.907;
-    # proof of concept 0.61-0.64, ComParE + SVM 0.86); the margin allows a few flipped predictions from
-    # floating-point differences between machines.
+    # Measured 0.897 on clean audio (issue #14's multi-condition MLP with label smoothing 0.1; the clean-only logreg
+    # of issue #5 had 0.907; proof of concept 0.61-0.64, ComParE + SVM 0.86); the margin allows a few flipped
+    # predictions from floating-point differences between machines.
     assert metrics["accuracy"] >= 0.86
-    # The served model (model.family mlp, hidden 200) in the CV: UAR averaged over the 14 conditions and on clean
-    # audio. Measured 0.850 / 0.919 (logreg C 0.1, the other candidate here, 0.854 / 0.911: the two are within the
-    # MLP's seed spread, so either may rank first).
+    # The served model (model.family mlp, hidden 200, label smoothing 0.1) in the CV: UAR averaged over the 15
+    # conditions and on clean audio. Measured 0.866 / 0.909 (logreg C 0.1, the other candidate here, 0.855 / 0.891).
     results = pd.read_csv(path / "reports/cv/results.csv").set_index("candidate")
-    assert results.loc["mlp_200", "uar_mean"] >= 0.83
-    assert results.loc["mlp_200", "uar_clean"] >= 0.89
+    assert results.loc["mlp_200_ls", "uar_mean"] >= 0.84
+    assert results.loc["mlp_200_ls", "uar_clean"] >= 0.88
     summary = json.loads((path / "reports/cv/summary.json").read_text())
     assert summary["best_uar_mean"] >= 0.83
     shown = run(["dvc", "metrics", "show", "--json"], path, env)
@@ -198,19 +197,19 @@ def test_a_mono_call_in_white_noise_is_diarised_by_voice_not_by_loudness(project
 
 # Floors just under the measured 03 + 08 accuracies (README "Call audio"); a couple of predictions flipped by
 # floating-point differences between machines stay above them.
-CONDITION_FLOORS = {  # measured with the default params on 2026-12-03 (session 16: level changes in training)
-    "clean": 0.87,  # 0.897 (session 15: 0.897)
-    "ulaw_8k": 0.86,  # 0.888 (0.907)
-    "alaw_8k": 0.84,  # 0.869 (0.897)
-    "gsm_8k": 0.82,  # 0.850 (0.869)
-    "opus_12k_nb": 0.83,  # 0.860 (0.869)
-    "mp3_16k_8k": 0.82,  # 0.850 (0.860)
-    "amr_nb_8k": 0.82,  # 0.850 (0.888)
-    "white_10db": 0.83,  # 0.860 (0.850)
-    "babble_10db": 0.79,  # 0.822 (0.850)
+CONDITION_FLOORS = {  # measured with the default params on 2026-12-03 (session 19: label smoothing 0.1)
+    "clean": 0.87,  # 0.897 (session 16, without label smoothing: 0.897)
+    "ulaw_8k": 0.88,  # 0.907 (0.888)
+    "alaw_8k": 0.88,  # 0.907 (0.869)
+    "gsm_8k": 0.83,  # 0.860 (0.850)
+    "opus_12k_nb": 0.86,  # 0.888 (0.860)
+    "mp3_16k_8k": 0.88,  # 0.907 (0.850)
+    "amr_nb_8k": 0.85,  # 0.879 (0.850)
+    "white_10db": 0.82,  # 0.850 (0.860)
+    "babble_10db": 0.80,  # 0.832 (0.822)
     "quiet_30db": 0.87,  # 0.897 (0.897)
-    "speakerphone_8k": 0.75,  # 0.785 (0.804; a hands-free caller, the weakest condition)
-    "level_drop_12db": 0.82,  # 0.850 (the caller turns away in mid-utterance; session 15's model: 0.822)
+    "speakerphone_8k": 0.74,  # 0.776 (0.785; a hands-free caller, the weakest condition)
+    "level_drop_12db": 0.84,  # 0.869 (0.850; the caller turns away in mid-utterance)
 }
 
 
