@@ -134,9 +134,9 @@ def _pair_from_reports(root: Path) -> dict[str, dict]:
     }
 
 
-def _report_saved(paths: list[Path], extra: dict[str, dict]) -> None:
+def _report_saved(paths: list[Path], extra: dict[str, dict] | None = None) -> None:
     """The tables of saved runs and ``extra`` pairs (a pair given twice: the later figures)."""
-    pairs: dict[str, dict] = dict(extra)
+    pairs: dict[str, dict] = dict(extra or {})
     for path in paths:
         pairs.update(json.loads(path.read_text())["pairs"])
     per_pair = {pair: saved["conditions"] for pair, saved in pairs.items()}

@@ -1,9 +1,11 @@
 """The five-pair benchmark's saved runs merge into one table whose pooled figures come from the confusion counts."""
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from benchmarks import speaker_pairs
 
@@ -28,3 +30,29 @@ def test_saved_runs_merge_and_pool(tmp_path: Path, capsys: pytest.CaptureFixture
     # pooled counts [[4, 2], [0, 4]]: accuracy 0.8, UAR (4/6 + 4/4) / 2 = 0.833; mean accuracy (0.875 + 0.5) / 2
     assert clean_row.split()[1:] == ["0.875", "0.500", "0.688", "0.800", "0.833"]
     assert "pooled over all pairs: accuracy 0.800, UAR 0.833" in out
+
+
+@pytest.mark.unit
+def test_the_pipelines_own_pair_joins_saved_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--with-reports: the project's last `dvc repro` (its test pair, from reports/) pools with saved runs."""
+    root = tmp_path / "project"
+    (root / "reports/speaker_norm").mkdir(parents=True)
+    (root / "params.yaml").write_text(yaml.safe_dump({"split": {"test_speakers": ["03", "08"]}}))
+    (root / "reports/conditions.json").write_text(json.dumps({"conditions": {"clean": {"accuracy": 0.875}}}))
+    (root / "reports/conditions_confusion.json").write_text(json.dumps({"confusion": {"clean": [[3, 1], [0, 4]]}}))
+    per_class = {name: {"support": 0, "recall": 0.0} for name in speaker_pairs.NAMES}
+    per_class["neutral"], per_class["anger"] = {"support": 4, "recall": 0.75}, {"support": 4, "recall": 1.0}
+    variant = {"accuracy": 0.875, "uar": 0.875, "n": 8, "per_class": per_class}
+    (root / "reports/speaker_norm/metrics.json").write_text(json.dumps(variant))
+    saved = tmp_path / "b.json"
+    per_pair, confusions, rows, [(hits, support)] = _run("10,14", [[1, 1], [0, 0]])
+    seven = [(np.pad(hits, (0, 5)), np.pad(support, (0, 5)))]  # the variant's counts over the 7 emotions
+    speaker_pairs._save(saved, per_pair, confusions, rows, seven)
+    own = speaker_pairs._pair_from_reports(root)
+    assert list(own) == ["03,08"]
+    speaker_pairs._report_saved([saved], own)
+    out = capsys.readouterr().out
+    clean_row = next(line for line in out.splitlines() if line.startswith("clean"))
+    assert clean_row.split()[1:] == ["0.875", "0.500", "0.688", "0.800", "0.833"]
+    header = next(line for line in out.splitlines() if line.startswith("condition"))
+    assert header.split()[1:3] == ["03,08", "10,14"]
