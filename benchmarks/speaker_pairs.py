@@ -26,9 +26,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ser.models.families import resolve_spec
-from tests.project_copy import copy_project, edit_params, run, venv_env
+from tests.project_copy import ROOT, copy_project, edit_params, run, venv_env
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PAIRS = ["03,08", "10,14", "11,09", "12,13", "15,16"]
 NAMES = ["neutral", "anger", "boredom", "disgust", "fear", "happiness", "sadness"]
 
