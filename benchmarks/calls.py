@@ -17,8 +17,10 @@ then sent through an 8 kHz mu-law line), and skips the timed call. `--mono` anal
 the timed call); `--no-denoise` lets the voice encoder hear their segments with the line noise
 (`analysis.denoise_voices` off).
 
+`--timed-only` runs the timed call alone (`--repeat N` times after its warm-up).
+
 Needs a trained project (`dvc repro`). Usage: python benchmarks/calls.py [--pairs 03,08 10,14] [--minutes 10]
-[--through speakerphone_8k] [--mono] [--no-denoise]
+[--through speakerphone_8k] [--mono] [--no-denoise] [--timed-only] [--repeat N]
 """
 
 from __future__ import annotations
@@ -185,7 +187,11 @@ def main() -> None:
     parser.add_argument("--through", nargs="+", help="channel conditions of params.yaml instead of 16 kHz / mu-law")
     parser.add_argument("--no-denoise", action="store_true", help="mono: the voice encoder hears the noisy segments")
     parser.add_argument("--mono", action="store_true", help="mono calls only (diarisation)")
+    parser.add_argument("--timed-only", action="store_true", help="only the timed stereo call")
+    parser.add_argument("--repeat", type=int, default=1, help="timed runs of the stereo call (after one warm-up)")
     args = parser.parse_args()
+    if args.timed_only:
+        args.pairs = []
     conditions: dict[str, Condition | None] = {"16k": None, "8k_ulaw": None}
     if args.through:
         params = load_params(ROOT / "params.yaml")
@@ -233,12 +239,13 @@ def main() -> None:
     call = build_call({s: [n for n in names if n.startswith(s)] for s in ("03", "08")}, 99, minutes=args.minutes)
     data = encode(call["stereo"], "16k")
     analyze(data, predictor, config, workers=args.workers)  # warm: worker processes started, numba compiled
-    started = time.perf_counter()
-    result = analyze(data, predictor, config, workers=args.workers)
-    elapsed = time.perf_counter() - started
     duration = call["stereo"].shape[0] / SR
-    print(f"{duration / 60:.1f}-minute stereo 16 kHz call, {len(result['timeline'])} segments: {elapsed:.2f} s "
-          f"({duration / elapsed:.0f}x real time, {args.workers} workers)")  # fmt: skip
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        result = analyze(data, predictor, config, workers=args.workers)
+        elapsed = time.perf_counter() - started
+        print(f"{duration / 60:.1f}-minute stereo 16 kHz call, {len(result['timeline'])} segments: {elapsed:.2f} s "
+              f"({duration / elapsed:.0f}x real time, {args.workers} workers)", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

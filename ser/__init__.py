@@ -6,7 +6,8 @@ AVX-512 and AVX2 kernels round differently (OpenBLAS's AVX2 ones also by thread 
 features differ in their last bits between machines, and so do the models and the figures in ``dvc.lock`` (issue
 #16). With them, every AVX2 machine (x86 servers since about 2015) computes the same bits, at the same speed here
 (BENCHMARKS.md). The pins override the environment (which may name another CPU); ``SER_NATIVE_SIMD=1`` turns them
-off (the fastest kernels of this CPU, results that only this CPU reproduces).
+off (the fastest kernels of this CPU, results that only this CPU reproduces). torch's MKL is pinned to its
+SSE2 ``COMPATIBLE`` branch, the only one MKL keeps on non-Intel CPUs: the MLP trains about 1.8x slower than on AVX2.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ SIMD_PINS = {
     "NUMBA_CPU_NAME": "haswell",  # librosa's and our numba kernels
     "NUMBA_CPU_FEATURES": AVX2_FEATURES,  # (numba takes the host's features unless told)
     "ATEN_CPU_CAPABILITY": "avx2",  # torch's kernels (the MLP's training)
-    "MKL_CBWR": "AVX2,STRICT",  # torch's BLAS (the MLP trains on one thread)
+    # torch's BLAS (the MLP trains on one thread). MKL honours its AVX2 branch on Intel CPUs only and takes its own
+    # AUTO branch elsewhere, so an AMD machine trained other MLP weights than an Intel one (CV UAR of the label-smoothed
+    # and batch-norm MLPs up to 4 points apart); COMPATIBLE (SSE2) is the branch MKL keeps on every vendor's CPU.
+    "MKL_CBWR": "COMPATIBLE",
     "ONEDNN_MAX_CPU_ISA": "AVX2",
 }
 PINNED_LIBRARIES = ("numpy", "numba", "torch")
