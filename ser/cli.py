@@ -20,23 +20,31 @@ from ser.inference.predictor import Predictor
 
 
 def _predict(args: argparse.Namespace) -> int:
+    """Each file's emotion; a file that cannot be read gets one ``error:`` line and the others are still answered
+    (exit status 1 if any failed). ``--json``: one object, or a list with ``{"file", "error"}`` for failed files."""
     predictor = Predictor.load(args.model)
-    rows = []
+    rows, failed = [], 0
     for path in args.files:
-        if not path.is_file():
-            raise DataMissing(f"no such file: {path}")
         try:
-            rows.append({"file": str(path), **predictor.predict_audio(path, args.max_seconds)})
-        except AudioError as error:
-            raise AudioError(f"{path}: {error}") from None
-    if args.json:
+            if not path.is_file():
+                raise DataMissing(f"no such file: {path}")
+            try:
+                row = {"file": str(path), **predictor.predict_audio(path, args.max_seconds)}
+            except AudioError as error:
+                raise AudioError(f"{path}: {error}") from None
+        except SerError as error:
+            failed += 1
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            rows.append({"file": str(path), "error": str(error)})
+            continue
+        rows.append(row)
+        if not args.json:
+            top = sorted(row["probabilities"].items(), key=lambda item: -item[1])[:3]
+            ranked = ", ".join(f"{name} {p:.2f}" for name, p in top)
+            print(f"{row['file']}: {row['class']['emotion']} ({ranked}) [{row['duration_s']:.2f} s]", flush=True)
+    if args.json and failed < len(rows):
         print(json.dumps(rows if len(rows) > 1 else rows[0], indent=2))
-        return 0
-    for row in rows:
-        top = sorted(row["probabilities"].items(), key=lambda item: -item[1])[:3]
-        ranked = ", ".join(f"{name} {p:.2f}" for name, p in top)
-        print(f"{row['file']}: {row['class']['emotion']} ({ranked}) [{row['duration_s']:.2f} s]")
-    return 0
+    return 1 if failed else 0
 
 
 def _print_timeline(result: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ from serve.app import create_app
 from tests.api_fixtures import build_served_project
 from tests.project_copy import ROOT
 from tests.speech import SR, build_call, needs_espeak, say, wav_bytes
+from tests.synthetic import synthetic_ids, synthetic_signal
 
 pytestmark = [pytest.mark.system, needs_espeak]
 
@@ -219,6 +220,24 @@ def test_cli_errors_are_one_line(served, tmp_path, capsys, argv, message):
     assert cli.main(["--model", str(served.model_dir), *argv]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith(message.format(**names)) and "\n" not in err
+
+
+def test_cli_predict_reports_a_bad_file_and_answers_the_others(served, tmp_path, capsys):
+    good, garbage = tmp_path / "good.wav", tmp_path / "garbage.wav"
+    sf.write(good, synthetic_signal(synthetic_ids(1)[0], 1.5), SR)
+    garbage.write_bytes(b"not audio at all")
+    argv = ["--model", str(served.model_dir), "predict", str(garbage), str(good), "missing.wav"]
+    assert cli.main(argv) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{good}: ") and out.count("\n") == 1
+    assert err.splitlines() == [
+        f"error: {garbage}: cannot decode audio: unsupported format or damaged file",
+        "error: no such file: missing.wav",
+    ]
+    assert cli.main([*argv, "--json"]) == 1
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["file"] for row in rows] == [str(garbage), str(good), "missing.wav"]
+    assert "error" in rows[0] and rows[1]["class"]["emotion"] and rows[2]["error"] == "no such file: missing.wav"
 
 
 def test_cli_without_model_is_one_line(tmp_path, capsys):
