@@ -228,7 +228,8 @@ def main() -> None:
                 print(f"{pair:<6} {kind:<7} {condition:<8} {len(call['turns']):>10} {found:>7.1%} "
                       f"{inside:>8} {stray:>5} {der:>6} {segment_acc:>11.3f} {alone_acc:>9.3f}",
                       flush=True)  # fmt: skip
-    print("all pairs:")
+    if totals:
+        print("all pairs:")
     for (condition, kind), (n, found, inside, stray, ders) in totals.items():
         der = f", DER mean {np.mean(ders):.3f} max {np.max(ders):.3f}" if ders else ""
         share = f"{found}/{n} utterances found ({found / n:.1%})"
