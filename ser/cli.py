@@ -28,14 +28,12 @@ def _predict(args: argparse.Namespace) -> int:
         try:
             if not path.is_file():
                 raise DataMissing(f"no such file: {path}")
-            try:
-                row = {"file": str(path), **predictor.predict_audio(path, args.max_seconds)}
-            except AudioError as error:
-                raise AudioError(f"{path}: {error}") from None
+            row = {"file": str(path), **predictor.predict_audio(path, args.max_seconds)}
         except SerError as error:
+            message = f"{path}: {error}" if isinstance(error, AudioError) else str(error)
             failed += 1
-            print(f"error: {error}", file=sys.stderr, flush=True)
-            rows.append({"file": str(path), "error": str(error)})
+            print(f"error: {message}", file=sys.stderr, flush=True)
+            rows.append({"file": str(path), "error": message})
             continue
         rows.append(row)
         if not args.json:

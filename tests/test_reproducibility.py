@@ -30,11 +30,28 @@ from tests.synthetic import SR, synthetic_ids, synthetic_signal
 ids = synthetic_ids(40)
 x = np.stack([extract(synthetic_signal(i, 1.0), SR, FeatureConfig()) for i in ids[:3]])
 print(hashlib.sha256(x.tobytes()).hexdigest())
+"""
+TRAIN_MLP = """
 rng = np.random.default_rng(0)
 train = rng.normal(size=(300, 120)).astype(np.float32)
 model = build_estimator({"family": "mlp", "hidden": 50, "seed": 1, "epochs": 5}).fit(train, np.arange(300) % 7)
 print(hashlib.sha256(model.predict_proba(train).tobytes()).hexdigest())
 """
+SCRIPT += TRAIN_MLP
+# The same MLP alone; argv[1] (if given) replaces MKL's branch after ``import ser``, before torch loads.
+MLP_SCRIPT = (
+    """
+import sys
+import ser
+import os
+import hashlib
+import numpy as np
+from ser.models.families import build_estimator
+if len(sys.argv) > 1:
+    os.environ["MKL_CBWR"] = sys.argv[1]
+"""
+    + TRAIN_MLP
+)
 
 # What another machine would make these libraries choose: this machine's own AVX-512 kernels, two BLAS threads.
 OTHER_CPU = {
@@ -49,10 +66,16 @@ OTHER_CPU = {
 AVX512 = os.path.exists("/proc/cpuinfo") and "avx512f" in Path("/proc/cpuinfo").read_text()
 
 
-def _hashes(**env: str) -> list[str]:
-    clean = {key: value for key, value in os.environ.items() if key not in ser.SIMD_PINS}
+def _hashes(*argv: str, script: str = SCRIPT, **env: str) -> list[str]:
+    """The hashes ``script`` prints, run with ``env`` over this environment without its pins (or a lifted pin)."""
+    clean = {k: v for k, v in os.environ.items() if k not in ser.SIMD_PINS and k != "SER_NATIVE_SIMD"}
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", script, *argv],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout.split()
@@ -66,43 +89,17 @@ def test_features_and_models_are_bit_identical_whatever_the_cpu_offers():
     assert _hashes(SER_NATIVE_SIMD="1", **OTHER_CPU) != pinned, "without the pins the CPU changes the bits"
 
 
-# A small MLP trained after ``import ser``; argv[1] (if given) replaces MKL's branch before torch loads.
-MLP_SCRIPT = """
-import sys
-import ser
-import os
-import hashlib
-import numpy as np
-from ser.models.families import build_estimator
-if len(sys.argv) > 1:
-    os.environ["MKL_CBWR"] = sys.argv[1]
-rng = np.random.default_rng(0)
-train = rng.normal(size=(300, 120)).astype(np.float32)
-model = build_estimator({"family": "mlp", "hidden": 50, "seed": 1, "epochs": 5}).fit(train, np.arange(300) % 7)
-print(hashlib.sha256(model.predict_proba(train).tobytes()).hexdigest())
-"""
-AVX2 = os.path.exists("/proc/cpuinfo") and " avx2" in Path("/proc/cpuinfo").read_text()
-
-
 @pytest.mark.system
-@pytest.mark.skipif(not AVX2, reason="the pins apply on x86-64 CPUs with AVX2")
+@pytest.mark.skipif(not ser._has_avx2(), reason="the pins apply on x86-64 CPUs with AVX2")
 def test_mlp_trains_on_the_mkl_branch_every_vendor_keeps():
     """MKL keeps a named AVX2 branch on Intel CPUs only (elsewhere it silently takes its AUTO branch), so the MLP
     trains on COMPATIBLE, the branch it keeps everywhere. The pin must reach MKL: with its AUTO branch the same
     training gives other bits (on any AVX2 CPU, Intel or not, AUTO runs AVX2 or wider code, COMPATIBLE SSE2)."""
     assert ser.SIMD_PINS["MKL_CBWR"] == "COMPATIBLE"
-
-    def trained(*argv: str) -> str:
-        env = {key: value for key, value in os.environ.items() if key != "SER_NATIVE_SIMD"}  # the pins apply
-        result = subprocess.run(
-            [sys.executable, "-c", MLP_SCRIPT, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-        )
-        assert result.returncode == 0, result.stderr[-2000:]
-        return result.stdout.strip()
-
-    pinned = trained()
-    assert trained() == pinned, "training is not deterministic"
-    assert trained("AUTO") != pinned, "MKL's branch did not change the bits: is the pin reaching torch's MKL?"
+    pinned = _hashes(script=MLP_SCRIPT)
+    assert _hashes(script=MLP_SCRIPT) == pinned, "training is not deterministic"
+    other_branch = _hashes("AUTO", script=MLP_SCRIPT)
+    assert other_branch != pinned, "MKL's branch did not change the bits: is the pin reaching torch's MKL?"
 
 
 STDLIB_AND_SER = set(sys.stdlib_module_names) | {"ser"}
