@@ -39,7 +39,8 @@ def _predict(args: argparse.Namespace) -> int:
         if not args.json:
             top = sorted(row["probabilities"].items(), key=lambda item: -item[1])[:3]
             ranked = ", ".join(f"{name} {p:.2f}" for name, p in top)
-            print(f"{row['file']}: {row['class']['emotion']} ({ranked}) [{row['duration_s']:.2f} s]", flush=True)
+            heard = "" if row["speech_heard"] else " (no speech heard: music, a tone or noise?)"
+            print(f"{row['file']}: {row['class']['emotion']} ({ranked}) [{row['duration_s']:.2f} s]{heard}", flush=True)
     if args.json and failed < len(rows):
         print(json.dumps(rows if len(rows) > 1 else rows[0], indent=2))
     return 1 if failed else 0

@@ -22,6 +22,10 @@ class Prediction(BaseModel):
     model_version: str
     id: str | None = Field(default=None, description="EmoDB id, for predictions by id")
     duration_s: float | None = Field(default=None, description="duration of the uploaded audio")
+    speech_heard: bool | None = Field(
+        default=None, description="uploads: whether the speech detector heard at least 0.3 s of speech"
+    )
+    warning: str | None = Field(default=None, description="uploads: set when no speech was heard")
 
 
 class BatchPrediction(BaseModel):

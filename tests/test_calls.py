@@ -23,7 +23,7 @@ from ser.inference.report import CALL_COLUMNS
 from serve.app import create_app
 from tests.api_fixtures import build_served_project
 from tests.project_copy import ROOT
-from tests.speech import SR, build_call, needs_espeak, say, wav_bytes
+from tests.speech import SENTENCES, SR, VOICES, build_call, busy, dtmf, melody, needs_espeak, pink_noise, say, wav_bytes
 from tests.synthetic import synthetic_ids, synthetic_signal
 
 pytestmark = [pytest.mark.system, needs_espeak]
@@ -238,6 +238,27 @@ def test_cli_predict_reports_a_bad_file_and_answers_the_others(served, tmp_path,
     rows = json.loads(capsys.readouterr().out)
     assert [row["file"] for row in rows] == [str(garbage), str(good), "missing.wav"]
     assert "error" in rows[0] and rows[1]["class"]["emotion"] and rows[2]["error"] == "no such file: missing.wav"
+
+
+def test_an_upload_says_whether_speech_was_heard_and_a_blip_is_refused(served, tmp_path, capsys):
+    client = create_app(served).test_client()
+    speech = np.concatenate(
+        [np.zeros(SR // 2, np.float32), say(SENTENCES[0], VOICES[1]), np.zeros(SR // 2, np.float32)]
+    )
+    heard = client.post("/pred", data=wav_bytes(speech), content_type="audio/wav")
+    assert heard.status_code == 200 and heard.json["speech_heard"] is True and "warning" not in heard.json
+    for sound in (melody(4.0, 3), busy(3.0), dtmf("159#0"), pink_noise(3.0, 0.05, 2)):
+        answer = client.post("/pred", data=wav_bytes(sound), content_type="audio/wav")
+        assert answer.status_code == 200 and answer.json["speech_heard"] is False
+        assert "no speech" in answer.json["warning"] and answer.json["class"]["emotion"]
+    blip = np.zeros(SR, np.float32)
+    blip[SR // 2 : SR // 2 + SR // 20] = speech[SR : SR + SR // 20]  # 50 ms of a voice in a second of silence
+    refused = client.post("/pred", data=wav_bytes(blip), content_type="audio/wav")
+    assert refused.status_code == 422 and refused.json["error"].startswith("utterance too short: 0.0")
+    music = tmp_path / "hold.wav"
+    music.write_bytes(wav_bytes(melody(4.0, 5)))
+    assert cli.main(["--model", str(served.model_dir), "predict", str(music)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("(no speech heard: music, a tone or noise?)")
 
 
 def test_cli_without_model_is_one_line(tmp_path, capsys):

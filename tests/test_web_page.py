@@ -10,7 +10,7 @@ from werkzeug.serving import make_server
 from serve.app import create_app
 from tests.api_fixtures import build_served_project
 from tests.audio_samples import encode
-from tests.speech import build_call, needs_espeak, wav_bytes
+from tests.speech import build_call, melody, needs_espeak, wav_bytes
 from tests.synthetic import synthetic_signal
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -78,6 +78,16 @@ def test_upload_an_utterance_and_see_its_emotion(browser, site, tmp_path):
     verdict = submit(browser, site, audio, "utterance", tmp_path / "utterance.png")
     assert verdict.startswith("Emotion: ")
     assert len(browser.find_elements(By.CSS_SELECTOR, ".bar")) == 7
+    assert not browser.find_elements(By.ID, "warning")
+
+
+def test_hold_music_uploaded_as_an_utterance_shows_the_no_speech_warning(browser, site, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    audio = tmp_path / "hold.wav"
+    audio.write_bytes(wav_bytes(melody(4.0, 3)))
+    assert submit(browser, site, audio, "utterance", tmp_path / "music.png").startswith("Emotion: ")
+    assert "heard no speech" in browser.find_element(By.ID, "warning").text
 
 
 @needs_espeak

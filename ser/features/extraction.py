@@ -10,15 +10,23 @@ from ser.audio import decoding as audio
 from ser.features.extractor import FeatureConfig, extract
 
 
-def features_of_audio(
+def decoded_utterance(
     source: bytes | Path, config: FeatureConfig, max_seconds: float = float("inf")
 ) -> tuple[np.ndarray, float]:
-    """Features of a file or encoded bytes, and the audio's duration in seconds.
+    """A file or encoded bytes as the mono signal the features read, and the audio's duration in seconds.
 
     Raises AudioTooLong beyond ``max_seconds`` and AudioError for undecodable, short or silent audio.
     """
     signal, duration = audio.decode(source, config.sample_rate, max_seconds)
     audio.check_usable(signal, config.min_samples)
+    return signal, duration
+
+
+def features_of_audio(
+    source: bytes | Path, config: FeatureConfig, max_seconds: float = float("inf")
+) -> tuple[np.ndarray, float]:
+    """Features of a file or encoded bytes, and the audio's duration in seconds (errors: ``decoded_utterance``)."""
+    signal, duration = decoded_utterance(source, config, max_seconds)
     return extract(signal, config.sample_rate, config), duration
 
 

@@ -16,11 +16,21 @@ from typing import Any
 
 import numpy as np
 
+from ser.audio.decoding import AudioError
 from ser.data import emodb
 from ser.errors import SerError
-from ser.features.extraction import features_of_audio, features_of_file
-from ser.features.extractor import FeatureConfig, prepare
+from ser.features.extraction import decoded_utterance, features_of_file
+from ser.features.extractor import FeatureConfig, extract, prepare, trim
+from ser.inference.vad import hears_speech
 from ser.models.artifact import ModelArtifact
+
+# An uploaded utterance needs this much sound between its first and last sample within ``features.silence_db`` of its
+# peak: a click or a 50 ms blip is no utterance (the shortest EmoDB recording has 1.2 s; call segments at least 0.4 s).
+MIN_SOUND_S = 0.2
+NO_SPEECH_WARNING = (
+    "the speech detector heard no speech in this audio: if it is music, a tone or noise, the emotion means nothing "
+    "(the detector also misses some reverberant hands-free speech)"
+)
 
 
 class UnknownRecording(SerError, LookupError):
@@ -106,12 +116,20 @@ class Predictor:
         return [describe(self.artifact, row) for row in self.artifact.predict_proba(np.atleast_2d(features))]
 
     def predict_audio(self, source: bytes | Path, max_seconds: float = float("inf")) -> dict[str, Any]:
-        """The answer for one utterance, a file or encoded bytes in any supported format, with its duration.
+        """The answer for one utterance, a file or encoded bytes in any supported format, with its duration and
+        whether the speech detector heard speech in it (if not, a ``warning`` says what that means).
 
-        Raises AudioTooLong beyond ``max_seconds`` and AudioError for undecodable, short or silent audio.
+        Raises AudioTooLong beyond ``max_seconds`` and AudioError for undecodable, silent or too short audio (less
+        than ``MIN_SOUND_S`` of sound).
         """
-        features, duration = features_of_audio(source, self.feature_config, max_seconds)
-        return {**self.predict_features(features)[0], "duration_s": round(duration, 3)}
+        config = self.feature_config
+        signal, duration = decoded_utterance(source, config, max_seconds)
+        sound_s = trim(signal - np.mean(signal), config.silence_db).size / config.sample_rate
+        if sound_s < MIN_SOUND_S:
+            raise AudioError(f"utterance too short: {sound_s:.2f} s of sound, at least {MIN_SOUND_S} s needed")
+        answer = {**self.predict_features(extract(signal, config.sample_rate, config))[0]}
+        answer.update(duration_s=round(duration, 3), speech_heard=hears_speech(signal, config.sample_rate))
+        return answer if answer["speech_heard"] else {**answer, "warning": NO_SPEECH_WARNING}
 
     def predict_ids(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         """Answers for EmoDB recordings by id (UnknownRecording for an id that is not on disk)."""

@@ -1,0 +1,111 @@
+"""Does `/pred` hear speech in an upload? The speech check of single utterances (``ser.inference.vad.hears_speech``).
+
+`/pred` and `ser predict` answer every decodable upload, and say with ``speech_heard`` (and a ``warning``) when the
+speech detector heard less than 0.3 s of speech in it: hold music, a ring-back tone or noise gets an emotion too,
+which means nothing. This script prints, per channel condition of params.yaml, the share of EmoDB utterances the
+check misses (``speech_heard`` false) and, for clips without speech (harmonic melodies, ring-back and busy tones,
+DTMF, pink/white/brown noise, mains hum, faint line noise; seeded), the share it takes for speech. Conditions that
+add babble (other voices) are left out of the clips' figure: babble is speech.
+
+``--speakers train`` (the default; the threshold and duration were chosen on these) or ``test`` (03 + 08 by default,
+read only here). Needs the split (`dvc repro split`). Usage:
+python benchmarks/utterance_speech.py [--speakers train|test] [--threshold 0.3] [--enough-s 0.3]   # ~2 min
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ser.audio import decoding
+from ser.audio.channels import Condition, conditions_from_params
+from ser.data.split import read_manifest
+from ser.features.dataset import BabblePool, heard_through
+from ser.inference.vad import hears_speech
+from ser.pipeline.params import load_params
+from ser.pipeline.paths import TEST_MANIFEST, TRAIN_MANIFEST, WAV_DIR
+from tests.speech import busy, dtmf, melody, pink_noise, ringback
+
+SR = 16_000
+BABBLE_STEPS = ("babble",)
+
+
+def clips_without_speech(seed: int = 5) -> list[tuple[str, np.ndarray]]:
+    """Music, tones, DTMF and noise of 2-8 s each (70 clips)."""
+    rng = np.random.default_rng(seed)
+
+    def seconds() -> float:
+        return float(rng.uniform(2, 8))
+
+    clips = [(f"melody{i}", melody(seconds(), 1000 + i)) for i in range(30)]
+    for i in range(5):
+        t = np.arange(int(SR * seconds())) / SR
+        brown = np.cumsum(rng.standard_normal(int(SR * seconds())))
+        brown -= np.linspace(brown[0], brown[-1], len(brown))
+        clips += [
+            (f"ringback{i}", ringback(seconds())),
+            (f"busy{i}", busy(seconds())),
+            (f"dtmf{i}", dtmf("".join(rng.choice(list("1590#"), 6)))),
+            (f"pink{i}", pink_noise(seconds(), 0.05, 200 + i)),
+            (f"white{i}", rng.standard_normal(int(SR * seconds())) * 0.05),
+            (f"brown{i}", brown / np.abs(brown).max() * 0.3),
+            (f"hum{i}", 0.2 * np.sin(2 * np.pi * 50 * t) + 0.1 * np.sin(2 * np.pi * 150 * t)),
+            (f"line{i}", rng.standard_normal(4 * SR) * 0.002),
+        ]
+    return [(name, np.asarray(clip, dtype=np.float32)) for name, clip in clips]
+
+
+def _through(signal: np.ndarray, condition: Condition | None, name: str) -> np.ndarray:
+    if condition is None:
+        return signal
+    heard, sr = condition.apply(signal, SR, name)
+    return decoding.resample(heard, sr, SR)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--speakers", choices=["train", "test"], default="train")
+    parser.add_argument("--threshold", type=float, default=0.3)
+    parser.add_argument("--enough-s", type=float, default=0.3)
+    args = parser.parse_args()
+    params = load_params(Path("params.yaml"))
+    channels = params["channels"]
+    names = [*channels["train"], *channels["eval"]]
+    ids = list(read_manifest(TRAIN_MANIFEST if args.speakers == "train" else TEST_MANIFEST)["id"])
+    babble = BabblePool([WAV_DIR / f"{r}.wav" for r in read_manifest(TRAIN_MANIFEST)["id"]])
+    conditions = {None: None, **{c.name: c for c in conditions_from_params(channels, names, babble)}}
+
+    def utterance(rid: str, name: str | None) -> bool:
+        return hears_speech(
+            heard_through(WAV_DIR / f"{rid}.wav", conditions[name], SR), SR, args.threshold, args.enough_s
+        )
+
+    def clip(signal: np.ndarray, clip_name: str, name: str | None) -> bool:
+        return hears_speech(_through(signal, conditions[name], clip_name), SR, args.threshold, args.enough_s)
+
+    clips = clips_without_speech()
+    with Parallel(n_jobs=2) as parallel:
+        print(f"{args.speakers} speakers ({len(ids)} utterances), threshold {args.threshold}, {args.enough_s} s")
+        print(f"{'condition':<18} {'utterances missed':>18} {'clips taken for speech':>24}")
+        missed_all, taken_all = [], []
+        for name in conditions:
+            heard = parallel(delayed(utterance)(rid, name) for rid in ids)
+            taken = parallel(delayed(clip)(signal, clip_name, name) for clip_name, signal in clips)
+            missed = 1 - float(np.mean(heard))
+            babbly = name is not None and any(step in str(channels["conditions"][name]) for step in BABBLE_STEPS)
+            missed_all.append(missed)
+            taken_text = "(babble: speech)" if babbly else f"{np.mean(taken):.1%} ({sum(taken)}/{len(taken)})"
+            if not babbly:
+                taken_all += taken
+            print(f"{name or 'clean':<18} {missed:>18.1%} {taken_text:>24}", flush=True)
+        print(f"{'mean':<18} {np.mean(missed_all):>18.2%} {np.mean(taken_all):>23.1%}")
+
+
+if __name__ == "__main__":
+    main()
