@@ -28,7 +28,7 @@ def _predict(args: argparse.Namespace) -> int:
         try:
             if not path.is_file():
                 raise DataMissing(f"no such file: {path}")
-            row = {"file": str(path), **predictor.predict_audio(path, args.max_seconds)}
+            row = {"file": str(path), **predictor.predict_audio(path, args.max_seconds, args.channel)}
         except SerError as error:
             message = f"{path}: {error}" if isinstance(error, AudioError) else str(error)
             failed += 1
@@ -138,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("files", type=Path, nargs="+")
     predict.add_argument("--json", action="store_true", help="JSON instead of one line per file")
     predict.add_argument("--max-seconds", type=float, default=60.0, help="longest utterance accepted")
+    predict.add_argument("--channel", type=int, help="the one channel to classify (0 = left; default: mixed)")
     predict.set_defaults(run=_predict)
     call = commands.add_parser(
         "analyze",

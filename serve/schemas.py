@@ -26,6 +26,7 @@ class Prediction(BaseModel):
         default=None, description="uploads: whether the speech detector heard at least 0.3 s of speech"
     )
     warning: str | None = Field(default=None, description="uploads: set when no speech was heard")
+    channel: int | None = Field(default=None, description="uploads: the channel classified, when one was asked for")
 
 
 class BatchPrediction(BaseModel):

@@ -92,6 +92,27 @@ def test_upload_of_a_recording_predicts_like_its_id(client, served):
         assert response.json["duration_s"] == pytest.approx(0.25, abs=1e-3)
 
 
+def test_one_channel_of_a_stereo_upload_is_classified_alone(client):
+    left, right = synthetic_signal("03a01Wa"), synthetic_signal("08a01Ta")  # anger, sadness to the test model
+    stereo = wav_bytes(np.stack([left, right], axis=1), subtype="FLOAT")
+    answers = []
+    for channel, alone in ((0, left), (1, right)):
+        answer = client.post(f"/pred?channel={channel}", data=stereo, content_type="audio/wav").json
+        expected = client.post("/pred", data=wav_bytes(alone, subtype="FLOAT"), content_type="audio/wav").json
+        assert answer["probabilities"] == expected["probabilities"] and answer["channel"] == channel
+        answers.append(answer["probabilities"])
+    assert answers[0] != answers[1]  # the two channels are told apart
+    mixed = client.post("/pred", data=stereo, content_type="audio/wav").json
+    mono = wav_bytes((left + right) / 2, subtype="FLOAT")
+    assert "channel" not in mixed
+    assert mixed["probabilities"] == client.post("/pred", data=mono, content_type="audio/wav").json["probabilities"]
+    missing = client.post("/pred?channel=2", data=stereo, content_type="audio/wav")
+    assert (
+        missing.status_code == 422 and missing.json["error"] == "channel 2 does not exist: the audio has 2 (0 = left)"
+    )
+    assert client.post("/pred?channel=left", data=stereo, content_type="audio/wav").status_code == 400
+
+
 @pytest.mark.parametrize(
     ("sr", "subtype", "fmt", "channels"),
     [

@@ -261,6 +261,20 @@ def test_an_upload_says_whether_speech_was_heard_and_a_blip_is_refused(served, t
     assert capsys.readouterr().out.rstrip().endswith("(no speech heard: music, a tone or noise?)")
 
 
+def test_cli_predict_classifies_the_channel_asked_for(served, tmp_path, capsys):
+    voice = say(SENTENCES[1], VOICES[0])
+    music = melody(len(voice) / SR, 4)[: len(voice)]
+    stereo = tmp_path / "stereo.wav"
+    sf.write(stereo, np.stack([music, voice], axis=1), SR)
+    argv = ["--model", str(served.model_dir), "predict", "--json", str(stereo)]
+    for channel, heard in (("0", False), ("1", True)):
+        assert cli.main([*argv, "--channel", channel]) == 0
+        answer = json.loads(capsys.readouterr().out)
+        assert answer["channel"] == int(channel) and answer["speech_heard"] is heard
+    assert cli.main([*argv, "--channel", "2"]) == 1
+    assert capsys.readouterr().err == f"error: {stereo}: channel 2 does not exist: the audio has 2 (0 = left)\n"
+
+
 def test_cli_without_model_is_one_line(tmp_path, capsys):
     assert cli.main(["--model", str(tmp_path / "none"), "predict", "x.wav"]) == 1
     assert capsys.readouterr().err.startswith("error: no model artifact at")

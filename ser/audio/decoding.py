@@ -157,15 +157,20 @@ def resample(signal: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
     return np.ascontiguousarray(signal, dtype=np.float32)
 
 
-def decode(source: Source, target_sr: int, max_seconds: float = float("inf")) -> tuple[np.ndarray, float]:
+def decode(
+    source: Source, target_sr: int, max_seconds: float = float("inf"), channel: int | None = None
+) -> tuple[np.ndarray, float]:
     """Decode a file path or encoded bytes to mono float32 at ``target_sr``; return (signal, duration_s).
 
-    Stereo is downmixed by averaging channels; any sample rate is resampled with soxr.
+    Stereo is downmixed by averaging channels, or ``channel`` (0 = left) alone is taken; any sample rate is resampled
+    with soxr.
     """
     data, sr = decode_channels(source, max_seconds)
     if data.shape[0] == 0:
         raise AudioError("audio contains no samples")
-    signal = data.mean(axis=1)
+    if channel is not None and not 0 <= channel < data.shape[1]:
+        raise AudioError(f"channel {channel} does not exist: the audio has {data.shape[1]} (0 = left)")
+    signal = data.mean(axis=1) if channel is None else data[:, channel]
     if not np.all(np.isfinite(signal)):
         raise AudioError("audio contains NaN or infinite samples")
     return resample(signal, sr, target_sr), signal.size / sr

@@ -11,13 +11,15 @@ from ser.features.extractor import FeatureConfig, extract
 
 
 def decoded_utterance(
-    source: bytes | Path, config: FeatureConfig, max_seconds: float = float("inf")
+    source: bytes | Path, config: FeatureConfig, max_seconds: float = float("inf"), channel: int | None = None
 ) -> tuple[np.ndarray, float]:
-    """A file or encoded bytes as the mono signal the features read, and the audio's duration in seconds.
+    """A file or encoded bytes as the mono signal the features read (its channels mixed, or ``channel`` alone), and
+    the audio's duration in seconds.
 
-    Raises AudioTooLong beyond ``max_seconds`` and AudioError for undecodable, short or silent audio.
+    Raises AudioTooLong beyond ``max_seconds`` and AudioError for undecodable, short or silent audio, or a channel
+    the audio does not have.
     """
-    signal, duration = audio.decode(source, config.sample_rate, max_seconds)
+    signal, duration = audio.decode(source, config.sample_rate, max_seconds, channel)
     audio.check_usable(signal, config.min_samples)
     return signal, duration
 

@@ -115,20 +115,25 @@ class Predictor:
         """Answers for a (n, n_features) matrix: the one step every other method ends in."""
         return [describe(self.artifact, row) for row in self.artifact.predict_proba(np.atleast_2d(features))]
 
-    def predict_audio(self, source: bytes | Path, max_seconds: float = float("inf")) -> dict[str, Any]:
-        """The answer for one utterance, a file or encoded bytes in any supported format, with its duration and
-        whether the speech detector heard speech in it (if not, a ``warning`` says what that means).
+    def predict_audio(
+        self, source: bytes | Path, max_seconds: float = float("inf"), channel: int | None = None
+    ) -> dict[str, Any]:
+        """The answer for one utterance, a file or encoded bytes in any supported format (its channels mixed, or
+        ``channel`` alone: 0 = left), with its duration and whether the speech detector heard speech in it (if not,
+        a ``warning`` says what that means).
 
         Raises AudioTooLong beyond ``max_seconds`` and AudioError for undecodable, silent or too short audio (less
-        than ``MIN_SOUND_S`` of sound).
+        than ``MIN_SOUND_S`` of sound), or a channel the audio does not have.
         """
         config = self.feature_config
-        signal, duration = decoded_utterance(source, config, max_seconds)
+        signal, duration = decoded_utterance(source, config, max_seconds, channel)
         sound_s = trim(signal - np.mean(signal), config.silence_db).size / config.sample_rate
         if sound_s < MIN_SOUND_S:
             raise AudioError(f"utterance too short: {sound_s:.2f} s of sound, at least {MIN_SOUND_S} s needed")
         answer = {**self.predict_features(extract(signal, config.sample_rate, config))[0]}
         answer.update(duration_s=round(duration, 3), speech_heard=hears_speech(signal, config.sample_rate))
+        if channel is not None:
+            answer["channel"] = channel
         return answer if answer["speech_heard"] else {**answer, "warning": NO_SPEECH_WARNING}
 
     def predict_ids(self, ids: Sequence[str]) -> list[dict[str, Any]]:

@@ -68,10 +68,21 @@ def uploaded_audio(accepted: str) -> bytes:
     return data
 
 
+def _channel() -> int | None:
+    """The query parameter ``channel`` (one channel of a stereo upload, 0 = left); None mixes the channels."""
+    if "channel" not in request.args:
+        return None
+    try:
+        return int(request.args["channel"])
+    except ValueError:
+        raise ApiError(400, "channel must be a channel number (0 = left)") from None
+
+
 def _predict_audio() -> dict[str, Any]:
+    channel = _channel()
     data = uploaded_audio("JSON, multipart/form-data or audio/*")
     try:
-        return services().predictor().predict_audio(data, services().settings.max_audio_seconds)
+        return services().predictor().predict_audio(data, services().settings.max_audio_seconds, channel)
     except AudioTooLong as error:
         raise ApiError(413, str(error)) from None
     except AudioError as error:
@@ -84,6 +95,12 @@ def pred():
     ---
     post:
       summary: Predict the emotion of an utterance
+      parameters:
+        - name: channel
+          in: query
+          required: false
+          schema: {type: integer, minimum: 0}
+          description: uploads, the one channel to classify (0 = left; default mixes the channels)
       requestBody:
         required: true
         content:
