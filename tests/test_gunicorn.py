@@ -95,6 +95,16 @@ def test_train_job_swaps_the_model_in_every_worker(server):
 
 
 ONE_SECOND = 16000
+
+
+def click() -> np.ndarray:
+    """50 ms of a steady square wave in the middle of a second of silence."""
+    signal = np.zeros(ONE_SECOND, np.float32)
+    signal[8000:8800] = 0.5
+    signal[8000:8800:20] = -0.5
+    return signal
+
+
 UNSUPPORTED = "send JSON, multipart/form-data or audio/*"
 ALLOWED = "allowed: ['cv.metric', 'model.C', 'model.batch_norm', 'model.batch_size', 'model.class_weight', "
 WAV = {"Content-Type": "audio/wav"}
@@ -137,6 +147,13 @@ BAD_INPUT = [
     ("silence only", "/pred", {"data": encode(np.zeros(ONE_SECOND, np.float32)), "headers": WAV}, 422,
      "audio is silent"),
     ("clipping square wave", "/pred", {"data": encode(square_wave_clipping()), "headers": WAV}, 200, None),
+    ("a 50 ms click in a second of silence", "/pred", {"data": encode(click()), "headers": WAV}, 422,
+     "utterance too short: 0.05 s of sound, at least 0.2 s needed"),
+    ("a channel the upload lacks", "/pred?channel=2", {"data": encode(np.stack([tone(), tone()], 1)),
+                                                      "headers": WAV}, 422,
+     "channel 2 does not exist: the audio has 2 (0 = left)"),
+    ("a channel that is no number", "/pred?channel=right", {"data": encode(tone()), "headers": WAV}, 400,
+     "channel must be a channel number (0 = left)"),
     ("1-hour file over the duration limit", "/pred", upload(hour_of_silence_flac(), "hour.flac"), 413,
      "audio lasts 3600.0 s, more than the 60 s allowed"),
     ("file over the size limit", "/pred", {"data": b"\0" * (2 * 1024 * 1024), "headers": WAV}, 413,

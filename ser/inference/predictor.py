@@ -127,7 +127,8 @@ class Predictor:
         """
         config = self.feature_config
         signal, duration = decoded_utterance(source, config, max_seconds, channel)
-        sound_s = trim(signal - np.mean(signal), config.silence_db).size / config.sample_rate
+        # a DC offset taken out by the median: the mean of a short burst in silence would lift the silence itself
+        sound_s = trim(signal - np.median(signal), config.silence_db).size / config.sample_rate
         if sound_s < MIN_SOUND_S:
             raise AudioError(f"utterance too short: {sound_s:.2f} s of sound, at least {MIN_SOUND_S} s needed")
         answer = {**self.predict_features(extract(signal, config.sample_rate, config))[0]}
