@@ -131,7 +131,7 @@ class Predictor:
         sound_s = trim(signal - np.median(signal), config.silence_db).size / config.sample_rate
         if sound_s < MIN_SOUND_S:
             raise AudioError(f"utterance too short: {sound_s:.2f} s of sound, at least {MIN_SOUND_S} s needed")
-        answer = {**self.predict_features(extract(signal, config.sample_rate, config))[0]}
+        answer = self.predict_features(extract(signal, config.sample_rate, config))[0]
         answer.update(duration_s=round(duration, 3), speech_heard=hears_speech(signal, config.sample_rate))
         if channel is not None:
             answer["channel"] = channel
