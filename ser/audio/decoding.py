@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-import av
 import librosa
 import numpy as np
 import soundfile as sf
@@ -84,6 +83,8 @@ def decode_ffmpeg(
 
     ``formats`` restricts the demuxers accepted (for input of unknown origin); None accepts any.
     """
+    import av  # here, not at the top: FFmpeg's libraries (17 MB per process) load only when libsndfile cannot read
+
     with av.open(_handle(source), "r") as container:
         if formats is not None and not formats & set(container.format.name.split(",")):
             raise AudioError(UNDECODABLE)
@@ -115,6 +116,8 @@ def decode_channels(source: Source, max_seconds: float = float("inf")) -> tuple[
         log.info("libsndfile could not decode audio: %s", re.sub(r"^Error opening .*?: ", "", str(error)))
     if hasattr(source, "seek"):
         source.seek(0)
+    import av
+
     try:
         return decode_ffmpeg(source, max_seconds, FFMPEG_FORMATS)
     except (av.FFmpegError, OSError, ValueError, IndexError) as error:
