@@ -247,7 +247,7 @@ def test_an_upload_says_whether_speech_was_heard_and_a_blip_is_refused(served, t
     )
     heard = client.post("/pred", data=wav_bytes(speech), content_type="audio/wav")
     assert heard.status_code == 200 and heard.json["speech_heard"] is True and "warning" not in heard.json
-    for sound in (melody(4.0, 3), busy(3.0), dtmf("159#0"), pink_noise(3.0, 0.05, 2)):
+    for sound in (melody(4.0, 5), busy(3.0), dtmf("159#0"), pink_noise(3.0, 0.05, 2)):
         answer = client.post("/pred", data=wav_bytes(sound), content_type="audio/wav")
         assert answer.status_code == 200 and answer.json["speech_heard"] is False
         assert "no speech" in answer.json["warning"] and answer.json["class"]["emotion"]
@@ -263,7 +263,7 @@ def test_an_upload_says_whether_speech_was_heard_and_a_blip_is_refused(served, t
 
 def test_cli_predict_classifies_the_channel_asked_for(served, tmp_path, capsys):
     voice = say(SENTENCES[1], VOICES[0])
-    music = melody(len(voice) / SR, 4)[: len(voice)]
+    music = melody(len(voice) / SR, 5)[: len(voice)]
     stereo = tmp_path / "stereo.wav"
     sf.write(stereo, np.stack([music, voice], axis=1), SR)
     argv = ["--model", str(served.model_dir), "predict", "--json", str(stereo)]
