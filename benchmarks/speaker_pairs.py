@@ -64,8 +64,11 @@ def main() -> None:
         params = yaml.safe_load((project / "params.yaml").read_text())
         if not args.full_cv and params["model"]["family"] != "auto":
             # The figures are the configured model's; the CV grid only names a winner, which `train` ignores
-            # unless model.family is auto. One candidate keeps each pair's run to minutes.
+            # unless model.family is auto. One candidate (an MLP ensemble's first network alone) keeps each pair's
+            # run to minutes.
             spec = {k: v for k, v in resolve_spec(params["model"], strict=False).items() if k != "seed"}
+            if "members" in spec:
+                spec["members"] = 1
             edit_params(project, cv={"candidates": {"configured_model": spec}})
             run(["git", "commit", "-qam", "benchmark: one CV candidate"], project, env)
         for pair in args.pairs:

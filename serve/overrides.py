@@ -78,6 +78,7 @@ ALLOWED: dict[str, Callable[[Any], Any]] = {
     "model.n_estimators": _integer(1, 5000),
     "model.C": _number(0.0, 1e6, low_open=True),
     "model.class_weight": _choice(None, "balanced"),
+    "model.members": _integer(1, 20),
     "split.test_speakers": _speakers,
     "cv.metric": _choice(*SELECTION_METRICS),
 }

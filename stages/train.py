@@ -23,7 +23,8 @@ def main(params: dict[str, Any]) -> None:
         "split": params["split"],
         "channels": {"train": list(train_conditions[1:])},
     }
-    artifact = train(spec, FeatureConfig.from_params(params["features"]), x, y, used)
+    workers = int(params["resources"]["workers"])
+    artifact = train(spec, FeatureConfig.from_params(params["features"]), x, y, used, workers)
     artifact.metadata["train_speakers"] = sorted(set(manifest["speaker"]))
     artifact.metadata["train_conditions"] = list(train_conditions)
     artifact.voice_space = stage.read_npy(VOICE_SPACE_FILE)

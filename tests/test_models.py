@@ -111,19 +111,35 @@ def test_loso_folds_hold_out_whole_speakers(data, monkeypatch):
     assert all(len(test) == 1 and not train & test for train, test in seen)
 
 
-@pytest.mark.parametrize("family", ["rf", "xgb"])
-def test_tree_counts_of_one_spec_share_a_fit_and_score_as_if_fitted_alone(data, family, monkeypatch):
-    """rf/xgb candidates differing only in n_estimators are scored on one fit's prefixes, with the same results."""
+NESTED_CANDIDATES = {
+    "rf": {
+        "small": {"family": "rf", "n_estimators": 3, "max_depth": 2},
+        "other": {"family": "rf", "n_estimators": 3, "max_depth": 3},  # another spec: its own fit
+        "large": {"family": "rf", "n_estimators": 12, "max_depth": 2},
+    },
+    "xgb": {
+        "small": {"family": "xgb", "n_estimators": 3, "max_depth": 2},
+        "other": {"family": "xgb", "n_estimators": 3, "max_depth": 3},
+        "large": {"family": "xgb", "n_estimators": 12, "max_depth": 2},
+    },
+    "mlp": {
+        "small": {"family": "mlp", "members": 1, "hidden": 16, "epochs": 8},
+        "other": {"family": "mlp", "members": 1, "hidden": 17, "epochs": 8},
+        "large": {"family": "mlp", "members": 3, "hidden": 16, "epochs": 8},
+    },
+}
+
+
+@pytest.mark.parametrize("family", sorted(NESTED_CANDIDATES))
+def test_part_counts_of_one_spec_share_a_fit_and_score_as_if_fitted_alone(data, family, monkeypatch):
+    """rf/xgb candidates differing only in n_estimators (MLPs: in members) are scored on one fit's prefixes, with
+    the same results as fitted alone."""
     from ser.models import cv
 
     x, y, speakers = data
     noisy = x + np.random.default_rng(1).normal(0, 2.0, x.shape)
     conditioned = ConditionedData({CLEAN: x, "noisy": noisy}, y, speakers, (CLEAN,), (CLEAN, "noisy"))
-    candidates = {
-        "small": {"family": family, "n_estimators": 3, "max_depth": 2},
-        "other": {"family": family, "n_estimators": 3, "max_depth": 3},  # another spec: its own fit
-        "large": {"family": family, "n_estimators": 12, "max_depth": 2},
-    }
+    candidates = NESTED_CANDIDATES[family]
     assert cv.fit_groups({n: {"seed": 0, **s} for n, s in candidates.items()}) == [["small", "large"], ["other"]]
     fits = []
     real_fit_and_score = cv._fit_and_score
@@ -257,7 +273,34 @@ def test_mlp_numpy_inference_matches_torch_forward(data):
     network = model.train_network(x, y)
     with torch.no_grad():
         expected = torch.softmax(network(torch.from_numpy(x)), dim=1).numpy()
-    model.classes_, model.layers_ = np.arange(7), _layers_as_numpy(network)
+    model.classes_, model.networks_ = np.arange(7), [_layers_as_numpy(network)]
     assert np.allclose(model.predict_proba(x), expected, atol=1e-5)
     fitted = TorchMLPClassifier(hidden=16, epochs=5, batch_norm=True, dropout=0.3, seed=2).fit(x, y)
     assert np.array_equal(fitted.predict_proba(x), model.predict_proba(x))
+
+
+def test_mlp_members_average_independently_seeded_networks(data):
+    from ser.models.mlp import TorchMLPClassifier, _forward
+
+    x, y, _ = data
+    spec = {"hidden": 16, "epochs": 5, "seed": 3}
+    ensemble = TorchMLPClassifier(**spec, members=3).fit(x, y)
+    single = TorchMLPClassifier(**spec).fit(x, y)
+    seeds = ensemble.member_seeds()
+    assert len(set(seeds)) == 3 and seeds[0] == 3
+    assert seeds == TorchMLPClassifier(**spec, members=3).member_seeds()
+    # the first member is the single network of the same seed; the others differ from it
+    assert np.array_equal(_forward(ensemble.networks_[0], x.astype(np.float32)), single.predict_proba(x))
+    members = [_forward(layers, x.astype(np.float32)) for layers in ensemble.networks_]
+    assert not np.allclose(members[0], members[1])
+    assert np.allclose(ensemble.predict_proba(x), np.mean(members, axis=0))
+    assert np.allclose(ensemble.predict_proba(x).sum(axis=1), 1.0)
+    side_by_side = TorchMLPClassifier(**spec, members=3).fit(x, y, n_jobs=2)
+    assert all(
+        np.array_equal(a[key], b[key])
+        for one, other in zip(side_by_side.networks_, ensemble.networks_, strict=True)
+        for a, b in zip(one, other, strict=True)
+        for key in a
+    )
+    with pytest.raises(ValueError, match="members must be at least 1"):
+        TorchMLPClassifier(**spec, members=0).fit(x, y)

@@ -34,10 +34,11 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "macro_f1": partial(f1_score, average="macro", zero_division=0),
 }
 
-# Families whose model of n trees is exactly the first n trees of a larger one fitted with the same spec and seed
-# (a random forest draws its trees' seeds in order; boosting adds trees in order): candidates that differ only in
-# n_estimators share one fit of the largest and are scored on its prefixes (tested to give the same predictions).
-NESTED_FAMILIES = ("rf", "xgb")
+# Families whose model of n parts is exactly the first n parts of a larger one fitted with the same spec and seed
+# (a random forest draws its trees' seeds in order; boosting adds trees in order; an MLP seed ensemble draws its
+# members' seeds in order): candidates that differ only in that count share one fit of the largest and are scored
+# on its prefixes (tested to give the same predictions). The parameter that counts the parts, per family:
+NESTED_FAMILIES = {"rf": "n_estimators", "xgb": "n_estimators", "mlp": "members"}
 
 
 @dataclass(frozen=True)
@@ -74,25 +75,31 @@ def fit_groups(specs: dict[str, dict[str, Any]]) -> list[list[str]]:
     for name, spec in specs.items():
         resolved = resolve_spec(spec, strict=True)
         if resolved["family"] in NESTED_FAMILIES:
-            key = json.dumps({k: v for k, v in resolved.items() if k != "n_estimators"}, sort_keys=True)
+            count = NESTED_FAMILIES[resolved["family"]]
+            key = json.dumps({k: v for k, v in resolved.items() if k != count}, sort_keys=True)
         else:
             key = f"single:{name}"
         groups.setdefault(key, []).append(name)
     return list(groups.values())
 
 
-def _trees(spec: dict[str, Any]) -> int:
-    return int(resolve_spec(spec, strict=True)["n_estimators"])
+def _parts(spec: dict[str, Any]) -> int:
+    """How many trees or member networks a candidate of a nested family has."""
+    resolved = resolve_spec(spec, strict=True)
+    return int(resolved[NESTED_FAMILIES[resolved["family"]]])
 
 
-def _predictor(estimator: Pipeline, family: str, n_trees: int) -> Callable[[np.ndarray], np.ndarray]:
-    """Predictions of the fitted ``estimator`` cut to its first ``n_trees`` trees (nested families only)."""
+def _predictor(estimator: Pipeline, family: str, n_parts: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Predictions of the fitted ``estimator`` cut to its first ``n_parts`` trees or networks (nested families)."""
     scale, ensemble = estimator[:-1], estimator[-1]
-    if family == "rf":
+    if family in ("rf", "mlp"):
         prefix = copy.copy(ensemble)
-        prefix.estimators_, prefix.n_estimators = ensemble.estimators_[:n_trees], n_trees
+        if family == "rf":
+            prefix.estimators_, prefix.n_estimators = ensemble.estimators_[:n_parts], n_parts
+        else:
+            prefix.networks_, prefix.members = ensemble.networks_[:n_parts], n_parts
         return lambda x: prefix.predict(scale.transform(x))
-    return lambda x: ensemble.predict(scale.transform(x), iteration_range=(0, n_trees))
+    return lambda x: ensemble.predict(scale.transform(x), iteration_range=(0, n_parts))
 
 
 def _fit_and_score(
@@ -100,10 +107,10 @@ def _fit_and_score(
 ) -> dict[str, tuple[dict[str, dict[str, float]], float]]:
     """Fit one fold for a group of candidates; each candidate's scores on the held-out speaker per condition.
 
-    A group of more than one candidate (see ``fit_groups``) is fitted once with the most trees; each member is
-    scored on that fit's first n trees, and reports the shared fit's time.
+    A group of more than one candidate (see ``fit_groups``) is fitted once with the most trees (or member
+    networks); each candidate is scored on that fit's first n, and reports the shared fit's time.
     """
-    largest = max(group, key=lambda name: _trees(group[name])) if len(group) > 1 else next(iter(group))
+    largest = max(group, key=lambda name: _parts(group[name])) if len(group) > 1 else next(iter(group))
     estimator = build_estimator(group[largest])
     x, y = data.training_rows(train)
     started = time.perf_counter()
@@ -111,7 +118,7 @@ def _fit_and_score(
     fit_seconds = time.perf_counter() - started
     outcome = {}
     for name, spec in group.items():
-        predict = estimator.predict if len(group) == 1 else _predictor(estimator, spec["family"], _trees(spec))
+        predict = estimator.predict if len(group) == 1 else _predictor(estimator, spec["family"], _parts(spec))
         scores = {}
         for condition in data.score_conditions:
             truth, predicted = data.y[test], predict(data.x[condition][test])

@@ -34,6 +34,7 @@ FAMILY_PARAMS: dict[str, dict[str, Any]] = {
         "label_smoothing": 0.0,
         "batch_size": 64,
         "class_weight": None,
+        "members": 1,
     },
 }
 

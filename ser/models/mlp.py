@@ -53,6 +53,8 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
 
     Trained with Adam on cross-entropy (optionally with label smoothing: each target keeps ``1 - label_smoothing``
     and spreads the rest over all classes) for a fixed number of epochs; deterministic for a given ``seed``.
+    With ``members`` > 1, that many networks are trained from different seeds (the first from ``seed``) and their
+    probabilities averaged: a seed ensemble, which evens out the spread a single network's initialisation leaves.
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         label_smoothing: float = 0.0,
         batch_size: int = 64,
         class_weight: str | None = None,
+        members: int = 1,
         seed: int = 0,
         threads: int = 1,
     ) -> None:
@@ -78,18 +81,34 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         self.label_smoothing = label_smoothing
         self.batch_size = batch_size
         self.class_weight = class_weight
+        self.members = members
         self.seed = seed
         self.threads = threads
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> TorchMLPClassifier:
+    def fit(self, x: np.ndarray, y: np.ndarray, n_jobs: int = 1) -> TorchMLPClassifier:
+        """Train the member networks; ``n_jobs`` processes train members side by side (the same bits as one)."""
         x = np.asarray(x, dtype=np.float32)
         self.classes_, y_index = np.unique(np.asarray(y), return_inverse=True)
         self.n_features_in_ = x.shape[1]
-        self.layers_ = _layers_as_numpy(self.train_network(x, y_index))
+        seeds = self.member_seeds()
+        if n_jobs > 1 and len(seeds) > 1:
+            from joblib import Parallel, delayed
+
+            runner = Parallel(n_jobs=min(n_jobs, len(seeds)))
+            self.networks_ = runner(delayed(_member_layers)(self, x, y_index, seed) for seed in seeds)
+        else:
+            self.networks_ = [_member_layers(self, x, y_index, seed) for seed in seeds]
         return self
 
-    def train_network(self, x: np.ndarray, y_index: np.ndarray) -> Any:
-        """Train and return the torch network (in eval mode) for float32 features and class indices."""
+    def member_seeds(self) -> list[int]:
+        """The seed of each member network: ``seed`` first, then seeds drawn from it."""
+        if self.members < 1:
+            raise ValueError(f"members must be at least 1, got {self.members}")
+        drawn = np.random.SeedSequence(self.seed).generate_state(self.members - 1)
+        return [self.seed, *(int(value) for value in drawn)]
+
+    def train_network(self, x: np.ndarray, y_index: np.ndarray, seed: int | None = None) -> Any:
+        """Train and return one torch network (in eval mode) for float32 features and class indices."""
         import torch
         from torch import nn
 
@@ -97,8 +116,9 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(self.threads)
         try:
-            generator = torch.Generator().manual_seed(self.seed)
-            torch.manual_seed(self.seed)
+            seed = self.seed if seed is None else seed
+            generator = torch.Generator().manual_seed(seed)
+            torch.manual_seed(seed)
             network = _network(x.shape[1], self.hidden, n_classes, self.batch_norm, self.dropout)
             weights = None
             if self.class_weight == "balanced":
@@ -122,18 +142,32 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
             torch.set_num_threads(previous_threads)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        check_is_fitted(self, "layers_")
-        activation = np.asarray(x, dtype=np.float32)
-        for index, layer in enumerate(self.layers_):
-            activation = activation @ layer["weight"] + layer["bias"]
-            if "bn_scale" in layer:
-                activation = activation * layer["bn_scale"] + layer["bn_shift"]
-            if index < len(self.layers_) - 1:
-                activation = np.maximum(activation, 0.0)
-        logits = activation.astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        probabilities = np.exp(logits)
-        return probabilities / probabilities.sum(axis=1, keepdims=True)
+        check_is_fitted(self, "networks_")
+        features = np.asarray(x, dtype=np.float32)
+        probabilities = _forward(self.networks_[0], features)
+        for layers in self.networks_[1:]:
+            probabilities += _forward(layers, features)
+        return probabilities / len(self.networks_)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(x), axis=1)]
+
+
+def _member_layers(model: TorchMLPClassifier, x: np.ndarray, y_index: np.ndarray, seed: int) -> list:
+    """One member network trained from ``seed``, as numpy layers."""
+    return _layers_as_numpy(model.train_network(x, y_index, seed))
+
+
+def _forward(layers: list[dict[str, np.ndarray]], features: np.ndarray) -> np.ndarray:
+    """Class probabilities of one network for float32 features (a numpy forward pass)."""
+    activation = features
+    for index, layer in enumerate(layers):
+        activation = activation @ layer["weight"] + layer["bias"]
+        if "bn_scale" in layer:
+            activation = activation * layer["bn_scale"] + layer["bn_shift"]
+        if index < len(layers) - 1:
+            activation = np.maximum(activation, 0.0)
+    logits = activation.astype(np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    probabilities = np.exp(logits)
+    return probabilities / probabilities.sum(axis=1, keepdims=True)

@@ -31,12 +31,20 @@ def choose_spec(model_params: dict[str, Any], cv_summary: dict[str, Any]) -> dic
 
 
 def train(
-    spec: dict[str, Any], feature_config: FeatureConfig, x: np.ndarray, y: np.ndarray, params: dict[str, Any]
+    spec: dict[str, Any],
+    feature_config: FeatureConfig,
+    x: np.ndarray,
+    y: np.ndarray,
+    params: dict[str, Any],
+    workers: int = 1,
 ) -> ModelArtifact:
-    """Fit ``spec`` on all training rows and wrap it as an artifact with training figures."""
+    """Fit ``spec`` on all training rows and wrap it as an artifact with training figures.
+
+    ``workers`` processes train an MLP's member networks side by side; the model is the same whatever their number.
+    """
     estimator = build_estimator(spec)
     started = time.perf_counter()
-    estimator.fit(x, y)
+    estimator.fit(x, y, **({"classify__n_jobs": workers} if spec["family"] == "mlp" else {}))
     seconds = time.perf_counter() - started
     train_accuracy = float(np.mean(estimator.predict(x) == y))
     log.info("trained %s in %.2f s, train accuracy %.3f", spec["family"], seconds, train_accuracy)
