@@ -304,3 +304,21 @@ def test_mlp_members_average_independently_seeded_networks(data):
     )
     with pytest.raises(ValueError, match="members must be at least 1"):
         TorchMLPClassifier(**spec, members=0).fit(x, y)
+
+
+def test_an_mlp_artifact_from_before_seed_ensembles_still_predicts(data):
+    """A pickled single-network MLP of the old layout (``layers_``, no ``members``) loads as a one-member ensemble."""
+    import pickle
+
+    from ser.models.mlp import TorchMLPClassifier
+
+    x, y, _ = data
+    model = TorchMLPClassifier(hidden=8, epochs=2, seed=1).fit(x, y)
+    expected = model.predict_proba(x)
+    old = pickle.loads(pickle.dumps(model))
+    state = dict(old.__dict__)
+    state["layers_"] = state.pop("networks_")[0]
+    del state["members"]
+    old.__dict__.clear()
+    old.__setstate__(state)
+    assert old.members == 1 and np.array_equal(old.predict_proba(x), expected)

@@ -141,6 +141,12 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         finally:
             torch.set_num_threads(previous_threads)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Artifacts written before seed ensembles (session 22) hold one network as ``layers_``.
+        if "layers_" in state:
+            state = {**state, "networks_": [state.pop("layers_")], "members": state.get("members", 1)}
+        super().__setstate__(state)
+
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "networks_")
         features = np.asarray(x, dtype=np.float32)
