@@ -152,13 +152,22 @@ class JobStore:
         return job
 
 
+# A process's creation time as psutil reports it is the kernel's boot time (whole seconds, wall clock minus uptime)
+# plus its start in clock ticks, so the same process reads up to a second apart when the clock is slewed or set
+# between two reads; with a tolerance under a second, a running job could be taken for dead, reported interrupted
+# and its process group killed. A reused pid starts much later than that.
+SAME_PROCESS_S = 2.5
+
+
 def _runner_alive(job: dict[str, Any]) -> bool:
+    """Whether the job's runner is still running: its pid exists, was started when the runner was, and is no zombie."""
     pid = job.get("pid")
     if pid is None:
         return False
     try:
         process = psutil.Process(pid)
-        return abs(process.create_time() - job.get("pid_started", 0)) < 1 and process.status() != psutil.STATUS_ZOMBIE
+        started_then = abs(process.create_time() - job.get("pid_started", 0)) < SAME_PROCESS_S
+        return started_then and process.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
 

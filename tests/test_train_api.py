@@ -170,3 +170,17 @@ def test_unknown_job_is_404(project):
     client = make_client(project, ["true"])
     assert client.get("/train/20990101T000000Z-abcdef").status_code == 404
     assert client.get("/train/..%2F..%2Fetc").status_code == 404
+
+
+def test_a_runner_whose_start_reads_a_second_apart_is_alive_and_a_reused_pid_is_not():
+    """psutil's start time moves with the kernel's boot time (whole seconds, wall clock minus uptime): the same
+    process can read a second apart, a reused pid reads much later."""
+    import psutil
+
+    from serve.jobs import _runner_alive
+
+    started = psutil.Process().create_time()
+    assert _runner_alive({"pid": os.getpid(), "pid_started": started + 1.0})
+    assert _runner_alive({"pid": os.getpid(), "pid_started": started - 1.0})
+    assert not _runner_alive({"pid": os.getpid(), "pid_started": started - 60.0})
+    assert not _runner_alive({"pid": None})
