@@ -112,15 +112,13 @@ def test_loso_folds_hold_out_whole_speakers(data, monkeypatch):
 
 
 NESTED_CANDIDATES = {
-    "rf": {
-        "small": {"family": "rf", "n_estimators": 3, "max_depth": 2},
-        "other": {"family": "rf", "n_estimators": 3, "max_depth": 3},  # another spec: its own fit
-        "large": {"family": "rf", "n_estimators": 12, "max_depth": 2},
-    },
-    "xgb": {
-        "small": {"family": "xgb", "n_estimators": 3, "max_depth": 2},
-        "other": {"family": "xgb", "n_estimators": 3, "max_depth": 3},
-        "large": {"family": "xgb", "n_estimators": 12, "max_depth": 2},
+    **{
+        family: {
+            "small": {"family": family, "n_estimators": 3, "max_depth": 2},
+            "other": {"family": family, "n_estimators": 3, "max_depth": 3},  # another spec: its own fit
+            "large": {"family": family, "n_estimators": 12, "max_depth": 2},
+        }
+        for family in ("rf", "xgb")
     },
     "mlp": {
         "small": {"family": "mlp", "members": 1, "hidden": 16, "epochs": 8},

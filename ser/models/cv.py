@@ -92,14 +92,14 @@ def _parts(spec: dict[str, Any]) -> int:
 def _predictor(estimator: Pipeline, family: str, n_parts: int) -> Callable[[np.ndarray], np.ndarray]:
     """Predictions of the fitted ``estimator`` cut to its first ``n_parts`` trees or networks (nested families)."""
     scale, ensemble = estimator[:-1], estimator[-1]
-    if family in ("rf", "mlp"):
-        prefix = copy.copy(ensemble)
-        if family == "rf":
-            prefix.estimators_, prefix.n_estimators = ensemble.estimators_[:n_parts], n_parts
-        else:
-            prefix.networks_, prefix.members = ensemble.networks_[:n_parts], n_parts
-        return lambda x: prefix.predict(scale.transform(x))
-    return lambda x: ensemble.predict(scale.transform(x), iteration_range=(0, n_parts))
+    if family == "xgb":
+        return lambda x: ensemble.predict(scale.transform(x), iteration_range=(0, n_parts))
+    prefix = copy.copy(ensemble)
+    if family == "rf":
+        prefix.estimators_, prefix.n_estimators = ensemble.estimators_[:n_parts], n_parts
+    else:
+        prefix.networks_, prefix.members = ensemble.networks_[:n_parts], n_parts
+    return lambda x: prefix.predict(scale.transform(x))
 
 
 def _fit_and_score(
