@@ -18,6 +18,7 @@ pytestmark = pytest.mark.system
 
 CONTAINER_CHECK = ROOT.parent / "shared" / "tools" / "container-check"
 IMAGE = "localhost/ser:check"
+CONTAINER = "ser-check"  # the name `container-check run` gives the container it starts
 
 
 def test_dockerfile_passes_hadolint():
@@ -91,8 +92,12 @@ def test_image_runs_pipeline_and_serves_predictions(tmp_path):
                     raise
                 time.sleep(2)
         assert body["class"]["code"] in "NWLEAFT" and body["model_version"]
-        user = subprocess.run([str(CONTAINER_CHECK), "exec", "id", "-u"], capture_output=True, text=True, check=True)
-        assert user.stdout.strip().splitlines()[-1] != "0", "the API must not run as root"
+        # The running container's processes (the image's entry point takes only its own commands, so not `exec id`).
+        top = ["podman", "top", CONTAINER, "user", "args"]
+        processes = subprocess.run(top, capture_output=True, text=True, check=True).stdout.splitlines()[1:]
+        servers = [line.split(maxsplit=1) for line in processes if "gunicorn" in line]
+        assert servers, f"no gunicorn process in the container: {processes}"
+        assert all(user not in ("root", "0") for user, _ in servers), f"the API must not run as root: {servers}"
         inspect = ["podman", "image", "inspect", IMAGE, "--format", "{{json .Config.Healthcheck}}"]
         health = json.loads(subprocess.run(inspect, capture_output=True, text=True, check=True).stdout)
         assert health and "/health" in " ".join(health["Test"]), "the image declares a health check on /health"
