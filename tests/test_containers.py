@@ -66,7 +66,9 @@ def test_build_context_leaves_out_data_caches_and_venvs():
 def test_image_runs_pipeline_and_serves_predictions(tmp_path):
     """Build the image, run the pipeline in it on the offline archive, then serve and predict (minutes)."""
     archive = Path(os.environ.get("SER_EMODB_SOURCE", ROOT.parent / "shared/emodb/download.zip")).resolve()
-    subprocess.run([str(CONTAINER_CHECK), "build"], cwd=ROOT, check=True, timeout=3600)
+    # Docker's image format, as `docker build` writes it: podman's default (OCI) drops the HEALTHCHECK.
+    docker_format = {**os.environ, "BUILDAH_FORMAT": "docker"}
+    subprocess.run([str(CONTAINER_CHECK), "build"], cwd=ROOT, check=True, timeout=3600, env=docker_format)
     volume = tmp_path / "project"
     volume.mkdir()
     os.chmod(volume, 0o777)
