@@ -16,10 +16,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import ser  # noqa: F401  (first: the SIMD pins)
+
+# isort: split
+
 import psutil
 import soundfile as sf
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.project_copy import ROOT
 from tests.servers import start_gunicorn, stop

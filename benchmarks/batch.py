@@ -17,6 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import ser  # noqa: F401  (first: the SIMD pins)
+
+# isort: split
 from benchmarks.long_call import write_call
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,10 +18,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import ser  # noqa: F401  (first: the SIMD pins)
+
+# isort: split
+
 import numpy as np
 import requests
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.project_copy import copy_project, run, venv_env
 from tests.servers import start_gunicorn, stop

@@ -18,12 +18,16 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import ser  # noqa: F401  (first: the SIMD pins)
+
+# isort: split
+
 import librosa
 import numpy as np
 import psutil
 import soundfile as sf
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.speech import melody, ringback
 

@@ -13,10 +13,14 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import ser  # noqa: F401  (first: the SIMD pins)
+
+# isort: split
+
 import soundfile as sf
 import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ser.features.dataset import feature_table
 from ser.features.extractor import FeatureConfig

@@ -20,10 +20,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import ser  # noqa: F401  (first: the SIMD pins)
+
+# isort: split
+
 import numpy as np
 import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ser.models.families import resolve_spec
 from tests.project_copy import ROOT, copy_project, edit_params, run, venv_env

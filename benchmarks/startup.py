@@ -12,9 +12,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import ser  # noqa: F401  (first: the SIMD pins)
+
+# isort: split
+
+import requests
 
 from tests.project_copy import ROOT, venv_env
 from tests.servers import start_gunicorn, stop

@@ -21,11 +21,15 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import ser  # noqa: F401  (first: the SIMD pins)
+
+# isort: split
+
 import audiomentations as am
 import numpy as np
 import pandas as pd
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ser.audio.channels import Condition
 from ser.data import emodb

@@ -18,10 +18,14 @@ import argparse
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import ser  # noqa: F401  (first: the SIMD pins)
+
+# isort: split
+
 import numpy as np
 from joblib import Parallel, delayed
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ser.audio import decoding
 from ser.audio.channels import Condition, conditions_from_params

@@ -56,7 +56,20 @@ def _pin_simd() -> None:
     os.environ.update(SIMD_PINS)
     loaded = [name for name in PINNED_LIBRARIES if name in sys.modules]
     if loaded:
-        logging.getLogger(__name__).debug("%s loaded before ser: their SIMD code is not pinned here", loaded)
+        logging.getLogger(__name__).warning(
+            "%s imported before ser: their SIMD kernels are not pinned (import ser first for the bits of dvc.lock)",
+            loaded,
+        )
+    if "numpy" in sys.modules:
+        _one_blas_thread()
+
+
+def _one_blas_thread() -> None:
+    """Limit the BLAS that numpy loaded before ser to one thread, as the pin would have: its kernels stay as loaded,
+    but it no longer rounds by thread count, nor keeps a second core busy-waiting beside worker processes."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 _pin_simd()

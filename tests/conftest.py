@@ -2,6 +2,10 @@
 
 from pathlib import Path
 
+import ser  # noqa: F401  (first: the SIMD pins, before tests.synthetic imports numpy)
+
+# isort: split
+
 import pytest
 
 from tests import real_archive

@@ -117,6 +117,42 @@ def test_stages_import_ser_before_any_numerical_library(script):
     assert all(name.split(".")[0] in STDLIB_AND_SER for name in first_party), first_party
 
 
+def _first_party_imports(script: Path) -> list[str]:
+    return [
+        node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+        for node in ast.parse(script.read_text()).body
+        if isinstance(node, ast.Import | ast.ImportFrom) and getattr(node, "module", "") != "__future__"
+    ]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("script", sorted((ROOT / "benchmarks").glob("*.py")), ids=lambda path: path.name)
+def test_benchmarks_import_ser_before_any_numerical_library(script):
+    """A benchmark that imported numpy first would measure unpinned kernels and, in session 23, a second BLAS thread
+    busy-waiting beside the worker processes (the 10-minute call 0.6 s slower than `ser analyze` runs it)."""
+    imported = [name for name in _first_party_imports(script) if name.split(".")[0] not in sys.stdlib_module_names]
+    assert not imported or imported[0] == "ser", imported
+
+
+@pytest.mark.unit
+@pytest.mark.skipif(not ser._has_avx2(), reason="the pins apply on x86-64 CPUs with AVX2")
+def test_numpy_imported_before_ser_still_gets_one_blas_thread_and_a_warning():
+    clean = {k: v for k, v in os.environ.items() if k not in ser.SIMD_PINS and k != "SER_NATIVE_SIMD"}
+    script = "import numpy\nimport ser\nfrom threadpoolctl import threadpool_info\n"
+    script += "print([i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'])"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**clean, "OPENBLAS_NUM_THREADS": "2"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[1]"
+    assert "imported before ser" in result.stderr
+
+
 # Instructions whose results each CPU model defines for itself (approximate reciprocals and square roots): Intel and
 # AMD machines disagree in their last bits. LLVM emits them under fast-math's ``arcp``/``afn`` flags.
 CPU_DEFINED_INSTRUCTIONS = re.compile(r"\b(v?rcp(14|28)?[ps]s|v?rsqrt(14|28)?[ps]s)\b")
