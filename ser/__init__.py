@@ -53,15 +53,18 @@ def _has_avx2() -> bool:
 def _pin_simd() -> None:
     if os.environ.get("SER_NATIVE_SIMD") == "1" or not _has_avx2():
         return
+    # A worker process (joblib's imports numpy before it unpickles our code) inherits the pins in its environment:
+    # its libraries loaded with them. Only a process whose environment lacked them loaded unpinned code.
+    inherited = all(os.environ.get(name) == value for name, value in SIMD_PINS.items())
     os.environ.update(SIMD_PINS)
     loaded = [name for name in PINNED_LIBRARIES if name in sys.modules]
-    if loaded:
+    if loaded and not inherited:
         logging.getLogger(__name__).warning(
             "%s imported before ser: their SIMD kernels are not pinned (import ser first for the bits of dvc.lock)",
             loaded,
         )
-    if "numpy" in sys.modules:
-        _one_blas_thread()
+        if "numpy" in sys.modules:
+            _one_blas_thread()
 
 
 def _one_blas_thread() -> None:

@@ -137,20 +137,24 @@ def test_benchmarks_import_ser_before_any_numerical_library(script):
 @pytest.mark.unit
 @pytest.mark.skipif(not ser._has_avx2(), reason="the pins apply on x86-64 CPUs with AVX2")
 def test_numpy_imported_before_ser_still_gets_one_blas_thread_and_a_warning():
+    """Unless the pins were already in the environment it started with (a worker process of a pinned parent)."""
     clean = {k: v for k, v in os.environ.items() if k not in ser.SIMD_PINS and k != "SER_NATIVE_SIMD"}
     script = "import numpy\nimport ser\nfrom threadpoolctl import threadpool_info\n"
     script += "print([i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'])"
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env={**clean, "OPENBLAS_NUM_THREADS": "2"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == "[1]"
-    assert "imported before ser" in result.stderr
+
+    def numpy_first(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result
+
+    unpinned = numpy_first({**clean, "OPENBLAS_NUM_THREADS": "2"})
+    assert unpinned.stdout.strip() == "[1]"
+    assert "imported before ser" in unpinned.stderr
+    inherited = numpy_first({**clean, **ser.SIMD_PINS})
+    assert inherited.stdout.strip() == "[1]"
+    assert "imported before ser" not in inherited.stderr
 
 
 # Instructions whose results each CPU model defines for itself (approximate reciprocals and square roots): Intel and
