@@ -6,8 +6,10 @@ AVX-512 and AVX2 kernels round differently (OpenBLAS's AVX2 ones also by thread 
 features differ in their last bits between machines, and so do the models and the figures in ``dvc.lock`` (issue
 #16). With them, every AVX2 machine (x86 servers since about 2015) computes the same bits, at the same speed here
 (BENCHMARKS.md). The pins override the environment (which may name another CPU); ``SER_NATIVE_SIMD=1`` turns them
-off (the fastest kernels of this CPU, results that only this CPU reproduces). torch's MKL is pinned to its
-SSE2 ``COMPATIBLE`` branch, the only one MKL keeps on non-Intel CPUs: the MLP trains about 1.8x slower than on AVX2.
+off (the fastest kernels of this CPU, results that only this CPU reproduces). torch's MKL is pinned to its SSE2
+``COMPATIBLE`` branch, the only one MKL keeps on non-Intel CPUs: the MLP trains about 1.8x slower than on AVX2.
+Imported after numpy (in a process that did not inherit the pins), ``ser`` warns and limits numpy's BLAS to one
+thread, the one pin it can still apply.
 """
 
 from __future__ import annotations
