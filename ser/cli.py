@@ -1,5 +1,9 @@
 """Command line: ``ser predict FILE...`` (one utterance each) and ``ser analyze CALL...`` (one call's timeline, or a
-batch of calls into tables and a report)."""
+batch of calls into tables and a report).
+
+The audio and model code is imported once the command is known: a command that reads no table (``predict``, one
+call) first keeps pandas out of the process (``ser.lean``), as the API workers do.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +14,22 @@ import os
 import sys
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ser.audio.decoding import AudioError
 from ser.errors import DataMissing, SerError
-from ser.inference.batch import LIST_SUFFIXES, analyse_batch
-from ser.inference.calls import AnalysisConfig, analyze
-from ser.inference.predictor import Predictor
+from ser.inference.call_files import LIST_SUFFIXES
+from ser.lean import keep_pandas_out
+
+if TYPE_CHECKING:
+    from ser.inference.calls import AnalysisConfig
 
 
 def _predict(args: argparse.Namespace) -> int:
     """Each file's emotion; a file that cannot be read gets one ``error:`` line and the others are still answered
     (exit status 1 if any failed). ``--json``: one object, or a list with ``{"file", "error"}`` for failed files."""
+    from ser.audio.decoding import AudioError
+    from ser.inference.predictor import Predictor
+
     predictor = Predictor.load(args.model)
     rows, failed = [], 0
     for path in args.files:
@@ -87,6 +95,8 @@ def _positive_int(text: str) -> int:
 
 
 def _analysis_config(args: argparse.Namespace) -> AnalysisConfig:
+    from ser.inference.calls import AnalysisConfig
+
     config = AnalysisConfig.from_params_file(args.params)
     changes = {"customer_channel": args.customer_channel, "first_speaker": args.first_speaker}
     return replace(config, **{key: value for key, value in changes.items() if value is not None})
@@ -102,6 +112,9 @@ def _is_single_call(args: argparse.Namespace) -> bool:
 def _analyze(args: argparse.Namespace) -> int:
     config = _analysis_config(args)
     if _is_single_call(args):
+        from ser.inference.calls import analyze
+        from ser.inference.predictor import Predictor
+
         result = analyze(
             Path(args.calls[0]),
             Predictor.load(args.model),
@@ -116,6 +129,8 @@ def _analyze(args: argparse.Namespace) -> int:
         else:
             _print_timeline(result)
         return 0
+    from ser.inference.batch import analyse_batch
+
     out = args.out or Path("analysis")
     report = analyse_batch(
         args.calls, out, args.model, config, not args.mix, args.workers, args.scheduler, progress=not args.json
@@ -156,7 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--params", type=Path, default=Path("params.yaml"), help="file with the analysis: block")
     call.add_argument("--max-seconds", type=float, default=4 * 3600.0, help="longest call accepted")
     call.add_argument(
-        "--workers", type=_positive_int, default=os.cpu_count() or 1, help="processes (calls of a batch, else segments)"
+        "--workers",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        help="processes for the calls of a batch; threads for one call's channels and segments",
     )
     call.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): run the batch on that cluster")
     call.set_defaults(run=_analyze)
@@ -166,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors print one ``error:`` line and return 1."""
     args = build_parser().parse_args(argv)
+    if args.run is _predict or (args.run is _analyze and _is_single_call(args)):
+        keep_pandas_out()  # before scikit-learn loads (no table is read or written)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.run(args)

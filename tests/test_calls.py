@@ -97,7 +97,7 @@ def test_stereo_roles_follow_the_customer_channel_and_ignore_crosstalk(predictor
         assert_one_segment_per_turn(result["timeline"], call)
         expected = ["customer" if v == customer_channel else "agent" for *_, v in call.turns]
         assert [item["role"] for item in result["timeline"]] == expected
-    assert analyze(wav_bytes(leaky), predictor, config, workers=2) == result  # a process per channel: the same
+    assert analyze(wav_bytes(leaky), predictor, config, workers=2) == result  # a thread per channel: the same
     mixed = analyze(wav_bytes(call.signal), predictor, AnalysisConfig(), per_channel=False)
     assert mixed["separation"] == "diarisation" and len(mixed["timeline"]) == len(call.turns)
     with pytest.raises(ValueError, match="customer_channel 3 does not exist"):
@@ -197,6 +197,28 @@ def test_cli_analyses_one_call_with_roles(served, tmp_path, capsys, mono_call):
     assert cli.main([*model, "analyze", str(call_file)]) == 0
     out = capsys.readouterr().out
     assert "customer satisfaction (-1 unsatisfied .. +1 satisfied)" in out and "agent:" in out
+
+
+def test_cli_analyses_one_call_without_pandas_and_as_with_one_thread(served, tmp_path, mono_call):
+    """One call reads and writes no table: the process keeps pandas out (as the API workers do, about 65 MB), and
+    its threads answer exactly as one thread does."""
+    call_file = tmp_path / "call.wav"
+    call_file.write_bytes(wav_bytes(mono_call.signal))
+    script = (
+        "import json, sys\nfrom ser import cli\n"
+        "code = cli.main(sys.argv[1:])\nprint(json.dumps({'code': code, 'pandas': 'pandas' in sys.modules}))"
+    )
+    answers = []
+    for workers in ("1", "2"):
+        argv = ["--model", str(served.model_dir), "analyze", str(call_file), "--json", "--workers", workers]
+        result = subprocess.run(
+            [sys.executable, "-c", script, *argv], cwd=ROOT, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        analysis, status = result.stdout.rsplit("\n", 2)[0], json.loads(result.stdout.strip().splitlines()[-1])
+        assert status == {"code": 0, "pandas": False}
+        answers.append(json.loads(analysis))
+    assert answers[0] == answers[1] and len(answers[0]["timeline"]) == len(mono_call.turns)
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,6 @@ workers must see the same paths and model directory, e.g. a shared file system).
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import logging
@@ -27,13 +26,11 @@ from typing import Any
 from tqdm import tqdm
 
 from ser.errors import DataMissing, SerError
+from ser.inference.call_files import expand_inputs
 from ser.inference.calls import AnalysisConfig, analyze
 from ser.inference.predictor import Predictor
 
 log = logging.getLogger(__name__)
-
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aac", ".amr", ".gsm", ".au", ".aiff", ".caf"}
-LIST_SUFFIXES = {".txt", ".lst", ".list"}
 
 
 class SchedulerUnreachable(SerError, ConnectionError):
@@ -48,29 +45,6 @@ class BatchReport:
     reused: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     tables: dict[str, str] = field(default_factory=dict)
-
-
-def expand_inputs(items: Iterable[str]) -> list[Path]:
-    """Audio files named by paths, glob patterns, folders (searched recursively) or list files (one path per line,
-    relative to the list), de-duplicated in order. A name that matches nothing raises ``DataMissing``."""
-    found: list[Path] = []
-    for item in items:
-        path = Path(item)
-        if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
-        elif path.is_file() and path.suffix.lower() in LIST_SUFFIXES:
-            lines = [line.strip() for line in path.read_text().splitlines()]
-            found += [(path.parent / line) for line in lines if line and not line.startswith("#")]
-        elif path.is_file():
-            found.append(path)
-        elif any(char in item for char in "*?["):
-            matches = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
-            if not matches:
-                raise DataMissing(f"no file matches {item}")
-            found += matches
-        else:
-            raise DataMissing(f"no such file or folder: {item}")
-    return list(dict.fromkeys(p.resolve() for p in found))
 
 
 def content_hash(path: Path) -> str:
