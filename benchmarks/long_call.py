@@ -3,8 +3,8 @@ peak RSS per worker <= 500 MB).
 
 The call (stereo, 8 kHz mu-law by default, as recorders store calls) is written to disk block by block: turns of
 EmoDB test-speaker recordings with hold music and tones between some of them, over line noise. The CLI analyses it
-in its own process with ``--workers`` feature processes; a sampler reads the RSS of that process and of each of its
-children every 0.2 s (psutil).
+in its own process with ``--workers`` threads (worker processes before session 24); a sampler reads the RSS of that
+process and of any children every 0.2 s (psutil).
 
 Needs a trained project (`dvc repro`). Usage: python benchmarks/long_call.py [--hours 2] [--workers 2]
 """
