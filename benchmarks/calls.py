@@ -248,7 +248,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ser-call-") as directory:
         path = Path(directory) / "call.wav"  # read from a file, as `ser analyze` and POST /analyze do
         path.write_bytes(encode(call["stereo"], "16k"))
-        analyze(path, predictor, config, workers=args.workers)  # warm: worker processes started, numba compiled
+        analyze(path, predictor, config, workers=args.workers)  # warm: encoders loaded, numba compiled
         for _ in range(args.repeat):
             started = time.perf_counter()
             speech = segment(path, True, config, workers=args.workers)

@@ -1,6 +1,5 @@
-"""What call analysis computes per segment, in worker processes: its features and, for diarisation, its voice
-embedding. A module of its own so that the workers import the feature code only (not the model, scikit-learn or
-pandas): less memory per worker."""
+"""What call analysis computes per segment (in the threads of one call's analysis): its features and, for
+diarisation, its voice embedding, from the feature code only (not the model, scikit-learn or pandas)."""
 
 from __future__ import annotations
 

@@ -500,7 +500,7 @@ def stream_activity(
     gate: DetectorGate | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Speech probability and energy (dB) of every 32 ms chunk of each stream (the channels, or their mix), block
-    by block; ``streams`` picks some of them (so that worker processes can take one channel each). The detector
+    by block; ``streams`` picks some of them (so that threads can take one channel each). The detector
     hears each stream at ``DETECTOR_LEVEL_DBFS`` and listens as ``gate`` says (by default, to everything)."""
     gate = gate or DetectorGate()
     with open_sound_file(source) as audio:
