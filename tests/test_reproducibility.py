@@ -105,19 +105,8 @@ def test_mlp_trains_on_the_mkl_branch_every_vendor_keeps():
 STDLIB_AND_SER = set(sys.stdlib_module_names) | {"ser"}
 
 
-@pytest.mark.unit
-@pytest.mark.parametrize("script", sorted((ROOT / "stages").glob("*.py")), ids=lambda path: path.name)
-def test_stages_import_ser_before_any_numerical_library(script):
-    """A stage that imported numpy before ser would run unpinned and write other bits into dvc.lock."""
-    first_party = [
-        node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
-        for node in ast.parse(script.read_text()).body
-        if isinstance(node, ast.Import | ast.ImportFrom) and getattr(node, "module", "") != "__future__"
-    ]
-    assert all(name.split(".")[0] in STDLIB_AND_SER for name in first_party), first_party
-
-
-def _first_party_imports(script: Path) -> list[str]:
+def _top_level_imports(script: Path) -> list[str]:
+    """The modules ``script`` imports at its top level, in order (``from __future__`` left out)."""
     return [
         node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
         for node in ast.parse(script.read_text()).body
@@ -126,11 +115,19 @@ def _first_party_imports(script: Path) -> list[str]:
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize("script", sorted((ROOT / "stages").glob("*.py")), ids=lambda path: path.name)
+def test_stages_import_ser_before_any_numerical_library(script):
+    """A stage that imported numpy before ser would run unpinned and write other bits into dvc.lock."""
+    first_party = _top_level_imports(script)
+    assert all(name.split(".")[0] in STDLIB_AND_SER for name in first_party), first_party
+
+
+@pytest.mark.unit
 @pytest.mark.parametrize("script", sorted((ROOT / "benchmarks").glob("*.py")), ids=lambda path: path.name)
 def test_benchmarks_import_ser_before_any_numerical_library(script):
     """A benchmark that imported numpy first would measure unpinned kernels and, in session 23, a second BLAS thread
     busy-waiting beside the worker processes (the 10-minute call 0.6 s slower than `ser analyze` runs it)."""
-    imported = [name for name in _first_party_imports(script) if name.split(".")[0] not in sys.stdlib_module_names]
+    imported = [name for name in _top_level_imports(script) if name.split(".")[0] not in sys.stdlib_module_names]
     assert not imported or imported[0] == "ser", imported
 
 
