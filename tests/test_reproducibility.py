@@ -66,9 +66,14 @@ OTHER_CPU = {
 AVX512 = os.path.exists("/proc/cpuinfo") and "avx512f" in Path("/proc/cpuinfo").read_text()
 
 
+def _unpinned_environment() -> dict[str, str]:
+    """This process's environment without the pins (and without their off switch)."""
+    return {k: v for k, v in os.environ.items() if k not in ser.SIMD_PINS and k != "SER_NATIVE_SIMD"}
+
+
 def _hashes(*argv: str, script: str = SCRIPT, **env: str) -> list[str]:
     """The hashes ``script`` prints, run with ``env`` over this environment without its pins (or a lifted pin)."""
-    clean = {k: v for k, v in os.environ.items() if k not in ser.SIMD_PINS and k != "SER_NATIVE_SIMD"}
+    clean = _unpinned_environment()
     result = subprocess.run(
         [sys.executable, "-c", script, *argv],
         cwd=ROOT,
@@ -135,7 +140,7 @@ def test_benchmarks_import_ser_before_any_numerical_library(script):
 @pytest.mark.skipif(not ser._has_avx2(), reason="the pins apply on x86-64 CPUs with AVX2")
 def test_numpy_imported_before_ser_still_gets_one_blas_thread_and_a_warning():
     """Unless the pins were already in the environment it started with (a worker process of a pinned parent)."""
-    clean = {k: v for k, v in os.environ.items() if k not in ser.SIMD_PINS and k != "SER_NATIVE_SIMD"}
+    clean = _unpinned_environment()
     script = "import numpy\nimport ser\nfrom threadpoolctl import threadpool_info\n"
     script += "print([i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'])"
 
