@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -331,8 +332,8 @@ def analyze(
 
     ``per_channel`` (the default) analyses a stereo call channel by channel; False mixes it down and separates the
     voices by diarisation, as for mono. ``workers`` > 1 detects speech on the channels and extracts the features of
-    several segments at once, in threads of this process (for the CLI; the API keeps one thread per request); the
-    result does not depend on it.
+    several segments at once, in threads of this process (for the CLI; the API keeps one thread per request), and
+    warms the predictor up (``Predictor.warm_up``) while the detector listens; the result does not depend on it.
     """
     with seekable(source, max_seconds) as readable:
         return _analyze(readable, predictor, config, per_channel, max_seconds, progress, workers)
@@ -347,7 +348,13 @@ def _analyze(
     progress: bool,
     workers: int,
 ) -> dict[str, Any]:
-    speech = segment(source, per_channel, config, max_seconds, workers)
+    if workers > 1:  # the encoders load and compile beside the speech detection instead of after it (cold CLI)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            warming = pool.submit(predictor.warm_up)
+            speech = segment(source, per_channel, config, max_seconds, workers)
+            warming.result()
+    else:
+        speech = segment(source, per_channel, config, max_seconds, workers)
     segments, duration, n_channels, by_channel = speech.segments, speech.duration, speech.channels, speech.by_channel
     if by_channel and config.customer_channel >= n_channels:
         raise AudioError(f"customer_channel {config.customer_channel} does not exist: the call has {n_channels}")
