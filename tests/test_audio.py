@@ -106,3 +106,12 @@ def test_silence_and_short_audio_are_unusable():
         check_usable(np.zeros(16000, dtype=np.float32), 512)
     with pytest.raises(AudioError, match="too short"):
         check_usable(np.ones(10, dtype=np.float32), 512)
+
+
+def test_stereo_with_one_channel_in_opposite_polarity_is_not_silent():
+    """A balanced line wired the wrong way round: the plain average of the two channels is silence."""
+    stereo = tone(16000, channels=2)
+    stereo[:, 1] *= -1.0
+    signal, _ = decode(encode(stereo, 16000, "WAV", "FLOAT"), 16000)
+    check_usable(signal, 512)
+    assert np.max(np.abs(signal)) == pytest.approx(0.5, abs=0.01)

@@ -137,6 +137,10 @@ def test_a_stereo_file_whose_channels_carry_one_signal_is_analysed_as_mono(predi
     assert_one_segment_per_turn(result["timeline"], mono_call)
     expected = ["agent" if v == 0 else "customer" for *_, v in mono_call.turns]
     assert [item["role"] for item in result["timeline"]] == expected
+    # one leg of the line wired inverted: the plain average of the channels is silence
+    inverted = analyze(wav_bytes(np.stack([mono_call.signal, -mono_call.signal], axis=1)), predictor, AnalysisConfig())
+    assert inverted == analyze(wav_bytes(np.stack([mono_call.signal] * 2, axis=1)), predictor, AnalysisConfig())
+    assert_one_segment_per_turn(inverted["timeline"], mono_call)
     stereo = build_call(stereo=True)
     encoded = io.BytesIO()
     sf.write(encoded, stereo.signal, SR, format="OGG", subtype="OPUS", compression_level=1.0)

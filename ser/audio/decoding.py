@@ -20,6 +20,7 @@ import librosa
 import numpy as np
 import soundfile as sf
 
+from ser.audio.mixing import mix_down
 from ser.errors import SerError
 
 log = logging.getLogger(__name__)
@@ -165,15 +166,15 @@ def decode(
 ) -> tuple[np.ndarray, float]:
     """Decode a file path or encoded bytes to mono float32 at ``target_sr``; return (signal, duration_s).
 
-    Stereo is downmixed by averaging channels, or ``channel`` (0 = left) alone is taken; any sample rate is resampled
-    with soxr.
+    Stereo is downmixed by averaging channels (a channel in opposite polarity flipped first: ``audio.mixing``), or
+    ``channel`` (0 = left) alone is taken; any sample rate is resampled with soxr.
     """
     data, sr = decode_channels(source, max_seconds)
     if data.shape[0] == 0:
         raise AudioError("audio contains no samples")
     if channel is not None and not 0 <= channel < data.shape[1]:
         raise AudioError(f"channel {channel} does not exist: the audio has {data.shape[1]} (0 = left)")
-    signal = data.mean(axis=1) if channel is None else data[:, channel]
+    signal = mix_down(data) if channel is None else data[:, channel]
     if not np.all(np.isfinite(signal)):
         raise AudioError("audio contains NaN or infinite samples")
     return resample(signal, sr, target_sr), signal.size / sr

@@ -13,6 +13,7 @@ from joblib import Parallel, delayed
 from tqdm import tqdm
 
 from ser.audio import decoding as audio
+from ser.audio.mixing import mix_down
 from ser.data import emodb
 from ser.errors import DataMissing
 from ser.features.extraction import features_of_file
@@ -50,7 +51,7 @@ def heard_through(path: Path, condition: Condition | None, sample_rate: int) -> 
     """A recording mixed to mono, through ``condition`` if one is given (seeded by the file's stem), at
     ``sample_rate``: what the pipeline's channel features and speaker space are computed from."""
     data, sr = audio.decode_channels(path)
-    signal = data.mean(axis=1)
+    signal = mix_down(data)
     if condition is not None:
         signal, sr = condition.apply(signal, sr, path.stem)
     return audio.resample(signal, sr, sample_rate)

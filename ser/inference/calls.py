@@ -33,6 +33,7 @@ from joblib import Parallel, delayed
 from tqdm import tqdm
 
 from ser.audio.decoding import AudioError, AudioTooLong, seekable
+from ser.audio.mixing import mix_down
 from ser.data import emodb
 from ser.errors import ParamsError
 from ser.features import voice_encoder
@@ -236,19 +237,21 @@ def _line_noise_chunks(energy_db: np.ndarray) -> tuple[float, ...]:
 
 
 def _line_noise_profile(
-    audio: sf.SoundFile, chunk_starts_s: tuple[float, ...], sample_rate: int
+    audio: sf.SoundFile, chunk_starts_s: tuple[float, ...], sample_rate: int, signs: np.ndarray
 ) -> NoiseProfile | None:
     """The noise profile of a mono call's line, from its chunks of noise alone; None when there are too few."""
-    pieces = [_segment_signal(audio, s, s + vad.CHUNK_S, 0, False, sample_rate) for s in chunk_starts_s]
+    pieces = [_segment_signal(audio, s, s + vad.CHUNK_S, 0, signs, sample_rate) for s in chunk_starts_s]
     return NoiseProfile.of(np.concatenate(pieces), sample_rate) if pieces else None
 
 
 def _segment_signal(
-    audio: sf.SoundFile, start_s: float, end_s: float, channel: int, per_channel: bool, target_sr: int
+    audio: sf.SoundFile, start_s: float, end_s: float, channel: int, mix: np.ndarray | None, target_sr: int
 ) -> np.ndarray:
+    """Samples of ``channel``, or of the channels mixed with the signs ``mix`` (``vad.mix_polarity``), at
+    ``target_sr``."""
     audio.seek(int(start_s * audio.samplerate))
     data = audio.read(int((end_s - start_s) * audio.samplerate), dtype="float32", always_2d=True)
-    signal = data[:, channel] if per_channel else data.mean(axis=1)
+    signal = data[:, channel] if mix is None else mix_down(data, mix)
     if audio.samplerate != target_sr:
         signal = librosa.resample(signal, orig_sr=audio.samplerate, target_sr=target_sr, res_type="soxr_hq")
     return signal
@@ -276,13 +279,14 @@ def _segment_outputs(
     audio: sf.SoundFile,
     segments: list[Segment],
     windows: dict[Segment, tuple[float, float]],
-    per_channel: bool,
+    mix: np.ndarray | None,
     config: FeatureConfig,
     workers: int,
     bar: tqdm,
     line_noise: NoiseProfile | None = None,
 ) -> Iterator[tuple[Segment, np.ndarray, Any]]:
-    """Each usable segment with its feature vector and (mono) voice embedding (``line_noise`` gated out), in order.
+    """Each usable segment with its feature vector and (mono) voice embedding (``line_noise`` gated out), in order;
+    ``mix``: the signs of a mixed-down call's channels (``vad.mix_polarity``), None for a call read by channel.
 
     Windows are read lazily, and with ``workers`` > 1 a pool of threads works through all of them without waiting
     between batches (the encoders' matrix products and compiled kernels release the GIL: 1.7x on 2 cores, and no
@@ -294,11 +298,11 @@ def _segment_outputs(
     def jobs() -> Iterator[tuple[np.ndarray, int, FeatureConfig, bool, NoiseProfile | None]]:
         for seg in segments:
             start, end = windows[seg]
-            signal = _segment_signal(audio, start, end, seg.channel, per_channel, config.sample_rate)
+            signal = _segment_signal(audio, start, end, seg.channel, mix, config.sample_rate)
             bar.update(1)
             if signal.size >= config.min_samples:
                 usable.append(seg)
-                yield signal, config.sample_rate, config, not per_channel, line_noise
+                yield signal, config.sample_rate, config, mix is not None, line_noise
 
     if workers > 1:
         runner = Parallel(n_jobs=workers, prefer="threads", return_as="generator", pre_dispatch=4 * workers)
@@ -363,11 +367,12 @@ def _analyze(
     bar = tqdm(total=len(segments), desc="segments", unit="segment", disable=not progress)
     with vad.open_sound_file(source) as audio, bar:
         windows = _classification_windows(segments, duration, config.context_s)
+        mix = None if by_channel else vad.mix_polarity(audio)  # the signs the detector's stream was mixed with
         line_noise = None
-        if not by_channel and config.denoise_voices:
-            line_noise = _line_noise_profile(audio, speech.line_noise_s, predictor.feature_config.sample_rate)
+        if mix is not None and config.denoise_voices:
+            line_noise = _line_noise_profile(audio, speech.line_noise_s, predictor.feature_config.sample_rate, mix)
         features = predictor.feature_config
-        outputs = _segment_outputs(audio, segments, windows, by_channel, features, workers, bar, line_noise)
+        outputs = _segment_outputs(audio, segments, windows, mix, features, workers, bar, line_noise)
         pending: list[tuple[Segment, np.ndarray, Any]] = []
         for output in outputs:
             pending.append(output)

@@ -25,6 +25,7 @@ import soundfile as sf
 import soxr
 
 from ser.audio.decoding import UNDECODABLE, AudioError
+from ser.audio.mixing import mix_down, polarity
 from ser.features.pretrained import package_file, verified
 
 SAMPLE_RATE = 16_000
@@ -340,8 +341,9 @@ def open_sound_file(source: str | Path | bytes) -> sf.SoundFile:
         raise AudioError(UNDECODABLE) from None
 
 
-def _streams(block: np.ndarray, per_channel: bool) -> list[np.ndarray]:
-    return [block[:, c] for c in range(block.shape[1])] if per_channel else [block.mean(axis=1)]
+def _streams(block: np.ndarray, per_channel: bool, signs: np.ndarray | None = None) -> list[np.ndarray]:
+    """The channels of a block, or their mix (each channel times its sign: the recording's ``mix_polarity``)."""
+    return [block[:, c] for c in range(block.shape[1])] if per_channel else [mix_down(block, signs)]
 
 
 def _chunk_powers(samples: np.ndarray, chunks: int, size: int = CHUNK) -> np.ndarray:
@@ -393,16 +395,18 @@ class StreamLevel:
     floor_db: float
 
 
-def stream_levels(audio: sf.SoundFile, per_channel: bool) -> list[StreamLevel]:
-    """Levels of each stream (the channels, or their mix), from the chunk energies in spread windows
-    (``_spread_windows``); -inf for digital silence and for less than one chunk."""
+def stream_levels(audio: sf.SoundFile, per_channel: bool, signs: np.ndarray | None = None) -> list[StreamLevel]:
+    """Levels of each stream (the channels, or their mix with ``signs``, by default ``mix_polarity``), from the
+    chunk energies in spread windows (``_spread_windows``); -inf for digital silence and for less than one chunk."""
+    if not per_channel and signs is None:
+        signs = mix_polarity(audio)
     energies: list[list[np.ndarray]] = [[] for _ in range(audio.channels if per_channel else 1)]
     frame = max(1, round(CHUNK_S * audio.samplerate))
     for data in _spread_windows(audio, SPREAD_WINDOWS, SPREAD_WINDOW_S):
         chunks = len(data) // frame
         if not chunks:
             continue
-        for index, stream in enumerate(_streams(data, per_channel)):
+        for index, stream in enumerate(_streams(data, per_channel, signs)):
             energies[index].append(_chunk_powers(stream, chunks, frame))
     levels = []
     for parts in energies:
@@ -443,16 +447,7 @@ def shared_signal_db(source: str | Path | bytes) -> float:
     with open_sound_file(source) as audio:
         if audio.channels < 2:
             return 0.0
-        products = np.zeros((audio.channels, 3))  # per channel: sum x0*xc, sum x0^2, sum xc^2
-        for window in _spread_windows(audio, SPREAD_WINDOWS, SPREAD_WINDOW_S):
-            data = window.astype(np.float64)
-            data -= data.mean(axis=0, keepdims=True)
-            first = data[:, 0]
-            products[:, 0] += first @ data
-            products[:, 1] += first @ first
-            products[:, 2] += np.einsum("ij,ij->j", data, data)
-    if not np.all(np.isfinite(products)):
-        raise AudioError("audio contains NaN or infinite samples")
+        products = _channel_products(audio)
     unexplained = []
     for cross, power_first, power in products[1:]:
         if power_first <= 0 or power <= 0:
@@ -460,6 +455,30 @@ def shared_signal_db(source: str | Path | bytes) -> float:
         correlation_squared = min(1.0, cross * cross / (power_first * power))
         unexplained.append(10.0 * np.log10(max(1.0 - correlation_squared, 1e-30)))
     return float(max(unexplained))
+
+
+def mix_polarity(audio: sf.SoundFile) -> np.ndarray:
+    """The sign (+1 or -1) each channel of a recording takes in its mix (``audio.mixing.polarity``: a channel in
+    opposite polarity to the first is flipped, so that it does not cancel it), from spread windows."""
+    if audio.channels < 2:
+        return np.ones(audio.channels, dtype=np.float32)
+    products = _channel_products(audio)
+    return polarity(products[:, 0], float(products[0, 1]), products[:, 2])
+
+
+def _channel_products(audio: sf.SoundFile) -> np.ndarray:
+    """Per channel (rows): sum x0*xc, sum x0², sum xc² over spread windows, each window's mean removed."""
+    products = np.zeros((audio.channels, 3))
+    for window in _spread_windows(audio, SPREAD_WINDOWS, SPREAD_WINDOW_S):
+        data = window.astype(np.float64)
+        data -= data.mean(axis=0, keepdims=True)
+        first = data[:, 0]
+        products[:, 0] += first @ data
+        products[:, 1] += first @ first
+        products[:, 2] += np.einsum("ij,ij->j", data, data)
+    if not np.all(np.isfinite(products)):
+        raise AudioError("audio contains NaN or infinite samples")
+    return products
 
 
 def hears_speech(
@@ -506,7 +525,8 @@ def stream_activity(
     with open_sound_file(source) as audio:
         n_streams = audio.channels if per_channel else 1
         wanted = list(range(n_streams)) if streams is None else streams
-        levels = stream_levels(audio, per_channel)
+        signs = None if per_channel else mix_polarity(audio)
+        levels = stream_levels(audio, per_channel, signs)
         detectors = {index: GatedVoiceActivity(levels[index].floor_db, gate) for index in wanted}
         gains = {index: np.float32(detector_gain(levels[index].active_db)) for index in wanted}
         resamplers = {
@@ -520,7 +540,7 @@ def stream_activity(
         blocks = audio.blocks(blocksize=blocksize, dtype="float32", always_2d=True, fill_value=None)
         for position, data in enumerate(blocks):
             last = (position + 1) * blocksize >= audio.frames
-            mixed = _streams(data, per_channel)
+            mixed = _streams(data, per_channel, signs)
             for index in wanted:
                 stream = mixed[index]
                 if not np.all(np.isfinite(stream)):
