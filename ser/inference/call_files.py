@@ -4,12 +4,21 @@ command line can tell one call from a batch before it loads either)."""
 from __future__ import annotations
 
 import glob
+import logging
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 from ser.errors import DataMissing
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aac", ".amr", ".gsm", ".au", ".aiff", ".caf"}
+log = logging.getLogger(__name__)
+
+# What a folder is searched for: the suffixes of every container the decoder reads (libsndfile's, and FFmpeg's
+# ``decoding.FFMPEG_FORMATS``: phone recorders write 3GP/AMR/M4A, meeting and softphone exports MP4, WebM, WMA).
+AUDIO_SUFFIXES = {
+    ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".mp4", ".aac", ".3gp", ".3g2", ".amr", ".awb",
+    ".webm", ".mka", ".wma", ".gsm", ".au", ".aif", ".aiff", ".aifc", ".caf",
+}  # fmt: skip
 LIST_SUFFIXES = {".txt", ".lst", ".list"}
 
 
@@ -20,7 +29,9 @@ def expand_inputs(items: Iterable[str]) -> list[Path]:
     for item in items:
         path = Path(item)
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            found += [p for p in files if p.suffix.lower() in AUDIO_SUFFIXES]
+            _report_skipped(path, [p for p in files if p.suffix.lower() not in AUDIO_SUFFIXES])
         elif path.is_file() and path.suffix.lower() in LIST_SUFFIXES:
             lines = [line.strip() for line in path.read_text().splitlines()]
             found += [(path.parent / line) for line in lines if line and not line.startswith("#")]
@@ -34,3 +45,12 @@ def expand_inputs(items: Iterable[str]) -> list[Path]:
         else:
             raise DataMissing(f"no such file or folder: {item}")
     return list(dict.fromkeys(p.resolve() for p in found))
+
+
+def _report_skipped(folder: Path, skipped: list[Path]) -> None:
+    """Warn about the files of a folder that are not taken for audio by their suffix (name them to analyse them)."""
+    if skipped:
+        kinds = Counter(p.suffix.lower() or "(none)" for p in skipped)
+        listed = ", ".join(f"{count} {suffix}" for suffix, count in kinds.most_common())
+        files = "file" if len(skipped) == 1 else "files"
+        log.warning("%s: %d %s skipped, not audio by their suffix (%s)", folder, len(skipped), files, listed)
