@@ -36,7 +36,7 @@ def test_recordings_without_opposed_channels_mix_as_the_plain_average_bit_for_bi
     assert mix_down(data).dtype == np.float32
 
 
-def test_unrelated_and_partly_opposed_channels_keep_their_sign_below_the_threshold():
+def test_unrelated_and_slightly_opposed_channels_keep_their_sign():
     first, second = voices()
     for weight in (0.0, 0.2):  # correlation 0 and about -0.2 with the first channel
         other = second - weight * first / np.std(first) * np.std(second)
