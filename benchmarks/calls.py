@@ -21,12 +21,13 @@ the timed call); `--no-denoise` lets the voice encoder hear their segments with 
 `--timed-only` runs the timed call alone (`--repeat N` times after its warm-up).
 
 Needs a trained project (`dvc repro`). Usage: python benchmarks/calls.py [--pairs 03,08 10,14] [--minutes 10]
-[--through speakerphone_8k] [--mono] [--no-denoise] [--timed-only] [--repeat N]
+[--through speakerphone_8k] [--mono] [--no-denoise] [--timed-only] [--repeat N] [--leak-db -10 --leak-delay-ms 100]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import re
 import sys
@@ -100,6 +101,14 @@ def build_call(ids: dict[str, list[str]], seed: int, minutes: float | None = Non
     channels = np.stack([np.concatenate(lane) for lane in lanes], axis=1)
     channels += rng.standard_normal(channels.shape).astype(np.float32) * 0.002
     return {"stereo": channels, "mono": channels.sum(axis=1), "turns": turns, "other": other}
+
+
+def leaking(stereo: np.ndarray, leak_db: float, delay_ms: float) -> np.ndarray:
+    """Each channel plus the other one ``leak_db`` down and ``delay_ms`` late: line echo or acoustic coupling
+    (G.168 allows a hybrid's echo 6 dB down; a recorder that taps the line before the echo canceller keeps it)."""
+    delay = int(delay_ms * SR / 1000)
+    late = np.concatenate([np.zeros((delay, 2), np.float32), stereo])[: len(stereo)]
+    return stereo + np.float32(10 ** (leak_db / 20)) * late[:, ::-1]
 
 
 def encode(signal: np.ndarray, condition: str) -> bytes:
@@ -195,6 +204,9 @@ def main() -> None:
     parser.add_argument("--mono", action="store_true", help="mono calls only (diarisation)")
     parser.add_argument("--timed-only", action="store_true", help="only the timed stereo call")
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of the stereo call (after one warm-up)")
+    parser.add_argument("--leak-db", type=float, help="stereo: each channel also hears the other this many dB down")
+    parser.add_argument("--leak-delay-ms", type=float, default=0.0, help="... delayed by this much (line echo)")
+    parser.add_argument("--leak-correlation", type=float, help="analysis.leak_correlation (0: no leak rule)")
     args = parser.parse_args()
     if args.timed_only:
         args.pairs = []
@@ -206,6 +218,8 @@ def main() -> None:
         conditions = {c.name: c for c in through_conditions(params["channels"], args.through, babble)}
     predictor = Predictor.load(ROOT / "models/model")
     config = AnalysisConfig(denoise_voices=not args.no_denoise)
+    if args.leak_correlation is not None:
+        config = dataclasses.replace(config, leak_correlation=args.leak_correlation)
     names = sorted(p.stem for p in (ROOT / "data/raw/wav").glob("*.wav"))
     print(f"{'pair':<6} {'call':<7} {'channel':<8} {'utterances':>10} {'found':>7} {'in noise':>8} {'stray':>5} "
           f"{'DER':>6} {'emotion acc':>11} {'alone acc':>9}")  # fmt: skip
@@ -213,6 +227,8 @@ def main() -> None:
     for seed, pair in enumerate(args.pairs):
         a, b = pair.split(",")
         call = build_call({s: [n for n in names if n.startswith(s)] for s in (a, b)}, seed)
+        if args.leak_db is not None:
+            call["stereo"] = leaking(call["stereo"], args.leak_db, args.leak_delay_ms)
         for condition, chain in conditions.items():
             for kind in ("mono",) if args.mono else ("mono", "stereo"):
                 data = encode(call[kind], condition) if chain is None else through(call[kind], chain, f"call{seed}")

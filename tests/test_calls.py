@@ -98,6 +98,31 @@ def test_stereo_roles_follow_the_customer_channel_and_ignore_crosstalk(predictor
         expected = ["customer" if v == customer_channel else "agent" for *_, v in call.turns]
         assert [item["role"] for item in result["timeline"]] == expected
     assert analyze(wav_bytes(leaky), predictor, config, workers=2) == result  # a thread per channel: the same
+
+
+@pytest.mark.parametrize(("leak_db", "delay_s"), [(-10.0, 0.0), (-6.0, 0.1)])
+def test_a_voice_leaking_into_the_other_channel_louder_than_crosstalk_is_not_a_second_speaker(
+    predictor, leak_db, delay_s
+):
+    """Line echo or acoustic coupling 6-10 dB down (a recorder that taps the line before the echo canceller): each
+    channel's regions that follow the other channel's energy, quieter, are dropped; without the rule every
+    utterance was found twice, once on each channel."""
+    call = build_call(stereo=True)
+    delay = int(delay_s * SR)
+    late = np.concatenate([np.zeros((delay, 2), np.float32), call.signal])[: len(call.signal)]
+    leaky = wav_bytes(call.signal + np.float32(10 ** (leak_db / 20)) * late[:, ::-1])
+    result = analyze(leaky, predictor, AnalysisConfig())
+    assert_one_segment_per_turn(result["timeline"], call)
+    assert [item["speaker"] for item in result["timeline"]] == [v for *_, v in call.turns]
+    assert len(analyze(leaky, predictor, AnalysisConfig(leak_correlation=0.0))["timeline"]) >= 2 * len(call.turns) - 1
+
+
+def test_two_voices_talking_at_once_on_their_channels_are_both_kept(predictor):
+    call = build_call(stereo=True)
+    early = np.concatenate([call.signal[SR:, 1], np.zeros(SR, np.float32)])  # the second voice talks over the first
+    overlapping = wav_bytes(np.stack([call.signal[:, 0], early], axis=1))
+    with_rule = analyze(overlapping, predictor, AnalysisConfig())
+    assert with_rule == analyze(overlapping, predictor, AnalysisConfig(leak_correlation=0.0))
     mixed = analyze(wav_bytes(call.signal), predictor, AnalysisConfig(), per_channel=False)
     assert mixed["separation"] == "diarisation" and len(mixed["timeline"]) == len(call.turns)
     with pytest.raises(ValueError, match="customer_channel 3 does not exist"):

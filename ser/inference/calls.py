@@ -4,7 +4,8 @@
    (``ser.inference.vad``). A stereo call is analysed channel by channel (the customer's channel is
    ``customer_channel``); a mono call, or a stereo call mixed down, is one stream. On stereo calls a chunk only
    counts as speech on the channel where it is loud: a voice that leaks into the other channel ``crosstalk_db``
-   quieter is not a second speaker.
+   quieter is not a second speaker, nor is louder leakage (line echo, acoustic coupling) whose energy follows the
+   other channel's, quieter (``leak_correlation``).
 2. **Emotions** (second pass, one segment at a time): each segment, with a little context, goes through the
    predictor's decode → features → model path, the same as ``/pred``.
 3. **Roles**: by channel for stereo; for mono, the segments' voice-encoder embeddings are clustered into two
@@ -52,6 +53,10 @@ log = logging.getLogger(__name__)
 LINE_NOISE_MARGIN_DB = 3.0
 LINE_NOISE_S = 4.0
 
+# A stereo channel's region is the other channel leaking in when it stays this far below it (and follows it).
+LEAK_MARGIN_DB = 3.0
+LEAK_MIN_CHUNKS = 8
+
 # Satisfaction weight of each emotion: the score of a segment is sum(p(emotion) * weight), in [-1, 1].
 DEFAULT_SATISFACTION_WEIGHTS: dict[str, float] = {
     "happiness": 1.0,
@@ -76,6 +81,8 @@ class AnalysisConfig:
     min_confident_s: float = 0.5
     min_confident_share: float = 0.3
     crosstalk_db: float = 20.0
+    leak_correlation: float = 0.8
+    leak_lag_s: float = 0.5
     min_segment_s: float = 0.4
     max_segment_s: float = 10.0
     min_gap_s: float = 0.35
@@ -211,6 +218,7 @@ def segment(
         per_channel = False
     n_streams = n_channels if per_channel else 1
     probabilities, energy_db = _all_streams(source, n_streams, per_channel, config, workers)
+    heard_db = energy_db
     crosstalk = _crosstalk(energy_db, config.crosstalk_db)
     probabilities = np.where(crosstalk, 0.0, probabilities)
     energy_db = np.where(crosstalk, np.nan, energy_db)  # never loud enough to extend a region into
@@ -220,6 +228,8 @@ def segment(
     segments = []
     for channel, stream in enumerate(probabilities):
         for start_s, end_s in vad.speech_regions(stream, rules, energy_db[channel]):
+            if per_channel and _leaked(start_s, end_s, channel, heard_db, config):
+                continue
             end_s = min(end_s, duration)
             pieces = int(np.ceil((end_s - start_s) / config.max_segment_s))
             step = (end_s - start_s) / pieces
@@ -229,6 +239,33 @@ def segment(
     ordered = sorted(segments, key=lambda seg: (seg.start_s, seg.channel))
     line_noise = () if per_channel else _line_noise_chunks(energy_db[0])
     return Speech(ordered, duration, n_channels, per_channel, identical, line_noise)
+
+
+def _leaked(start_s: float, end_s: float, channel: int, energy_db: np.ndarray, config: AnalysisConfig) -> bool:
+    """Whether a region of one channel is another channel's voice leaking in (echo of the line, acoustic coupling)
+    rather than a voice of its own: its 32 ms chunk energies follow that channel's (correlation at least
+    ``leak_correlation`` at some lag within ``leak_lag_s``) while staying ``LEAK_MARGIN_DB`` or more below them.
+    Two voices that talk at once do not rise and fall together syllable by syllable."""
+    if config.leak_correlation <= 0:
+        return False
+    first, stop = round(start_s / vad.CHUNK_S), round(end_s / vad.CHUNK_S)
+    reach = round(config.leak_lag_s / vad.CHUNK_S)
+    mine = energy_db[channel, first:stop]
+    for other in range(len(energy_db)):
+        if other == channel:
+            continue
+        for lag in range(-reach, reach + 1):
+            low, high = first + lag, stop + lag
+            if low < 0 or high > energy_db.shape[1]:
+                continue
+            theirs = energy_db[other, low:high]
+            if len(mine) < LEAK_MIN_CHUNKS or np.std(mine) == 0 or np.std(theirs) == 0:
+                continue
+            if np.median(theirs - mine) < LEAK_MARGIN_DB:
+                continue
+            if np.corrcoef(mine, theirs)[0, 1] >= config.leak_correlation:
+                return True
+    return False
 
 
 def _line_noise_chunks(energy_db: np.ndarray) -> tuple[float, ...]:
