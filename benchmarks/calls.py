@@ -53,7 +53,7 @@ from ser.inference.calls import AnalysisConfig, analyze, segment
 from ser.inference.diarisation import diarisation_error_rate
 from ser.inference.predictor import Predictor
 from ser.pipeline.params import load_params
-from tests.speech import busy, dtmf, melody, pink_noise, ringback
+from tests.speech import busy, dtmf, leaking, melody, pink_noise, ringback
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 16_000
@@ -101,14 +101,6 @@ def build_call(ids: dict[str, list[str]], seed: int, minutes: float | None = Non
     channels = np.stack([np.concatenate(lane) for lane in lanes], axis=1)
     channels += rng.standard_normal(channels.shape).astype(np.float32) * 0.002
     return {"stereo": channels, "mono": channels.sum(axis=1), "turns": turns, "other": other}
-
-
-def leaking(stereo: np.ndarray, leak_db: float, delay_ms: float) -> np.ndarray:
-    """Each channel plus the other one ``leak_db`` down and ``delay_ms`` late: line echo or acoustic coupling
-    (G.168 allows a hybrid's echo 6 dB down; a recorder that taps the line before the echo canceller keeps it)."""
-    delay = int(delay_ms * SR / 1000)
-    late = np.concatenate([np.zeros((delay, 2), np.float32), stereo])[: len(stereo)]
-    return stereo + np.float32(10 ** (leak_db / 20)) * late[:, ::-1]
 
 
 def encode(signal: np.ndarray, condition: str) -> bytes:
@@ -228,7 +220,7 @@ def main() -> None:
         a, b = pair.split(",")
         call = build_call({s: [n for n in names if n.startswith(s)] for s in (a, b)}, seed)
         if args.leak_db is not None:
-            call["stereo"] = leaking(call["stereo"], args.leak_db, args.leak_delay_ms)
+            call["stereo"] = leaking(call["stereo"], args.leak_db, args.leak_delay_ms / 1000, SR)
         for condition, chain in conditions.items():
             for kind in ("mono",) if args.mono else ("mono", "stereo"):
                 data = encode(call[kind], condition) if chain is None else through(call[kind], chain, f"call{seed}")

@@ -130,3 +130,11 @@ def wav_bytes(signal: np.ndarray, sr: int = SR, subtype: str = "PCM_16") -> byte
     buffer = io.BytesIO()
     sf.write(buffer, signal, sr, subtype=subtype, format="WAV")
     return buffer.getvalue()
+
+
+def leaking(stereo: np.ndarray, leak_db: float, delay_s: float = 0.0, sr: int = SR) -> np.ndarray:
+    """Each channel plus the other one ``leak_db`` down and ``delay_s`` late: line echo or acoustic coupling
+    (G.168 allows a hybrid's echo 6 dB down; a recorder that taps the line before the echo canceller keeps it)."""
+    delay = int(delay_s * sr)
+    late = np.concatenate([np.zeros((delay, 2), stereo.dtype), stereo])[: len(stereo)]
+    return stereo + np.asarray(10 ** (leak_db / 20), stereo.dtype) * late[:, ::-1]

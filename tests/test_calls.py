@@ -23,7 +23,20 @@ from ser.inference.report import CALL_COLUMNS
 from serve.app import create_app
 from tests.api_fixtures import build_served_project
 from tests.project_copy import ROOT
-from tests.speech import SENTENCES, SR, VOICES, build_call, busy, dtmf, melody, needs_espeak, pink_noise, say, wav_bytes
+from tests.speech import (
+    SENTENCES,
+    SR,
+    VOICES,
+    build_call,
+    busy,
+    dtmf,
+    leaking,
+    melody,
+    needs_espeak,
+    pink_noise,
+    say,
+    wav_bytes,
+)
 from tests.synthetic import synthetic_ids, synthetic_signal
 
 pytestmark = [pytest.mark.system, needs_espeak]
@@ -108,9 +121,7 @@ def test_a_voice_leaking_into_the_other_channel_louder_than_crosstalk_is_not_a_s
     channel's regions that follow the other channel's energy, quieter, are dropped; without the rule every
     utterance was found twice, once on each channel."""
     call = build_call(stereo=True)
-    delay = int(delay_s * SR)
-    late = np.concatenate([np.zeros((delay, 2), np.float32), call.signal])[: len(call.signal)]
-    leaky = wav_bytes(call.signal + np.float32(10 ** (leak_db / 20)) * late[:, ::-1])
+    leaky = wav_bytes(leaking(call.signal, leak_db, delay_s))
     result = analyze(leaky, predictor, AnalysisConfig())
     assert_one_segment_per_turn(result["timeline"], call)
     assert [item["speaker"] for item in result["timeline"]] == [v for *_, v in call.turns]

@@ -155,18 +155,23 @@ class Segment:
 
 
 def _all_streams(
-    source: str | Path | bytes, n_streams: int, per_channel: bool, config: AnalysisConfig, workers: int
+    source: str | Path | bytes,
+    n_streams: int,
+    mix: np.ndarray | None,
+    config: AnalysisConfig,
+    workers: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities and energies of every stream (streams x chunks); a thread per channel if allowed (onnxruntime
-    releases the GIL)."""
+    """Probabilities and energies of every stream (streams x chunks): the channels, or their mix with the signs
+    ``mix``; a thread per channel if allowed (onnxruntime releases the GIL)."""
     block_s, gate = config.block_s, config.detector_gate
+    per_channel = mix is None
     if workers > 1 and n_streams > 1:
         jobs = (delayed(vad.stream_activity)(source, per_channel, block_s, [index], gate) for index in range(n_streams))
         parts = Parallel(n_jobs=min(workers, n_streams), prefer="threads")(jobs)
         probabilities = [p for part in parts for p in part[0]]
         energies = [e for part in parts for e in part[1]]
     else:
-        probabilities, energies = vad.stream_activity(source, per_channel, block_s, gate=gate)
+        probabilities, energies = vad.stream_activity(source, per_channel, block_s, gate=gate, signs=mix)
     length = min((len(p) for p in probabilities), default=0)
     if length == 0:
         raise AudioError("audio is too short to analyse")
@@ -191,6 +196,7 @@ class Speech:
     by_channel: bool  # one stream per channel (else one stream, the channels mixed)
     identical_channels: bool  # the channels carry one signal, so they were mixed even though by channel was asked
     line_noise_s: tuple[float, ...] = ()  # one stream: where its 32 ms chunks of the line's noise alone start
+    mix: np.ndarray | None = None  # one stream: the sign of each channel in its mix (``vad.mix_polarity``)
 
 
 def segment(
@@ -217,7 +223,11 @@ def segment(
         log.info("the %d channels carry one signal: analysed as one stream (roles by diarisation)", n_channels)
         per_channel = False
     n_streams = n_channels if per_channel else 1
-    probabilities, energy_db = _all_streams(source, n_streams, per_channel, config, workers)
+    mix = None
+    if not per_channel:  # the channels' signs in the mix, measured once for the detector and the segments
+        with vad.open_sound_file(source) as audio:
+            mix = vad.mix_polarity(audio)
+    probabilities, energy_db = _all_streams(source, n_streams, mix, config, workers)
     heard_db = energy_db
     crosstalk = _crosstalk(energy_db, config.crosstalk_db)
     probabilities = np.where(crosstalk, 0.0, probabilities)
@@ -238,7 +248,7 @@ def segment(
                 segments.append(Segment(round(low, 3), round(high, 3), channel))
     ordered = sorted(segments, key=lambda seg: (seg.start_s, seg.channel))
     line_noise = () if per_channel else _line_noise_chunks(energy_db[0])
-    return Speech(ordered, duration, n_channels, per_channel, identical, line_noise)
+    return Speech(ordered, duration, n_channels, per_channel, identical, line_noise, mix)
 
 
 def _leaked(start_s: float, end_s: float, channel: int, energy_db: np.ndarray, config: AnalysisConfig) -> bool:
@@ -246,11 +256,11 @@ def _leaked(start_s: float, end_s: float, channel: int, energy_db: np.ndarray, c
     rather than a voice of its own: its 32 ms chunk energies follow that channel's (correlation at least
     ``leak_correlation`` at some lag within ``leak_lag_s``) while staying ``LEAK_MARGIN_DB`` or more below them.
     Two voices that talk at once do not rise and fall together syllable by syllable."""
-    if config.leak_correlation <= 0:
-        return False
     first, stop = round(start_s / vad.CHUNK_S), round(end_s / vad.CHUNK_S)
-    reach = round(config.leak_lag_s / vad.CHUNK_S)
     mine = energy_db[channel, first:stop]
+    if config.leak_correlation <= 0 or len(mine) < LEAK_MIN_CHUNKS or np.std(mine) == 0:
+        return False
+    reach = round(config.leak_lag_s / vad.CHUNK_S)
     for other in range(len(energy_db)):
         if other == channel:
             continue
@@ -259,9 +269,7 @@ def _leaked(start_s: float, end_s: float, channel: int, energy_db: np.ndarray, c
             if low < 0 or high > energy_db.shape[1]:
                 continue
             theirs = energy_db[other, low:high]
-            if len(mine) < LEAK_MIN_CHUNKS or np.std(mine) == 0 or np.std(theirs) == 0:
-                continue
-            if np.median(theirs - mine) < LEAK_MARGIN_DB:
+            if np.std(theirs) == 0 or np.median(theirs - mine) < LEAK_MARGIN_DB:
                 continue
             if np.corrcoef(mine, theirs)[0, 1] >= config.leak_correlation:
                 return True
@@ -404,7 +412,7 @@ def _analyze(
     bar = tqdm(total=len(segments), desc="segments", unit="segment", disable=not progress)
     with vad.open_sound_file(source) as audio, bar:
         windows = _classification_windows(segments, duration, config.context_s)
-        mix = None if by_channel else vad.mix_polarity(audio)  # the signs the detector's stream was mixed with
+        mix = speech.mix
         line_noise = None
         if mix is not None and config.denoise_voices:
             line_noise = _line_noise_profile(audio, speech.line_noise_s, predictor.feature_config.sample_rate, mix)

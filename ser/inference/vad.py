@@ -517,15 +517,17 @@ def stream_activity(
     block_s: float,
     streams: list[int] | None = None,
     gate: DetectorGate | None = None,
+    signs: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Speech probability and energy (dB) of every 32 ms chunk of each stream (the channels, or their mix), block
     by block; ``streams`` picks some of them (so that threads can take one channel each). The detector
-    hears each stream at ``DETECTOR_LEVEL_DBFS`` and listens as ``gate`` says (by default, to everything)."""
+    hears each stream at ``DETECTOR_LEVEL_DBFS`` and listens as ``gate`` says (by default, to everything); a mix
+    takes the channels with ``signs`` (by default the recording's ``mix_polarity``)."""
     gate = gate or DetectorGate()
     with open_sound_file(source) as audio:
         n_streams = audio.channels if per_channel else 1
         wanted = list(range(n_streams)) if streams is None else streams
-        signs = None if per_channel else mix_polarity(audio)
+        signs = None if per_channel else (mix_polarity(audio) if signs is None else signs)
         levels = stream_levels(audio, per_channel, signs)
         detectors = {index: GatedVoiceActivity(levels[index].floor_db, gate) for index in wanted}
         gains = {index: np.float32(detector_gain(levels[index].active_db)) for index in wanted}
