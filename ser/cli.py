@@ -98,7 +98,7 @@ def _analysis_config(args: argparse.Namespace) -> AnalysisConfig:
     from ser.inference.calls import AnalysisConfig
 
     config = AnalysisConfig.from_params_file(args.params)
-    changes = {"customer_channel": args.customer_channel, "first_speaker": args.first_speaker}
+    changes = {"customer_channel": args.customer_channel, "first_speaker": args.first_speaker, "leg": args.leg}
     return replace(config, **{key: value for key, value in changes.items() if value is not None})
 
 
@@ -166,6 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--out", type=Path, help="batch output folder (default for a batch: analysis/)")
     call.add_argument("--customer-channel", type=int, help="stereo: the customer's channel, 0 = left (params.yaml)")
     call.add_argument("--first-speaker", choices=["agent", "customer"], help="mono: who speaks first (params.yaml)")
+    call.add_argument(
+        "--leg",
+        choices=["agent", "customer"],
+        help="mono: the file holds this side of the call only (one file per leg): no diarisation (params.yaml)",
+    )
     call.add_argument("--mix", action="store_true", help="stereo: mix down and separate the voices by diarisation")
     call.add_argument("--json", action="store_true", help="JSON instead of a table")
     call.add_argument("--params", type=Path, default=Path("params.yaml"), help="file with the analysis: block")

@@ -109,12 +109,15 @@ class CallAnalysis(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
     duration_s: float
     channels: int
-    separation: Literal["channels", "diarisation"]
+    separation: Literal["channels", "diarisation", "leg"] = Field(
+        description="how roles were told apart: stereo channels, diarisation of a mono call's two voices, or one leg"
+    )
     identical_channels: bool = Field(
         description="the channels carry one signal (dual mono, or a stereo codec merged them): analysed as mono"
     )
     customer_channel: int | None
     first_speaker: Role | None
+    leg: Role | None = Field(description="a mono recording of this side of the call only (query parameter leg)")
     model_version: str
     timeline: list[Segment]
     summary: CallSummary

@@ -15,6 +15,8 @@ import pytest
 import soundfile as sf
 
 from ser import cli
+from ser.audio.decoding import AudioError
+from ser.errors import ParamsError
 from ser.inference.batch import analyse_batch
 from ser.inference.calls import AnalysisConfig, analyze, segment
 from ser.inference.diarisation import diarisation_error_rate
@@ -88,6 +90,29 @@ def test_mono_voices_are_told_apart_and_whoever_speaks_first_is_the_agent(predic
     assert diarisation_error_rate(reference, hypothesis) < 0.1
     flipped = analyze(wav_bytes(mono_call.signal), predictor, AnalysisConfig(first_speaker="customer"))
     assert flipped["timeline"][0]["role"] == "customer"
+
+
+def test_one_leg_of_a_call_is_one_role_with_the_emotions_of_the_diarised_call(predictor, mono_call):
+    """A mono file of one side of the call (``leg``) is not diarised: every segment is that role's, the segments and
+    their emotions are those of the same file diarised, and a stereo call read by channel is refused."""
+    data = wav_bytes(mono_call.signal)
+    diarised = analyze(data, predictor, AnalysisConfig())
+    leg = analyze(data, predictor, AnalysisConfig(leg="customer"))
+    assert leg["separation"] == "leg" and leg["leg"] == "customer" and leg["first_speaker"] is None
+    assert {item["role"] for item in leg["timeline"]} == {"customer"} and {i["speaker"] for i in leg["timeline"]} == {0}
+    keys = ("start_s", "end_s", "emotion", "probabilities")
+    assert [{k: i[k] for k in keys} for i in leg["timeline"]] == [{k: i[k] for k in keys} for i in diarised["timeline"]]
+    assert leg["summary"]["talk_time_s"]["agent"] == 0.0 and leg["summary"]["roles"]["agent"] is None
+    assert leg["summary"]["talk_time_s"]["customer"] == pytest.approx(sum(diarised["summary"]["talk_time_s"].values()))
+    agent_only = analyze(data, predictor, AnalysisConfig(leg="agent"))
+    assert agent_only["satisfaction"] is None and agent_only["summary"]["roles"]["customer"] is None
+    stereo = wav_bytes(build_call(stereo=True).signal)
+    with pytest.raises(AudioError, match="leg 'customer' is for a mono recording of one side of a call"):
+        analyze(stereo, predictor, AnalysisConfig(leg="customer"))
+    mixed = analyze(stereo, predictor, AnalysisConfig(leg="customer"), per_channel=False)
+    assert mixed["separation"] == "leg" and {item["role"] for item in mixed["timeline"]} == {"customer"}
+    with pytest.raises(ParamsError, match=r"analysis\.leg must be null"):
+        AnalysisConfig(leg="caller")
 
 
 def test_telephone_mulaw_8k_call_is_segmented_and_diarised_the_same(predictor, mono_call):
@@ -237,6 +262,9 @@ def test_cli_analyses_one_call_with_roles(served, tmp_path, capsys, mono_call):
     assert cli.main([*model, "analyze", str(call_file)]) == 0
     out = capsys.readouterr().out
     assert "customer satisfaction (-1 unsatisfied .. +1 satisfied)" in out and "agent:" in out
+    assert cli.main([*model, "analyze", str(call_file), "--json", "--leg", "agent"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["separation"] == "leg" and {item["role"] for item in result["timeline"]} == {"agent"}
 
 
 def test_cli_analyses_one_call_without_pandas_and_as_with_one_thread(served, tmp_path, mono_call):
@@ -416,7 +444,11 @@ def test_analyze_endpoint_roles_limits_and_errors(served, mono_call):
     assert [item["role"] for item in response.json["timeline"]][:2] == ["agent", "customer"]
     raw = client.post("/analyze?first_speaker=customer", data=data, content_type="audio/wav")
     assert raw.status_code == 200 and raw.json["timeline"][0]["role"] == "customer"
+    leg = client.post("/analyze?leg=customer", data=data, content_type="audio/wav")
+    assert leg.status_code == 200 and {item["role"] for item in leg.json["timeline"]} == {"customer"}
     stereo = wav_bytes(build_call(stereo=True).signal)
+    refused = client.post("/analyze?leg=agent", data=stereo, content_type="audio/wav")
+    assert refused.status_code == 422 and "is for a mono recording" in refused.json["error"]
     split = client.post("/analyze?customer_channel=1", data=stereo, content_type="audio/wav").json
     assert split["separation"] == "channels" and split["timeline"][0]["role"] == "agent"
     too_long = wav_bytes(np.tile(mono_call.signal, 2))  # 70 s > 60 s
@@ -425,7 +457,7 @@ def test_analyze_endpoint_roles_limits_and_errors(served, mono_call):
     assert too_big.status_code == 413 and "limit 3 MB" in too_big.json["error"]
     assert client.post("/analyze", data=b"junk", content_type="audio/wav").status_code == 422
     assert client.post("/analyze", json={"id": "03a01Fa"}).status_code == 415
-    for query in ("channels=left", "customer_channel=x", "customer_channel=9", "first_speaker=boss"):
+    for query in ("channels=left", "customer_channel=x", "customer_channel=9", "first_speaker=boss", "leg=both"):
         assert client.post(f"/analyze?{query}", data=data, content_type="audio/wav").status_code == 400, query
     assert client.post("/analyze?customer_channel=5", data=stereo, content_type="audio/wav").status_code == 422
 

@@ -55,14 +55,15 @@ def browser(tmp_path):
     driver.quit()
 
 
-def submit(browser, site, audio: Path, kind: str, screenshot: Path) -> str:
+def submit(browser, site, audio: Path, kind: str, screenshot: Path, leg: str = "") -> str:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     browser.get(site + "/")
     browser.find_element(By.ID, "file").send_keys(str(audio))
     browser.find_element(By.CSS_SELECTOR, f"input[name=kind][value={kind}]").click()
+    Select(browser.find_element(By.ID, "leg")).select_by_value(leg)
     browser.find_element(By.ID, "submit").click()
     WebDriverWait(browser, 30).until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Done."))
     browser.save_screenshot(str(screenshot))
@@ -110,6 +111,19 @@ def test_upload_a_call_and_see_roles_trend_worst_moment_and_hear_a_segment(brows
     assert browser.find_element(By.ID, "playing").text.startswith("Playing customer, ")
     position = browser.execute_script("return document.getElementById('call-audio').currentTime")
     assert abs(position - call.turns[1][0]) < 0.5
+
+
+@needs_espeak
+def test_one_leg_of_a_call_is_shown_as_that_role_alone(browser, site, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    call = build_call()
+    audio = tmp_path / "customer-leg.wav"
+    audio.write_bytes(wav_bytes(call.signal))
+    assert submit(browser, site, audio, "call", tmp_path / "leg.png", leg="customer").startswith("Customer")
+    segments = browser.find_elements(By.CSS_SELECTOR, "#timeline rect.segment")
+    assert len(segments) == len(call.turns) and {s.get_attribute("data-role") for s in segments} == {"customer"}
+    assert "one side of the call: every voice is the customer's" in browser.find_element(By.ID, "result").text
 
 
 def test_an_error_is_shown_to_the_user(browser, site, tmp_path):

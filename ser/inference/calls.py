@@ -12,7 +12,9 @@
    speakers (``ser.inference.diarisation``; the encoder hears each segment with the line's steady noise gated out,
    its profile taken from the call's quietest chunks: ``denoise_voices``) and whoever speaks first is
    ``first_speaker`` (the agent by default: agents answer the phone with a greeting). A stereo file whose
-   channels carry one signal (dual mono, or a low-bitrate stereo codec that merged them) is treated as mono.
+   channels carry one signal (dual mono, or a low-bitrate stereo codec that merged them) is treated as mono. A mono
+   file that holds one side of the call only (recorders that write each leg to its own file) is not diarised:
+   ``leg`` names its role, and every segment is that role's.
 
 Memory stays bounded however long the call: audio is read in blocks, a few segments are in flight at a time, and
 what is kept per call is one float per 32 ms and the per-segment results.
@@ -76,6 +78,7 @@ class AnalysisConfig:
 
     customer_channel: int = 0
     first_speaker: str = "agent"
+    leg: str | None = None
     vad_threshold: float = 0.7
     vad_release: float = 0.35
     min_confident_s: float = 0.5
@@ -111,6 +114,8 @@ class AnalysisConfig:
             raise ParamsError("analysis.customer_channel must be 0 to 7")
         if self.first_speaker not in ROLES:
             raise ParamsError(f"analysis.first_speaker must be one of {list(ROLES)}")
+        if self.leg is not None and self.leg not in ROLES:
+            raise ParamsError(f"analysis.leg must be null (both voices) or one of {list(ROLES)}")
         if not 0 < self.vad_release <= self.vad_threshold < 1:
             raise ParamsError("analysis needs 0 < vad_release <= vad_threshold < 1")
 
@@ -328,10 +333,12 @@ def _segment_outputs(
     config: FeatureConfig,
     workers: int,
     bar: tqdm,
+    embed: bool,
     line_noise: NoiseProfile | None = None,
 ) -> Iterator[tuple[Segment, np.ndarray, Any]]:
-    """Each usable segment with its feature vector and (mono) voice embedding (``line_noise`` gated out), in order;
-    ``mix``: the signs of a mixed-down call's channels (``vad.mix_polarity``), None for a call read by channel.
+    """Each usable segment with its feature vector and, if ``embed`` (calls to diarise), its voice embedding
+    (``line_noise`` gated out), in order; ``mix``: the signs of a mixed-down call's channels
+    (``vad.mix_polarity``), None for a call read by channel.
 
     Windows are read lazily, and with ``workers`` > 1 a pool of threads works through all of them without waiting
     between batches (the encoders' matrix products and compiled kernels release the GIL: 1.7x on 2 cores, and no
@@ -347,7 +354,7 @@ def _segment_outputs(
             bar.update(1)
             if signal.size >= config.min_samples:
                 usable.append(seg)
-                yield signal, config.sample_rate, config, mix is not None, line_noise
+                yield signal, config.sample_rate, config, embed, line_noise
 
     if workers > 1:
         runner = Parallel(n_jobs=workers, prefer="threads", return_as="generator", pre_dispatch=4 * workers)
@@ -405,8 +412,14 @@ def _analyze(
     else:
         speech = segment(source, per_channel, config, max_seconds, workers)
     segments, duration, n_channels, by_channel = speech.segments, speech.duration, speech.channels, speech.by_channel
+    if by_channel and config.leg is not None:
+        raise AudioError(
+            f"leg '{config.leg}' is for a mono recording of one side of a call; this call has {n_channels} channels,"
+            " one role each (or mix them down to diarise their voices)"
+        )
     if by_channel and config.customer_channel >= n_channels:
         raise AudioError(f"customer_channel {config.customer_channel} does not exist: the call has {n_channels}")
+    diarised = not by_channel and config.leg is None
     results: list[tuple[Segment, dict[str, Any], Any]] = []
     batch = 8 * max(workers, 1)  # segments per model call
     bar = tqdm(total=len(segments), desc="segments", unit="segment", disable=not progress)
@@ -414,10 +427,10 @@ def _analyze(
         windows = _classification_windows(segments, duration, config.context_s)
         mix = speech.mix
         line_noise = None
-        if mix is not None and config.denoise_voices:
+        if diarised and config.denoise_voices:
             line_noise = _line_noise_profile(audio, speech.line_noise_s, predictor.feature_config.sample_rate, mix)
         features = predictor.feature_config
-        outputs = _segment_outputs(audio, segments, windows, mix, features, workers, bar, line_noise)
+        outputs = _segment_outputs(audio, segments, windows, mix, features, workers, bar, diarised, line_noise)
         pending: list[tuple[Segment, np.ndarray, Any]] = []
         for output in outputs:
             pending.append(output)
@@ -428,6 +441,9 @@ def _analyze(
     if by_channel:
         roles = ["customer" if seg.channel == config.customer_channel else "agent" for seg, _, _ in results]
         speakers = [seg.channel for seg, _, _ in results]
+    elif config.leg is not None:  # one side of the call recorded alone: every voice in it is that role's
+        roles = [config.leg] * len(results)
+        speakers = [0] * len(results)
     else:
         durations = np.array([seg.end_s - seg.start_s for seg, _, _ in results])
         embeddings = np.array([e for _, _, e in results]).reshape(len(results), voice_encoder.HIDDEN)
@@ -450,10 +466,11 @@ def _analyze(
     return {
         "duration_s": round(duration, 3),
         "channels": n_channels,
-        "separation": "channels" if by_channel else "diarisation",
+        "separation": "channels" if by_channel else "diarisation" if diarised else "leg",
         "identical_channels": speech.identical_channels,
         "customer_channel": config.customer_channel if by_channel else None,
-        "first_speaker": None if by_channel else config.first_speaker,
+        "first_speaker": config.first_speaker if diarised else None,
+        "leg": config.leg,
         "model_version": predictor.version,
         "timeline": timeline,
         "summary": summary,

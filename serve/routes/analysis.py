@@ -34,7 +34,7 @@ def _save_upload(target: Path) -> None:
 
 
 def _options() -> dict[str, Any]:
-    """Query parameters: channels (split | mix), customer_channel, first_speaker."""
+    """Query parameters: channels (split | mix), customer_channel, first_speaker, leg."""
     channels = request.args.get("channels", "split")
     if channels not in ("split", "mix", "mono"):  # mono: the earlier name of mix
         raise ApiError(400, "channels must be 'split' (stereo: one role per channel) or 'mix' (diarisation)")
@@ -44,8 +44,9 @@ def _options() -> dict[str, Any]:
             changes["customer_channel"] = int(request.args["customer_channel"])
         except ValueError:
             raise ApiError(400, "customer_channel must be a channel number (0 = left)") from None
-    if "first_speaker" in request.args:
-        changes["first_speaker"] = request.args["first_speaker"]
+    for name in ("first_speaker", "leg"):
+        if name in request.args:
+            changes[name] = request.args[name]
     try:
         config = replace(services().settings.analysis, **changes)
     except ParamsError as error:
@@ -79,6 +80,13 @@ def analyze_call():
           required: false
           schema: {type: string, enum: [agent, customer]}
           description: mono, the role of whoever speaks first (default from params.yaml)
+        - name: leg
+          in: query
+          required: false
+          schema: {type: string, enum: [agent, customer]}
+          description: >
+            mono, the file holds this side of the call only (recorders that write each leg to its own file):
+            no diarisation, every segment is this role's; a stereo call analysed by channel is refused (422)
       requestBody:
         required: true
         content:
