@@ -16,7 +16,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ser.errors import DataMissing, SerError
+from ser.errors import DataMissing, ParamsError, SerError
 from ser.inference.call_files import LIST_SUFFIXES
 from ser.lean import keep_pandas_out
 
@@ -103,27 +103,44 @@ def _analysis_config(args: argparse.Namespace) -> AnalysisConfig:
 
 
 def _is_single_call(args: argparse.Namespace) -> bool:
+    if args.legs:
+        return True
     if len(args.calls) != 1 or args.out is not None or args.scheduler:
         return False
     path = Path(args.calls[0])
     return path.is_file() and path.suffix.lower() not in LIST_SUFFIXES
 
 
+def _legs(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The customer's and the agent's files of ``--legs``; ``SerError`` for what does not fit."""
+    if len(args.calls) != 2:
+        raise ParamsError(f"--legs takes two files, the customer's leg then the agent's, not {len(args.calls)}")
+    others = {"--out": args.out, "--scheduler": args.scheduler, "--mix": args.mix, "--leg": args.leg}
+    others["--customer-channel"] = args.customer_channel
+    clashing = [name for name, value in others.items() if value not in (None, False)]
+    if clashing:
+        raise ParamsError(f"--legs analyses one call from its two files: it does not combine with {clashing[0]}")
+    missing = [name for name in args.calls if not Path(name).is_file()]
+    if missing:
+        raise DataMissing(f"no such file: {missing[0]}")
+    return Path(args.calls[0]), Path(args.calls[1])
+
+
+def _analyze_one(args: argparse.Namespace, config: AnalysisConfig) -> dict[str, Any]:
+    from ser.inference.calls import analyze, analyze_legs
+    from ser.inference.predictor import Predictor
+
+    options = {"max_seconds": args.max_seconds, "progress": not args.json, "workers": args.workers}
+    if args.legs:
+        customer, agent = _legs(args)
+        return analyze_legs(customer, agent, Predictor.load(args.model), config, **options)
+    return analyze(Path(args.calls[0]), Predictor.load(args.model), config, per_channel=not args.mix, **options)
+
+
 def _analyze(args: argparse.Namespace) -> int:
     config = _analysis_config(args)
     if _is_single_call(args):
-        from ser.inference.calls import analyze
-        from ser.inference.predictor import Predictor
-
-        result = analyze(
-            Path(args.calls[0]),
-            Predictor.load(args.model),
-            config,
-            per_channel=not args.mix,
-            max_seconds=args.max_seconds,
-            progress=not args.json,
-            workers=args.workers,
-        )
+        result = _analyze_one(args, config)
         if args.json:
             print(json.dumps(result, indent=2))
         else:
@@ -170,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--leg",
         choices=["agent", "customer"],
         help="mono: the file holds this side of the call only (one file per leg): no diarisation (params.yaml)",
+    )
+    call.add_argument(
+        "--legs",
+        action="store_true",
+        help="the two files are one call's two sides, the customer's leg then the agent's: analysed as one call",
     )
     call.add_argument("--mix", action="store_true", help="stereo: mix down and separate the voices by diarisation")
     call.add_argument("--json", action="store_true", help="JSON instead of a table")

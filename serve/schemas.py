@@ -109,8 +109,9 @@ class CallAnalysis(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
     duration_s: float
     channels: int
-    separation: Literal["channels", "diarisation", "leg"] = Field(
-        description="how roles were told apart: stereo channels, diarisation of a mono call's two voices, or one leg"
+    separation: Literal["channels", "diarisation", "leg", "legs"] = Field(
+        description="how roles were told apart: stereo channels, diarisation of a mono call's two voices, one leg "
+        "(a file of one side), or legs (the two sides in two files)"
     )
     identical_channels: bool = Field(
         description="the channels carry one signal (dual mono, or a stereo codec merged them): analysed as mono"

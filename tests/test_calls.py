@@ -115,6 +115,37 @@ def test_one_leg_of_a_call_is_one_role_with_the_emotions_of_the_diarised_call(pr
         AnalysisConfig(leg="caller")
 
 
+def test_a_call_in_two_files_is_analysed_as_its_stereo_recording(predictor, tmp_path):
+    """The customer's and the agent's legs in two files give the timeline of the stereo call they came from (roles,
+    segments, emotions); a shorter leg is padded, not the call cut; a leg at 8 kHz μ-law is joined too."""
+    import librosa
+
+    from ser.inference.calls import analyze_legs
+
+    call = build_call(stereo=True)
+    agent, customer = tmp_path / "agent.wav", tmp_path / "customer.wav"  # voice 0 (channel 0) speaks first
+    agent.write_bytes(wav_bytes(call.signal[:, 0]))
+    customer.write_bytes(wav_bytes(call.signal[:, 1]))
+    stereo = analyze(wav_bytes(call.signal), predictor, AnalysisConfig(customer_channel=1))
+    legs = analyze_legs(customer, agent, predictor, AnalysisConfig(customer_channel=1, leg="agent"))
+    assert legs["separation"] == "legs" and legs["customer_channel"] is None and legs["channels"] == 2
+    keys = ("start_s", "end_s", "role", "emotion", "probabilities")
+    assert [{k: i[k] for k in keys} for i in legs["timeline"]] == [{k: i[k] for k in keys} for i in stereo["timeline"]]
+    assert legs["summary"] == stereo["summary"] and len(legs["timeline"]) == len(call.turns)
+    last_agent_turn = max(end for _, end, voice in call.turns if voice == 0)
+    agent.write_bytes(wav_bytes(call.signal[: int((last_agent_turn + 0.5) * SR), 0]))
+    shorter = analyze_legs(customer, agent, predictor, AnalysisConfig())
+    assert shorter["duration_s"] == legs["duration_s"] and shorter["timeline"] == legs["timeline"]
+    narrow = librosa.resample(call.signal[:, 0], orig_sr=SR, target_sr=8000)
+    agent.write_bytes(wav_bytes(narrow, 8000, "ULAW"))
+    phone = analyze_legs(customer, agent, predictor, AnalysisConfig())
+    assert [i["role"] for i in phone["timeline"]] == ["agent" if v == 0 else "customer" for *_, v in call.turns]
+    assert_one_segment_per_turn(phone["timeline"], call)
+    agent.write_bytes(b"not audio")
+    with pytest.raises(AudioError, match="cannot decode audio"):
+        analyze_legs(customer, agent, predictor, AnalysisConfig())
+
+
 def test_telephone_mulaw_8k_call_is_segmented_and_diarised_the_same(predictor, mono_call):
     import librosa
 
@@ -265,6 +296,11 @@ def test_cli_analyses_one_call_with_roles(served, tmp_path, capsys, mono_call):
     assert cli.main([*model, "analyze", str(call_file), "--json", "--leg", "agent"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["separation"] == "leg" and {item["role"] for item in result["timeline"]} == {"agent"}
+    agent_leg = tmp_path / "agent.wav"
+    agent_leg.write_bytes(wav_bytes(np.zeros(SR, np.float32)))
+    assert cli.main([*model, "analyze", str(call_file), str(agent_leg), "--legs", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["separation"] == "legs" and {item["role"] for item in result["timeline"]} == {"customer"}
 
 
 def test_cli_analyses_one_call_without_pandas_and_as_with_one_thread(served, tmp_path, mono_call):
@@ -299,6 +335,9 @@ def test_cli_analyses_one_call_without_pandas_and_as_with_one_thread(served, tmp
         (["predict", "{silence}"], "error: {silence}: audio is silent"),
         (["analyze", "{folder}/*.mp3"], "error: no file matches {folder}/*.mp3"),
         (["analyze", "{silence}", "--scheduler", "tcp://127.0.0.1:9"], "error: cannot reach the Dask scheduler at"),
+        (["analyze", "{silence}", "--legs"], "error: --legs takes two files, the customer's leg then the agent's"),
+        (["analyze", "{silence}", "{silence}", "--legs", "--mix"], "error: --legs analyses one call from its two"),
+        (["analyze", "{silence}", "missing.wav", "--legs"], "error: no such file: missing.wav"),
     ],
 )
 def test_cli_errors_are_one_line(served, tmp_path, capsys, argv, message):
@@ -449,6 +488,18 @@ def test_analyze_endpoint_roles_limits_and_errors(served, mono_call):
     stereo = wav_bytes(build_call(stereo=True).signal)
     refused = client.post("/analyze?leg=agent", data=stereo, content_type="audio/wav")
     assert refused.status_code == 422 and "is for a mono recording" in refused.json["error"]
+    silence = wav_bytes(np.zeros(SR, np.float32))
+    legs = {"customer": (io.BytesIO(data), "c.wav"), "agent": (io.BytesIO(silence), "a.wav")}
+    joined = client.post("/analyze", data=legs)
+    assert joined.status_code == 200 and joined.json["separation"] == "legs", joined.json
+    assert {item["role"] for item in joined.json["timeline"]} == {"customer"}
+    half = client.post("/analyze", data={"customer": (io.BytesIO(data), "c.wav")})
+    assert half.status_code == 400 and '"customer" and "agent"' in half.json["error"]
+    legs = {"customer": (io.BytesIO(data), "c.wav"), "agent": (io.BytesIO(silence), "a.wav")}
+    assert client.post("/analyze?leg=agent", data=legs).status_code == 400
+    legs = {"customer": (io.BytesIO(data), "c.wav"), "agent": (io.BytesIO(b""), "a.wav")}
+    empty = client.post("/analyze", data=legs)
+    assert empty.status_code == 422 and "empty" in empty.json["error"]
     split = client.post("/analyze?customer_channel=1", data=stereo, content_type="audio/wav").json
     assert split["separation"] == "channels" and split["timeline"][0]["role"] == "agent"
     too_long = wav_bytes(np.tile(mono_call.signal, 2))  # 70 s > 60 s

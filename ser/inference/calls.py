@@ -14,7 +14,8 @@
    ``first_speaker`` (the agent by default: agents answer the phone with a greeting). A stereo file whose
    channels carry one signal (dual mono, or a low-bitrate stereo codec that merged them) is treated as mono. A mono
    file that holds one side of the call only (recorders that write each leg to its own file) is not diarised:
-   ``leg`` names its role, and every segment is that role's.
+   ``leg`` names its role, and every segment is that role's. A call whose two sides are in two files is joined
+   into one stereo recording first (``analyze_legs``).
 
 Memory stays bounded however long the call: audio is read in blocks, a few segments are in flight at a time, and
 what is kept per call is one float per 32 ms and the per-segment results.
@@ -44,6 +45,7 @@ from ser.features.extractor import FeatureConfig
 from ser.inference import vad
 from ser.inference.denoise import NoiseProfile
 from ser.inference.diarisation import assign_speakers
+from ser.inference.legs import joined_legs
 from ser.inference.predictor import Predictor
 from ser.inference.segments import segment_outputs
 from ser.inference.summary import ROLES, call_summary, satisfaction
@@ -393,6 +395,25 @@ def analyze(
     """
     with seekable(source, max_seconds) as readable:
         return _analyze(readable, predictor, config, per_channel, max_seconds, progress, workers)
+
+
+def analyze_legs(
+    customer: str | Path | bytes,
+    agent: str | Path | bytes,
+    predictor: Predictor,
+    config: AnalysisConfig,
+    max_seconds: float = float("inf"),
+    progress: bool = False,
+    workers: int = 1,
+) -> dict[str, Any]:
+    """``analyze`` of a call whose two sides are in two files (``ser.inference.legs``: joined into one stereo
+    recording, read by channel; ``separation`` is ``legs``). ``customer_channel`` and ``leg`` do not apply."""
+    with joined_legs(customer, agent, max_seconds) as call:
+        joined = replace(config, customer_channel=0, leg=None)
+        result = analyze(call, predictor, joined, True, max_seconds, progress, workers)
+    if result["separation"] == "channels":  # not when both files carry one signal (then diarised as mono)
+        result.update(separation="legs", customer_channel=None)
+    return result
 
 
 def _analyze(

@@ -10,13 +10,13 @@ import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from flask import Blueprint, request
 
 from ser.audio.decoding import AudioError, AudioTooLong
 from ser.errors import ParamsError
-from ser.inference.calls import analyze
+from ser.inference.calls import analyze, analyze_legs
 from serve.errors import ApiError
 from serve.routes.predict import upload_stream
 from serve.services import services
@@ -25,12 +25,26 @@ bp = Blueprint("analysis", __name__)
 CHUNK = 1 << 20
 
 
-def _save_upload(target: Path) -> None:
-    """Stream the upload (multipart field ``file`` or a raw audio body) into ``target``, never all in memory."""
+def _save_upload(target: Path, stream: BinaryIO | None = None) -> None:
+    """Stream the upload (``stream``, else the multipart field ``file`` or a raw audio body) into ``target``, never
+    all in memory."""
     with target.open("wb") as sink:
-        shutil.copyfileobj(upload_stream("multipart/form-data or audio/*"), sink, CHUNK)
+        shutil.copyfileobj(stream or upload_stream("multipart/form-data or audio/*"), sink, CHUNK)
     if target.stat().st_size == 0:
-        raise ApiError(422, "uploaded audio is empty")
+        raise ApiError(422, f"uploaded audio is empty{'' if stream is None else ': ' + target.name}")
+
+
+def _legs() -> tuple[BinaryIO, BinaryIO] | None:
+    """The multipart fields ``customer`` and ``agent`` (one call's two sides in two files), None without them."""
+    if request.mimetype != "multipart/form-data" or not {"customer", "agent"} & set(request.files):
+        return None
+    if not {"customer", "agent"} <= set(request.files):
+        raise ApiError(400, 'a call in two files needs both fields, "customer" and "agent"')
+    clashing = [name for name in ("channels", "customer_channel", "leg") if name in request.args]
+    if clashing or "file" in request.files:
+        name = clashing[0] if clashing else "the field file"
+        raise ApiError(400, f"a call in two files (customer, agent) does not combine with {name}")
+    return request.files["customer"].stream, request.files["agent"].stream
 
 
 def _options() -> dict[str, Any]:
@@ -63,7 +77,9 @@ def analyze_call():
       description: >
         Stereo calls are analysed channel by channel (customer_channel is the customer's, the other the agent's);
         mono calls, or stereo with channels=mix, are separated into two voices by diarisation, and first_speaker
-        says whose voice speaks first. Satisfaction is a configurable heuristic over the customer's emotions.
+        says whose voice speaks first. A call whose two sides are in two files is sent as the multipart fields
+        customer and agent (instead of file): joined side by side and analysed by channel (separation legs).
+        Satisfaction is a configurable heuristic over the customer's emotions.
       parameters:
         - name: channels
           in: query
@@ -93,9 +109,11 @@ def analyze_call():
           multipart/form-data:
             schema:
               type: object
-              required: [file]
+              description: either file, or customer and agent
               properties:
                 file: {type: string, format: binary}
+                customer: {type: string, format: binary, description: "the customer's leg (with agent, not file)"}
+                agent: {type: string, format: binary, description: "the agent's leg (with customer, not file)"}
           audio/wav:
             schema: {type: string, format: binary}
       responses:
@@ -113,11 +131,19 @@ def analyze_call():
     settings = services().settings
     request.max_content_length = settings.max_call_bytes
     options = _options()
+    legs = _legs()
     predictor = services().predictor()
     with tempfile.TemporaryDirectory(prefix="ser-call-") as folder:
         path = Path(folder) / "call"
-        _save_upload(path)
+        if legs is not None:
+            customer, agent = Path(folder) / "customer", Path(folder) / "agent"
+            _save_upload(customer, legs[0])
+            _save_upload(agent, legs[1])
+        else:
+            _save_upload(path)
         try:
+            if legs is not None:
+                return analyze_legs(customer, agent, predictor, options["config"], settings.max_call_seconds)
             return analyze(path, predictor, options["config"], options["per_channel"], settings.max_call_seconds)
         except AudioTooLong as error:
             raise ApiError(413, str(error)) from None
