@@ -6,7 +6,10 @@ EmoDB test-speaker recordings with hold music and tones between some of them, ov
 in its own process with ``--workers`` threads (worker processes before session 24); a sampler reads the RSS of that
 process and of any children every 0.2 s (psutil).
 
-Needs a trained project (`dvc repro`). Usage: python benchmarks/long_call.py [--hours 2] [--workers 2]
+`--legs` writes the call's two channels to two mono files (the customer's leg, channel 0, and the agent's) and
+analyses them as one call (`ser analyze CUSTOMER AGENT --legs`), which first joins them into a temporary stereo file.
+
+Needs a trained project (`dvc repro`). Usage: python benchmarks/long_call.py [--hours 2] [--workers 2] [--legs]
 """
 
 from __future__ import annotations
@@ -63,12 +66,26 @@ def write_call(path: Path, hours: float, rate: int, subtype: str, seed: int = 0)
     return written / rate
 
 
+def split_legs(path: Path, rate: int, subtype: str) -> list[Path]:
+    """The stereo call's channels as two mono files beside it (customer = channel 0, agent = channel 1)."""
+    legs = [path.with_name("customer.wav"), path.with_name("agent.wav")]
+    with sf.SoundFile(path) as source:
+        sinks = [sf.SoundFile(leg, "w", samplerate=rate, channels=1, subtype=subtype, format="WAV") for leg in legs]
+        for block in source.blocks(blocksize=60 * rate, dtype="float32", always_2d=True):
+            for channel, sink in enumerate(sinks):
+                sink.write(block[:, channel])
+        for sink in sinks:
+            sink.close()
+    return legs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hours", type=float, default=2.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rate", type=int, default=8000)
     parser.add_argument("--subtype", default="ULAW")
+    parser.add_argument("--legs", action="store_true", help="the two sides in two mono files (--legs)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "call.wav"
@@ -76,7 +93,12 @@ def main() -> None:
         print(
             f"call: {duration / 3600:.2f} h stereo {args.rate} Hz {args.subtype}, {path.stat().st_size / 2**20:.0f} MB"
         )
-        command = [sys.executable, "-m", "ser.cli", "--model", str(ROOT / "models/model"), "analyze", str(path),
+        inputs = [str(path)]
+        if args.legs:
+            inputs = [str(leg) for leg in split_legs(path, args.rate, args.subtype)] + ["--legs"]
+            path.unlink()
+            print("as two mono files, one per leg (--legs)")
+        command = [sys.executable, "-m", "ser.cli", "--model", str(ROOT / "models/model"), "analyze", *inputs,
                    "--json", "--workers", str(args.workers)]  # fmt: skip
         started = time.perf_counter()
         with open(Path(folder) / "out.json", "w") as out:
