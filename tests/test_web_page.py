@@ -55,7 +55,7 @@ def browser(tmp_path):
     driver.quit()
 
 
-def submit(browser, site, audio: Path, kind: str, screenshot: Path, leg: str = "") -> str:
+def submit(browser, site, audio: Path, kind: str, screenshot: Path, leg: str = "", agent: Path | None = None) -> str:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -64,6 +64,8 @@ def submit(browser, site, audio: Path, kind: str, screenshot: Path, leg: str = "
     browser.find_element(By.ID, "file").send_keys(str(audio))
     browser.find_element(By.CSS_SELECTOR, f"input[name=kind][value={kind}]").click()
     Select(browser.find_element(By.ID, "leg")).select_by_value(leg)
+    if agent is not None:
+        browser.find_element(By.ID, "agent-file").send_keys(str(agent))
     browser.find_element(By.ID, "submit").click()
     WebDriverWait(browser, 30).until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Done."))
     browser.save_screenshot(str(screenshot))
@@ -124,6 +126,36 @@ def test_one_leg_of_a_call_is_shown_as_that_role_alone(browser, site, tmp_path):
     segments = browser.find_elements(By.CSS_SELECTOR, "#timeline rect.segment")
     assert len(segments) == len(call.turns) and {s.get_attribute("data-role") for s in segments} == {"customer"}
     assert "one side of the call: every voice is the customer's" in browser.find_element(By.ID, "result").text
+
+
+@needs_espeak
+def test_a_call_in_two_files_is_shown_by_role_and_each_segment_plays_from_its_own_leg(browser, site, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    call = build_call(stereo=True)  # voice 0 (the agent here) speaks first, on channel 0
+    customer, agent = tmp_path / "customer.wav", tmp_path / "agent.wav"
+    customer.write_bytes(wav_bytes(call.signal[:, 1]))
+    agent.write_bytes(wav_bytes(call.signal[:, 0]))
+    submit(browser, site, customer, "call", tmp_path / "legs.png", agent=agent)
+    segments = browser.find_elements(By.CSS_SELECTOR, "#timeline rect.segment")
+    assert [s.get_attribute("data-role") for s in segments] == [
+        "agent" if voice == 0 else "customer" for *_, voice in call.turns
+    ]
+    assert "roles by file (the customer's and the agent's legs)" in browser.find_element(By.ID, "result").text
+    sources = []
+    for index in (0, 1):  # the agent's segment from the agent's file, then the customer's from the customer's
+        segments[index].click()
+        WebDriverWait(browser, 10).until(
+            lambda driver, i=index: (
+                abs(
+                    driver.execute_script("return document.getElementById('call-audio').currentTime") - call.turns[i][0]
+                )
+                < 0.5
+            )
+        )
+        sources.append(browser.execute_script("return document.getElementById('call-audio').src"))
+    assert sources[0] != sources[1] and browser.find_element(By.ID, "playing").text.startswith("Playing customer, ")
 
 
 def test_an_error_is_shown_to_the_user(browser, site, tmp_path):
