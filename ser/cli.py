@@ -16,12 +16,16 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ser.errors import DataMissing, ParamsError, SerError
-from ser.inference.call_files import LIST_SUFFIXES
+from ser.errors import DataMissing, SerError
+from ser.inference.call_files import LEG_LIST_SUFFIXES, LIST_SUFFIXES
 from ser.lean import keep_pandas_out
 
 if TYPE_CHECKING:
     from ser.inference.calls import AnalysisConfig
+
+
+class UsageError(SerError, ValueError):
+    """Command-line options that do not fit together."""
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -103,23 +107,32 @@ def _analysis_config(args: argparse.Namespace) -> AnalysisConfig:
 
 
 def _is_single_call(args: argparse.Namespace) -> bool:
-    if args.legs:
-        return True
-    if len(args.calls) != 1 or args.out is not None or args.scheduler:
+    if args.out is not None or args.scheduler:
+        return False
+    if args.legs:  # two audio files: one call; list files of pairs: a batch
+        return not any(Path(name).suffix.lower() in LEG_LIST_SUFFIXES for name in args.calls)
+    if len(args.calls) != 1:
         return False
     path = Path(args.calls[0])
     return path.is_file() and path.suffix.lower() not in LIST_SUFFIXES
 
 
+def _check_legs_options(args: argparse.Namespace) -> None:
+    """``--legs``: the files are the roles, so the options that say which channel or voice is whose do not apply."""
+    others = {"--mix": args.mix, "--leg": args.leg, "--customer-channel": args.customer_channel}
+    clashing = [name for name, value in others.items() if value not in (None, False)]
+    if clashing:
+        raise UsageError(f"--legs analyses calls from their two files: it does not combine with {clashing[0]}")
+
+
 def _legs(args: argparse.Namespace) -> tuple[Path, Path]:
     """The customer's and the agent's files of ``--legs``; ``SerError`` for what does not fit."""
     if len(args.calls) != 2:
-        raise ParamsError(f"--legs takes two files, the customer's leg then the agent's, not {len(args.calls)}")
-    others = {"--out": args.out, "--scheduler": args.scheduler, "--mix": args.mix, "--leg": args.leg}
-    others["--customer-channel"] = args.customer_channel
-    clashing = [name for name, value in others.items() if value not in (None, False)]
-    if clashing:
-        raise ParamsError(f"--legs analyses one call from its two files: it does not combine with {clashing[0]}")
+        raise UsageError(
+            f"--legs takes two files, the customer's leg then the agent's (or lists of such pairs), not "
+            f"{len(args.calls)}"
+        )
+    _check_legs_options(args)
     missing = [name for name in args.calls if not Path(name).is_file()]
     if missing:
         raise DataMissing(f"no such file: {missing[0]}")
@@ -148,9 +161,19 @@ def _analyze(args: argparse.Namespace) -> int:
         return 0
     from ser.inference.batch import analyse_batch
 
+    if args.legs:
+        _check_legs_options(args)
     out = args.out or Path("analysis")
     report = analyse_batch(
-        args.calls, out, args.model, config, not args.mix, args.workers, args.scheduler, progress=not args.json
+        args.calls,
+        out,
+        args.model,
+        config,
+        not args.mix,
+        args.workers,
+        args.scheduler,
+        progress=not args.json,
+        legs=args.legs,
     )
     if args.json:
         print(json.dumps(asdict(report), indent=2))
@@ -191,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument(
         "--legs",
         action="store_true",
-        help="the two files are one call's two sides, the customer's leg then the agent's: analysed as one call",
+        help="the two files are one call's two sides, the customer's leg then the agent's: analysed as one call; "
+        "a batch: list files (.csv, .tsv, .txt) of one call per line, 'customer.wav,agent.wav'",
     )
     call.add_argument("--mix", action="store_true", help="stereo: mix down and separate the voices by diarisation")
     call.add_argument("--json", action="store_true", help="JSON instead of a table")

@@ -2,11 +2,12 @@
 there is said."""
 
 import logging
+from pathlib import Path
 
 import pytest
 
 from ser.errors import DataMissing
-from ser.inference.call_files import expand_inputs
+from ser.inference.call_files import CallListError, expand_inputs, expand_leg_pairs
 
 pytestmark = pytest.mark.unit
 
@@ -32,3 +33,23 @@ def test_a_list_file_is_read_relative_to_itself_and_a_missing_name_is_an_error(t
     assert expand_inputs([str(listing)]) == [(tmp_path / "calls" / "x.mp3").resolve()]
     with pytest.raises(DataMissing, match="no such file or folder"):
         expand_inputs([str(tmp_path / "nothing.wav")])
+
+
+def test_a_list_of_calls_in_two_files_names_each_call_by_its_customer_and_agent_legs(tmp_path):
+    listing = tmp_path / "legs" / "pairs.csv"
+    listing.parent.mkdir()
+    listing.write_text("customer,agent\n# monday\nin/1.wav, out/1.wav\n\nin/2.wav\tout/2.wav\nin/1.wav,out/1.wav\n")
+    folder = listing.parent
+    assert expand_leg_pairs([str(listing)]) == [
+        ((folder / "in/1.wav").resolve(), (folder / "out/1.wav").resolve()),
+        ((folder / "in/2.wav").resolve(), (folder / "out/2.wav").resolve()),
+    ]
+    assert expand_leg_pairs(["c.wav", "a.wav"]) == [(Path("c.wav").resolve(), Path("a.wav").resolve())]
+    listing.write_text("in/1.wav,out/1.wav\nin/3.wav\n")
+    with pytest.raises(CallListError, match=r"pairs\.csv, line 2: expected the customer.s file, then the agent.s"):
+        expand_leg_pairs([str(listing)])
+    with pytest.raises(DataMissing, match="no such list of call legs"):
+        expand_leg_pairs([str(tmp_path / "none.csv")])
+    (tmp_path / "call.wav").write_bytes(b"")
+    with pytest.raises(CallListError, match="a batch of calls in two files is a list of them"):
+        expand_leg_pairs([str(tmp_path / "call.wav")])

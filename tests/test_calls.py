@@ -336,7 +336,7 @@ def test_cli_analyses_one_call_without_pandas_and_as_with_one_thread(served, tmp
         (["analyze", "{folder}/*.mp3"], "error: no file matches {folder}/*.mp3"),
         (["analyze", "{silence}", "--scheduler", "tcp://127.0.0.1:9"], "error: cannot reach the Dask scheduler at"),
         (["analyze", "{silence}", "--legs"], "error: --legs takes two files, the customer's leg then the agent's"),
-        (["analyze", "{silence}", "{silence}", "--legs", "--mix"], "error: --legs analyses one call from its two"),
+        (["analyze", "{silence}", "{silence}", "--legs", "--mix"], "error: --legs analyses calls from their two files"),
         (["analyze", "{silence}", "missing.wav", "--legs"], "error: no such file: missing.wav"),
     ],
 )
@@ -437,6 +437,31 @@ def test_batch_of_calls_into_tables_and_an_offline_report(served, tmp_path, caps
     assert "http://" not in page and "https://" not in page and "<script" not in page
     assert cli.main(argv) == 0
     assert "0 calls analysed, 2 already done, 1 failed" in capsys.readouterr().out
+
+
+def test_a_batch_of_calls_in_two_files_reports_each_by_its_legs_and_resumes(served, tmp_path, capsys):
+    import pandas as pd
+
+    call = build_call(stereo=True)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "in/1.wav").write_bytes(wav_bytes(call.signal[:, 1]))
+    (tmp_path / "out/1.wav").write_bytes(wav_bytes(call.signal[:, 0]))
+    listing = tmp_path / "pairs.csv"
+    listing.write_text("customer,agent\nin/1.wav,out/1.wav\nin/2.wav,out/1.wav\n")
+    results = tmp_path / "results"
+    argv = ["--model", str(served.model_dir), "analyze", str(listing), "--legs", "--out", str(results)]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "1 calls analysed, 0 already done, 1 failed" in printed and "in/2.wav + " in printed
+    calls = pd.read_csv(results / "calls.csv")
+    assert list(calls["separation"]) == ["legs"] and calls["agent_file"][0] == str(tmp_path / "out/1.wav")
+    segments = pd.read_csv(results / "segments.csv")
+    assert list(segments["role"]) == ["agent" if voice == 0 else "customer" for *_, voice in call.turns]
+    assert cli.main(argv) == 0
+    assert "0 calls analysed, 1 already done, 1 failed" in capsys.readouterr().out
+    assert cli.main([*argv, "--mix"]) == 1
+    assert "does not combine with --mix" in capsys.readouterr().err
 
 
 def test_a_killed_batch_loses_nothing_and_a_rerun_finishes_the_rest(served, tmp_path):

@@ -26,8 +26,8 @@ from typing import Any
 from tqdm import tqdm
 
 from ser.errors import DataMissing, SerError
-from ser.inference.call_files import expand_inputs
-from ser.inference.calls import AnalysisConfig, analyze
+from ser.inference.call_files import expand_inputs, expand_leg_pairs
+from ser.inference.calls import AnalysisConfig, analyze, analyze_legs
 from ser.inference.predictor import Predictor
 
 log = logging.getLogger(__name__)
@@ -90,19 +90,47 @@ def _predictor(model_dir: str) -> Predictor:
     return _predictors[model_dir]
 
 
+Call = tuple[Path, ...]  # one file, or a call in two files (the customer's leg, the agent's)
+
+
+def call_name(call: Call | tuple[str, ...]) -> str:
+    """How a call is named in reports: its file, or its two files joined by " + "."""
+    return " + ".join(str(path) for path in call)
+
+
+def call_hash(call: Call) -> str:
+    """The content hash of a call: its file's sha256, or one made from its two legs' (in order)."""
+    if len(call) == 1:
+        return content_hash(call[0])
+    return hashlib.sha256(("legs " + " ".join(content_hash(path) for path in call)).encode()).hexdigest()
+
+
 def analyse_one(
-    path: str, digest: str, store: str, model_dir: str, config: AnalysisConfig, per_channel: bool, key: str
+    paths: tuple[str, ...],
+    digest: str,
+    store: str,
+    model_dir: str,
+    config: AnalysisConfig,
+    per_channel: bool,
+    key: str,
 ) -> tuple[str, str | None]:
-    """Analyse one call into ``store``; returns (path, None) or (path, the error). Runs in a worker."""
+    """Analyse one call (one file, or two: ``analyze_legs``) into ``store``; returns (its name, None) or (its name,
+    the error). Runs in a worker."""
+    name = call_name(paths)
     try:
-        result = analyze(Path(path), _predictor(model_dir), config, per_channel=per_channel)
+        if len(paths) == 2:
+            result = analyze_legs(Path(paths[0]), Path(paths[1]), _predictor(model_dir), config)
+        else:
+            result = analyze(Path(paths[0]), _predictor(model_dir), config, per_channel=per_channel)
     except SerError as error:
-        return path, str(error)
+        return name, str(error)
     except (OSError, MemoryError) as error:
-        return path, f"{type(error).__name__}: {error}"
-    record = {"file": path, "sha256": digest, "settings": key, "analysis": result}
+        return name, f"{type(error).__name__}: {error}"
+    record = {"file": paths[0], "sha256": digest, "settings": key, "analysis": result}
+    if len(paths) == 2:
+        record["agent_file"] = paths[1]
     _write_atomically(Path(store) / f"{digest}.json", json.dumps(record) + "\n")
-    return path, None
+    return name, None
 
 
 def _stored(store: Path, digest: str, key: str) -> dict[str, Any] | None:
@@ -150,30 +178,33 @@ def analyse_batch(
     workers: int = 1,
     scheduler: str | None = None,
     progress: bool = True,
+    legs: bool = False,
 ) -> BatchReport:
-    """Analyse every call of ``inputs`` not analysed yet into ``out_dir``; write the tables and the report."""
-    files = expand_inputs(inputs)
-    if not files:
+    """Analyse every call of ``inputs`` not analysed yet into ``out_dir``; write the tables and the report.
+    ``legs``: ``inputs`` are lists of calls in two files (``call_files.expand_leg_pairs``)."""
+    calls: list[Call] = expand_leg_pairs(inputs) if legs else [(path,) for path in expand_inputs(inputs)]
+    if not calls:
         raise DataMissing("no audio files to analyse")
     client = _dask_client(scheduler) if scheduler else None
     model_version = Predictor.load(model_dir).version
     key = settings_key(model_version, config, per_channel)
     store = out_dir / "calls"
     report = BatchReport()
-    digests: dict[Path, str] = {}
+    digests: dict[Call, str] = {}
     records: dict[str, dict[str, Any]] = {}  # by content hash: reused now, or analysed below
     jobs = []
-    for path in tqdm(files, desc="hashing", unit="file", disable=not progress):
+    for call in tqdm(calls, desc="hashing", unit="call", disable=not progress):
         try:
-            digests[path] = content_hash(path)
+            digests[call] = call_hash(call)
         except OSError as error:
-            report.failed.append((str(path), f"{type(error).__name__}: {error}"))
+            report.failed.append((call_name(call), f"{type(error).__name__}: {error}"))
             continue
-        if (record := _stored(store, digests[path], key)) is not None:
-            records[digests[path]] = record
+        if (record := _stored(store, digests[call], key)) is not None:
+            records[digests[call]] = record
             report.reused += 1
         else:
-            jobs.append((str(path), digests[path], str(store), str(model_dir.resolve()), config, per_channel, key))
+            paths = tuple(str(path) for path in call)
+            jobs.append((paths, digests[call], str(store), str(model_dir.resolve()), config, per_channel, key))
     runner = _run_dask(jobs, client) if client else _run_local(jobs, workers)
     for path, error in tqdm(runner, total=len(jobs), desc="calls", unit="call", disable=not progress):
         if error is None:
@@ -186,7 +217,7 @@ def analyse_batch(
             records[digest] = record
     from ser.inference.report import write_report, write_tables
 
-    rows = [records[digests[path]] for path in files if digests.get(path) in records]  # in the batch's order
+    rows = [records[digests[call]] for call in calls if digests.get(call) in records]  # in the batch's order
     report.tables = write_tables(rows, report.failed, out_dir)
     report.tables["report"] = str(write_report(rows, report.failed, out_dir / "report.html"))
     return report

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from ser.errors import DataMissing
+from ser.errors import DataMissing, SerError
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +20,13 @@ AUDIO_SUFFIXES = {
     ".webm", ".mka", ".wma", ".gsm", ".au", ".aif", ".aiff", ".aifc", ".caf",
 }  # fmt: skip
 LIST_SUFFIXES = {".txt", ".lst", ".list"}
+
+
+class CallListError(SerError, ValueError):
+    """A list of calls that cannot be read as one."""
+
+
+LEG_LIST_SUFFIXES = LIST_SUFFIXES | {".csv", ".tsv"}  # a call in two files per line: customer, agent
 
 
 def expand_inputs(items: Iterable[str]) -> list[Path]:
@@ -54,3 +61,30 @@ def _report_skipped(folder: Path, skipped: list[Path]) -> None:
         listed = ", ".join(f"{count} {suffix}" for suffix, count in kinds.most_common())
         files = "file" if len(skipped) == 1 else "files"
         log.warning("%s: %d %s skipped, not audio by their suffix (%s)", folder, len(skipped), files, listed)
+
+
+def expand_leg_pairs(items: Iterable[str]) -> list[tuple[Path, Path]]:
+    """Calls in two files, named by list files of one call per line: the customer's file, then the agent's,
+    separated by a tab or a comma, relative to the list (blank lines, ``#`` comments and a ``customer,agent`` header
+    are skipped), de-duplicated in order; or, instead of lists, the two files of one call. ``DataMissing`` for a
+    missing list, ``CallListError`` for a line that does not name two files."""
+    items = list(items)
+    if len(items) == 2 and not any(Path(item).suffix.lower() in LEG_LIST_SUFFIXES for item in items):
+        return [(Path(items[0]).resolve(), Path(items[1]).resolve())]
+    pairs: list[tuple[Path, Path]] = []
+    for item in items:
+        listing = Path(item)
+        if not listing.is_file():
+            raise DataMissing(f"no such list of call legs: {item}")
+        if listing.suffix.lower() not in LEG_LIST_SUFFIXES:
+            kinds = ", ".join(sorted(LEG_LIST_SUFFIXES))
+            raise CallListError(f"{item}: a batch of calls in two files is a list of them ({kinds})")
+        for number, line in enumerate(listing.read_text().splitlines(), start=1):
+            text = line.strip()
+            fields = [field.strip() for field in text.split("\t" if "\t" in text else ",")]
+            if not text or text.startswith("#") or [field.lower() for field in fields] == ["customer", "agent"]:
+                continue
+            if len(fields) != 2 or not all(fields):
+                raise CallListError(f"{item}, line {number}: expected the customer's file, then the agent's: {text!r}")
+            pairs.append(((listing.parent / fields[0]).resolve(), (listing.parent / fields[1]).resolve()))
+    return list(dict.fromkeys(pairs))

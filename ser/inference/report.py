@@ -29,7 +29,7 @@ COLOURS = {
 
 
 CALL_COLUMNS = [
-    "file", "sha256", "duration_s", "channels", "separation", "satisfaction", "satisfaction_first_third",
+    "file", "agent_file", "sha256", "duration_s", "channels", "separation", "satisfaction", "satisfaction_first_third",
     "satisfaction_last_third", "trend", "confidence", "customer_talk_s", "agent_talk_s", "customer_dominant_emotion",
     "agent_dominant_emotion", "agent_satisfaction", "worst_moment_s", "worst_emotion", "segments", "model_version",
 ]  # fmt: skip
@@ -41,6 +41,7 @@ def _call_row(record: dict[str, Any]) -> dict[str, Any]:
     worst = summary["strongest_negative"] or {}
     return {
         "file": record["file"],
+        "agent_file": record.get("agent_file"),  # a call in two files: "file" is the customer's leg
         "sha256": record["sha256"],
         "duration_s": analysis["duration_s"],
         "channels": analysis["channels"],
