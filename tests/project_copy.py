@@ -98,6 +98,6 @@ SERVING_PLUMBING = {
     "model": {"family": "logreg"},
     "channels": SMALL_CHANNELS,
     "features": PLUMBING_FEATURES,
-    "diarisation": {"condition": "line"},
+    "diarisation": {"conditions": ["line"]},
     "resources": PLUMBING_RESOURCES,
 }

@@ -41,7 +41,7 @@ def project(tmp_path_factory, synthetic_zip):
         model={"family": "auto"},
         channels=SMALL_CHANNELS,
         features=PLUMBING_FEATURES,
-        diarisation={"condition": "line"},
+        diarisation={"conditions": ["line"]},
         resources=PLUMBING_RESOURCES,
     )
     env = venv_env(SER_EMODB_SOURCE=str(synthetic_zip))
