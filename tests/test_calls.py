@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from ser import cli
-from ser.audio.decoding import AudioError
+from ser.audio.decoding import AudioError, AudioTooLong
 from ser.errors import ParamsError
 from ser.inference.batch import analyse_batch
 from ser.inference.calls import AnalysisConfig, analyze, segment
@@ -142,8 +142,13 @@ def test_a_call_in_two_files_is_analysed_as_its_stereo_recording(predictor, tmp_
     assert [i["role"] for i in phone["timeline"]] == ["agent" if v == 0 else "customer" for *_, v in call.turns]
     assert_one_segment_per_turn(phone["timeline"], call)
     agent.write_bytes(b"not audio")
-    with pytest.raises(AudioError, match="cannot decode audio"):
+    with pytest.raises(AudioError, match="the agent's leg: cannot decode audio"):
         analyze_legs(customer, agent, predictor, AnalysisConfig())
+    agent.write_bytes(wav_bytes(np.zeros(0, np.float32)))
+    with pytest.raises(AudioError, match="the agent's leg holds no audio"):
+        analyze_legs(customer, agent, predictor, AnalysisConfig())
+    with pytest.raises(AudioTooLong, match="the customer's leg: audio lasts"):
+        analyze_legs(customer, agent, predictor, AnalysisConfig(), max_seconds=5)
 
 
 def test_telephone_mulaw_8k_call_is_segmented_and_diarised_the_same(predictor, mono_call):

@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from ser.audio.decoding import seekable
+from ser.audio.decoding import AudioError, seekable
 from ser.audio.mixing import mix_down
 from ser.inference import vad
 
@@ -63,15 +63,28 @@ def _side_by_side(first: Iterator[np.ndarray], second: Iterator[np.ndarray], siz
         yield block
 
 
+def _opened(leg: str | Path | bytes, role: str, max_seconds: float, stack: ExitStack) -> sf.SoundFile:
+    """The leg opened for reading (decoded to a temporary file first when libsndfile cannot seek in it)."""
+    try:
+        audio = vad.open_sound_file(stack.enter_context(seekable(leg, max_seconds)))
+    except AudioError as error:
+        raise type(error)(f"the {role}'s leg: {error}") from None
+    if audio.frames == 0:
+        audio.close()
+        raise AudioError(f"the {role}'s leg holds no audio")
+    return audio
+
+
 @contextmanager
 def joined_legs(
     customer: str | Path | bytes, agent: str | Path | bytes, max_seconds: float = float("inf")
 ) -> Iterator[Path]:
     """A temporary stereo recording of the two legs (customer on channel 0, agent on channel 1), removed on exit;
-    ``AudioError`` for a leg that cannot be decoded, ``AudioTooLong`` for one longer than ``max_seconds``."""
+    ``AudioError`` naming the leg for one that cannot be decoded or holds no audio, ``AudioTooLong`` for one longer
+    than ``max_seconds``."""
     with ExitStack() as stack:
-        sources = [stack.enter_context(seekable(leg, max_seconds)) for leg in (customer, agent)]
-        files = [stack.enter_context(vad.open_sound_file(source)) for source in sources]
+        legs = ((customer, "customer"), (agent, "agent"))
+        files = [stack.enter_context(_opened(leg, role, max_seconds, stack)) for leg, role in legs]
         rate = max(audio.samplerate for audio in files)
         path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ser-legs-"))) / "call.wav"
         with sf.SoundFile(path, "w", rate, 2, subtype="FLOAT", format="RF64") as joined:
