@@ -5,8 +5,9 @@ clustering two speakers' raw embeddings splits some pairs by emotion instead (BE
 Within-class covariance normalisation (WCCN, the classic speaker-verification back end) whitens the embeddings
 against how one speaker's voice varies (across emotions and telephone channels), so that what is left is mostly who
 speaks. The transform is fitted on the training speakers' recordings, clean and through the given channel
-conditions, and shipped inside the model artifact (``voice_space.npy``). This module fits it (pipeline side); calls
-are projected into it by ``ser.inference.diarisation``.
+conditions (each condition's embeddings computed by a stage of its own, so that changing one condition recomputes
+only its own), and shipped inside the model artifact (``voice_space.npy``). This module fits it (pipeline side);
+calls are projected into it by ``ser.inference.diarisation``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from joblib import Parallel, delayed
 from tqdm import tqdm
 
 from ser.data import emodb
+from ser.errors import DataMissing
 from ser.features import voice_encoder
 from ser.features.dataset import heard_through
 
@@ -56,11 +58,12 @@ def within_speaker_whitening(vectors: np.ndarray, speakers: Sequence[str], regul
     return (vectors_ @ np.diag(values**-0.5) @ vectors_.T).astype(np.float32)
 
 
-def fit(
-    paths: Sequence[Path], conditions: Sequence[Condition | None], regularisation: float, workers: int
-) -> np.ndarray:
-    """The whitening transform (256 x 256) of the training recordings ``paths`` under ``conditions``."""
-    speakers = [emodb.parse_id(path.stem).speaker for _ in conditions for path in paths]
-    transform = within_speaker_whitening(embeddings(paths, conditions, workers), speakers, regularisation)
+def fit(paths: Sequence[Path], embedded: Sequence[np.ndarray], regularisation: float) -> np.ndarray:
+    """The whitening transform (256 x 256) of the training recordings ``paths`` from their embeddings, one array
+    (one row per recording, in the order of ``paths``) per channel condition, the clean one included."""
+    if any(len(vectors) != len(paths) for vectors in embedded):
+        raise DataMissing("voice embeddings do not match the training recordings: rerun their stages")
+    speakers = [emodb.parse_id(path.stem).speaker for _ in embedded for path in paths]
+    transform = within_speaker_whitening(np.vstack(embedded), speakers, regularisation)
     log.info("voice space from %d speakers, %d embeddings", len(set(speakers)), len(speakers))
     return transform

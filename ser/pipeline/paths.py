@@ -10,6 +10,7 @@ TEST_MANIFEST = SPLIT_DIR / "test.csv"
 FEATURES_FILE = Path("data/features/features.parquet")
 CHANNEL_FEATURES_DIR = Path("data/channel_features")
 VOICE_SPACE_FILE = Path("data/voice_space/wccn.npy")
+VOICE_EMBEDDINGS_DIR = Path("data/voice_embeddings")
 MODEL_DIR = Path("models/model")
 SPEAKER_NORM_MODEL_DIR = Path("models/speaker_norm")
 REPORTS_DIR = Path("reports")
@@ -28,3 +29,8 @@ PARAMS_FILE = Path("params.yaml")
 def channel_features_file(condition: str) -> Path:
     """Feature table of every recording heard through one channel condition."""
     return CHANNEL_FEATURES_DIR / f"{condition}.parquet"
+
+
+def voice_embeddings_file(condition: str) -> Path:
+    """Voice-encoder embeddings of the training recordings heard through one channel condition."""
+    return VOICE_EMBEDDINGS_DIR / f"{condition}.npy"
