@@ -174,6 +174,16 @@ def score(result: dict, call: dict, stereo: bool) -> dict:
     return figures
 
 
+def heard(result: dict) -> str:
+    """The roles' audio measures and warnings (``ser.inference.quality``), e.g. ``38 480 -; 17 240 noisy``."""
+    parts = []
+    for role in ("customer", "agent"):
+        audio = (result["summary"]["roles"][role] or {}).get("audio")
+        parts.append("-" if audio is None else f"{audio['snr_db']:.0f} {audio['decay_db_per_s']:.0f} "
+                     f"{','.join(audio['warnings']) or '-'}")  # fmt: skip
+    return "; ".join(parts)
+
+
 def alone_emotions(predictor: Predictor, data: bytes, call: dict, stereo: bool) -> dict[str, str]:
     """Each recording cut from the decoded call (same channel, line noise and codec) and classified on its own."""
     audio, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
@@ -214,7 +224,8 @@ def main() -> None:
         config = dataclasses.replace(config, leak_correlation=args.leak_correlation)
     names = sorted(p.stem for p in (ROOT / "data/raw/wav").glob("*.wav"))
     print(f"{'pair':<6} {'call':<7} {'channel':<8} {'utterances':>10} {'found':>7} {'in noise':>8} {'stray':>5} "
-          f"{'DER':>6} {'emotion acc':>11} {'alone acc':>9}")  # fmt: skip
+          f"{'DER':>6} {'emotion acc':>11} {'alone acc':>9}  "
+          "audio: customer; agent (SNR dB, decay dB/s, warning)")  # fmt: skip
     totals: dict[tuple[str, str], list] = {}
     for seed, pair in enumerate(args.pairs):
         a, b = pair.split(",")
@@ -240,7 +251,7 @@ def main() -> None:
                 der = f"{figures['der']:.3f}" if "der" in figures else "-"
                 found, inside, stray = figures["matched"], figures["inside"], figures["stray"]
                 print(f"{pair:<6} {kind:<7} {condition:<8} {len(call['turns']):>10} {found:>7.1%} "
-                      f"{inside:>8} {stray:>5} {der:>6} {segment_acc:>11.3f} {alone_acc:>9.3f}",
+                      f"{inside:>8} {stray:>5} {der:>6} {segment_acc:>11.3f} {alone_acc:>9.3f}  {heard(result)}",
                       flush=True)  # fmt: skip
     if totals:
         print("all pairs:")

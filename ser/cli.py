@@ -89,6 +89,8 @@ def _print_timeline(result: dict[str, Any]) -> None:
             f"customer satisfaction (-1 unsatisfied .. +1 satisfied): {summary['satisfaction']:+.2f}, "
             f"confidence {summary['confidence']:.2f}"
         )
+    for line in summary["warnings"]:
+        print(f"warning: {line}")
 
 
 def _positive_int(text: str) -> int:

@@ -83,6 +83,12 @@ class Moment(BaseModel):
     satisfaction: float = Field(ge=-1, le=1)
 
 
+class RoleAudio(BaseModel):
+    snr_db: float = Field(description="the speech's loud frames over its quiet ones (about its level over the noise)")
+    decay_db_per_s: float = Field(description="how fast the speech can fall silent: low in a room or hands-free")
+    warnings: list[Literal["noisy", "reverberant"]]
+
+
 class RoleSummary(BaseModel):
     segments: int
     talk_time_s: float
@@ -94,6 +100,7 @@ class RoleSummary(BaseModel):
     dominant_emotion: EmotionName
     strongest_negative: Moment | None
     confidence: float = Field(ge=0, le=1)
+    audio: RoleAudio | None = Field(description="noise and reverberation of the role's speech; null if unmeasured")
 
 
 class CallSummary(BaseModel):
@@ -102,6 +109,7 @@ class CallSummary(BaseModel):
     strongest_negative: Moment | None
     confidence: float = Field(ge=0, le=1)
     talk_time_s: dict[Role, float]
+    warnings: list[str] = Field(description="audio that makes the figures less reliable (noise, reverberation)")
     roles: dict[Role, RoleSummary | None]
 
 

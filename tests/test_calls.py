@@ -15,6 +15,7 @@ import pytest
 import soundfile as sf
 
 from ser import cli
+from ser.audio.channels import Condition
 from ser.audio.decoding import AudioError, AudioTooLong
 from ser.errors import ParamsError
 from ser.inference.batch import analyse_batch
@@ -569,3 +570,21 @@ def test_a_call_in_a_format_that_cannot_seek_is_analysed_like_its_wav(tmp_path):
 def test_analysis_defaults_are_the_params_file_values():
     """One place for every default: the dataclass's defaults equal params.yaml's analysis block."""
     assert AnalysisConfig() == AnalysisConfig.from_params_file(ROOT / "params.yaml")
+
+
+def test_a_reverberant_or_noisy_side_of_a_call_gets_a_warning(predictor):
+    """The model is least accurate on hands-free callers and noisy lines and does not know it: the role whose audio
+    is reverberant or noisy is named in the summary's warnings, the other role is not."""
+    call = build_call(stereo=True)
+    room = Condition("room", [{"reverb": {"rt60_s": 0.6, "direct_ratio": 1}}], seed=1)
+    noise = Condition("noise", [{"noise": {"kind": "white", "snr_db": 10}}], seed=1)
+    for condition, warned in ((room, "reverberant"), (noise, "noisy")):
+        lanes = call.signal.copy()
+        lanes[:, 1] = condition.apply(call.signal[:, 1], SR, "agent")[0][: len(lanes)]
+        result = analyze(wav_bytes(lanes, subtype="FLOAT"), predictor, AnalysisConfig(customer_channel=0))
+        roles = result["summary"]["roles"]
+        assert roles["customer"]["audio"]["warnings"] == [], roles["customer"]["audio"]
+        assert roles["agent"]["audio"]["warnings"] == [warned], roles["agent"]["audio"]
+        assert len(result["summary"]["warnings"]) == 1 and result["summary"]["warnings"][0].startswith("agent: ")
+    clean = analyze(wav_bytes(call.signal), predictor, AnalysisConfig())
+    assert clean["summary"]["warnings"] == []

@@ -47,6 +47,7 @@ from ser.inference.denoise import NoiseProfile
 from ser.inference.diarisation import assign_speakers
 from ser.inference.legs import joined_legs
 from ser.inference.predictor import Predictor
+from ser.inference.quality import role_audio
 from ser.inference.segments import segment_outputs
 from ser.inference.summary import ROLES, call_summary, satisfaction
 from ser.pipeline.params import load_params
@@ -338,9 +339,9 @@ def _segment_outputs(
     embed: bool,
     line_noise: NoiseProfile | None = None,
 ) -> Iterator[tuple[Segment, np.ndarray, Any]]:
-    """Each usable segment with its feature vector and, if ``embed`` (calls to diarise), its voice embedding
-    (``line_noise`` gated out), in order; ``mix``: the signs of a mixed-down call's channels
-    (``vad.mix_polarity``), None for a call read by channel.
+    """Each usable segment with its feature vector and, paired, its voice embedding if ``embed`` (calls to diarise;
+    ``line_noise`` gated out) and its audio's measures (``ser.inference.quality``), in order; ``mix``: the signs of
+    a mixed-down call's channels (``vad.mix_polarity``), None for a call read by channel.
 
     Windows are read lazily, and with ``workers`` > 1 a pool of threads works through all of them without waiting
     between batches (the encoders' matrix products and compiled kernels release the GIL: 1.7x on 2 cores, and no
@@ -363,8 +364,8 @@ def _segment_outputs(
         outputs = runner(delayed(segment_outputs)(*job) for job in jobs())
     else:
         outputs = (segment_outputs(*job) for job in jobs())
-    for index, (vector, embedding) in enumerate(outputs):
-        yield usable[index], vector, embedding
+    for index, (vector, embedding, heard) in enumerate(outputs):
+        yield usable[index], vector, (embedding, heard)
 
 
 def _predicted(
@@ -467,7 +468,7 @@ def _analyze(
         speakers = [0] * len(results)
     else:
         durations = np.array([seg.end_s - seg.start_s for seg, _, _ in results])
-        embeddings = np.array([e for _, _, e in results]).reshape(len(results), voice_encoder.HIDDEN)
+        embeddings = np.array([e for _, _, (e, _) in results]).reshape(len(results), voice_encoder.HIDDEN)
         speakers = assign_speakers(embeddings, durations, predictor.voice_space)
         second = ROLES[1] if config.first_speaker == ROLES[0] else ROLES[0]
         roles = [config.first_speaker if speaker == 0 else second for speaker in speakers]
@@ -483,7 +484,9 @@ def _analyze(
         }
         for (seg, answer, _), role, speaker in zip(results, roles, speakers, strict=True)
     ]
-    summary = call_summary(timeline, duration)
+    heard = [(measures, seg.end_s - seg.start_s) for seg, _, (_, measures) in results]
+    audio = {role: role_audio([h for h, r in zip(heard, roles, strict=True) if r == role]) for role in ROLES}
+    summary = call_summary(timeline, duration, audio, diarised)
     return {
         "duration_s": round(duration, 3),
         "channels": n_channels,

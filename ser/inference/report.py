@@ -31,7 +31,8 @@ COLOURS = {
 CALL_COLUMNS = [
     "file", "agent_file", "sha256", "duration_s", "channels", "separation", "satisfaction", "satisfaction_first_third",
     "satisfaction_last_third", "trend", "confidence", "customer_talk_s", "agent_talk_s", "customer_dominant_emotion",
-    "agent_dominant_emotion", "agent_satisfaction", "worst_moment_s", "worst_emotion", "segments", "model_version",
+    "agent_dominant_emotion", "agent_satisfaction", "worst_moment_s", "worst_emotion", "segments", "customer_snr_db",
+    "customer_decay_db_per_s", "warnings", "model_version",
 ]  # fmt: skip
 
 
@@ -59,6 +60,9 @@ def _call_row(record: dict[str, Any]) -> dict[str, Any]:
         "worst_moment_s": worst.get("start_s"),
         "worst_emotion": worst.get("emotion"),
         "segments": len(analysis["timeline"]),
+        "customer_snr_db": (customer.get("audio") or {}).get("snr_db"),
+        "customer_decay_db_per_s": (customer.get("audio") or {}).get("decay_db_per_s"),
+        "warnings": "; ".join(summary.get("warnings", [])),  # records of an earlier version have none
         "model_version": analysis["model_version"],
     }
 
@@ -142,9 +146,10 @@ def write_report(records: list[dict[str, Any]], failed: list[tuple[str, str]], p
                 else "no negative moment"
             )
             trend = "" if row["trend"] is None else f", trend {row['trend']:+.2f}"
+            warned = f"<p><em>{html.escape(row['warnings'])}</em></p>" if row["warnings"] else ""
             parts.append(
                 f"<h3>{html.escape(Path(row['file']).name)}</h3><p>satisfaction {row['satisfaction']:+.2f}{trend}, "
-                f"{worst}, confidence {row['confidence']:.2f}</p><img alt='timeline' src='{_timeline(record)}'>"
+                f"{worst}, confidence {row['confidence']:.2f}</p>{warned}<img alt='timeline' src='{_timeline(record)}'>"
             )
     if failed:
         items = "".join(f"<tr><td>{html.escape(f)}</td><td>{html.escape(e)}</td></tr>" for f, e in failed)

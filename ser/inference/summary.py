@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ser.data import emodb
+from ser.inference.quality import warning_lines
 
 ROLES = ("customer", "agent")
 # Below this much speech a role's figures rest on a few seconds: the confidence is scaled down in proportion.
@@ -64,9 +65,26 @@ def role_summary(items: list[dict[str, Any]], duration_s: float) -> dict[str, An
     }
 
 
-def call_summary(timeline: list[dict[str, Any]], duration_s: float) -> dict[str, Any]:
-    """Per-role summaries and the call's satisfaction (the customer's; None when the customer never speaks)."""
+def call_summary(
+    timeline: list[dict[str, Any]],
+    duration_s: float,
+    audio: dict[str, dict[str, Any] | None] | None = None,
+    diarised: bool = False,
+) -> dict[str, Any]:
+    """Per-role summaries and the call's satisfaction (the customer's; None when the customer never speaks).
+
+    ``audio``: each role's noise and reverberation (``ser.inference.quality.role_audio``), kept in its summary;
+    their warnings are listed in ``warnings`` (one line each), plus one on telling the voices apart when a
+    ``diarised`` call's audio is noisy or reverberant (BENCHMARKS.md: diarisation is weakest there)."""
     roles = {role: role_summary([t for t in timeline if t["role"] == role], duration_s) for role in ROLES}
+    audio = audio or {}
+    warnings = []
+    for role, summary in roles.items():
+        if summary is not None:
+            summary["audio"] = audio.get(role)
+            warnings += warning_lines(role, audio.get(role))
+    if diarised and warnings:
+        warnings.append("customer and agent were told apart by voice in this audio: the roles are less reliable")
     customer = roles["customer"]
     return {
         "satisfaction": customer["satisfaction"] if customer else None,
@@ -74,5 +92,6 @@ def call_summary(timeline: list[dict[str, Any]], duration_s: float) -> dict[str,
         "strongest_negative": customer["strongest_negative"] if customer else None,
         "confidence": customer["confidence"] if customer else 0.0,
         "talk_time_s": {role: summary["talk_time_s"] if summary else 0.0 for role, summary in roles.items()},
+        "warnings": warnings,
         "roles": roles,
     }
