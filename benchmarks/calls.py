@@ -179,7 +179,7 @@ def heard(result: dict) -> str:
     parts = []
     for role in ("customer", "agent"):
         audio = (result["summary"]["roles"][role] or {}).get("audio")
-        parts.append("-" if audio is None else f"{audio['snr_db']:.0f} {audio['decay_db_per_s']:.0f} "
+        parts.append("-" if audio is None else f"{audio['snr_db']:.0f} {audio['decay_db_per_s']} "
                      f"{','.join(audio['warnings']) or '-'}")  # fmt: skip
     return "; ".join(parts)
 

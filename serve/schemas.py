@@ -85,7 +85,9 @@ class Moment(BaseModel):
 
 class RoleAudio(BaseModel):
     snr_db: float = Field(description="the speech's loud frames over its quiet ones (about its level over the noise)")
-    decay_db_per_s: float = Field(description="how fast the speech can fall silent: low in a room or hands-free")
+    decay_db_per_s: float | None = Field(
+        description="how fast the speech can fall silent: low in a room or hands-free; null if the noise hides it"
+    )
     warnings: list[Literal["noisy", "reverberant"]]
 
 

@@ -67,16 +67,30 @@ def test_silence_or_a_blip_is_not_measured(signal):
     assert measure(signal, SR) is None
 
 
-def test_a_role_takes_the_duration_weighted_median_and_noise_hides_reverberation():
-    clean, reverberant, noisy = SegmentAudio(35, 500), SegmentAudio(30, 150), SegmentAudio(12, 150)
+def test_a_role_takes_the_duration_weighted_median_and_reports_both_warnings_or_none():
+    clean, reverberant = SegmentAudio(35, 500), SegmentAudio(30, 150)
+    noisy, drowned = SegmentAudio(12, 400), SegmentAudio(8, None)
     assert role_audio([(clean, 5.0), (reverberant, 1.0), (None, 9.0)]) == {
         "snr_db": 35.0,
         "decay_db_per_s": 500,
         "warnings": [],
     }
     assert role_audio([(clean, 1.0), (reverberant, 5.0)])["warnings"] == ["reverberant"]
-    assert role_audio([(noisy, 5.0), (reverberant, 1.0)])["warnings"] == ["noisy"]  # not both: noise hides decay
+    assert role_audio([(noisy, 5.0), (reverberant, 1.0)])["warnings"] == ["noisy"]
+    assert role_audio([(noisy, 1.0), (SegmentAudio(12, 150), 5.0)])["warnings"] == ["noisy", "reverberant"]
+    assert role_audio([(drowned, 5.0), (clean, 1.0)]) == {"snr_db": 8.0, "decay_db_per_s": 500, "warnings": ["noisy"]}
+    assert role_audio([(drowned, 5.0)])["decay_db_per_s"] is None  # the noise hides every fall
     assert role_audio([(None, 3.0)]) is None and role_audio([]) is None
+
+
+def test_noise_does_not_pass_for_reverberation():
+    """A fall is measured only from frames well over the noise: a noisy dry voice keeps its fast decay."""
+    for kind in ("white", "pink"):
+        noisy = measure(through(syllables(seed=5), [{"noise": {"kind": kind, "snr_db": 10}}]), SR)
+        assert noisy.decay_db_per_s is None or noisy.decay_db_per_s > REVERBERANT_BELOW_DB_PER_S, kind
+    both = through(syllables(seed=5), [{"reverb": {"rt60_s": 0.5, "direct_ratio": 1}}])
+    both = through(both, [{"noise": {"kind": "white", "snr_db": 20}}])
+    assert measure(both, SR).decay_db_per_s < REVERBERANT_BELOW_DB_PER_S
 
 
 def test_warnings_name_the_role_and_a_diarised_call_warns_about_its_roles():

@@ -9,9 +9,10 @@ speech is mostly noisy or reverberant gets a warning beside its figures:
   the pauses and the edges of the segment's window), i.e. roughly the speech's level over the line's noise (at most
   ``MAX_SNR_DB``).
 - ``decay_db_per_s``: how fast the speech's energy can fall, the 95th percentile of the drops over 40 ms that start
-  within 25 dB of the segment's loud frames. Dry speech stops within a few milliseconds (400-800 dB/s on EmoDB's
-  training speakers, through every codec); in a room the reverberation holds every stop up (a room with RT60
-  0.5 s falls 120 dB/s). Noise hides the decay too, so a role is called reverberant only when it is not noisy.
+  within 25 dB of the segment's loud frames and at least 15 dB over its quiet ones (so that line noise, which
+  stops a fall, does not pass for reverberation; unknown with fewer than 10 such frames). Dry speech stops within
+  a few milliseconds (350-650 dB/s on EmoDB's training speakers, through every codec and in noise down to 20 dB
+  SNR); a room's reverberation holds every stop up (a room with RT60 0.5 s falls 120 dB/s).
 
 Thresholds were set on the training speakers' recordings (through the training and evaluation conditions), never
 on the test speakers; the measures are label-free and cheap (one pass of running sums per segment).
@@ -28,9 +29,13 @@ FRAME_S = 0.02
 HOP_S = 0.005
 DECAY_SPAN_S = 0.04
 LOUD_WITHIN_DB = 25.0
-# A role is flagged below these (duration-weighted medians over its segments). Training speakers, one utterance
-# each, 10th-50th-90th percentiles: SNR clean 31-39-53 dB, white noise 10 dB 15-16-18, babble 10 dB 17-20-23;
-# decay clean 339-474-644 dB/s, codecs 343-441 (10th), hands-free (RT60 0.5 s) 152-173-199, `room` 139-178-240.
+HEADROOM_DB = 15.0  # a fall is measured only from frames this far over the quiet ones
+MIN_DECAY_FRAMES = 10
+# A role is flagged below these (duration-weighted medians over its segments). Training speakers' recordings, one
+# each, 10th-50th-90th percentiles: SNR clean 31-39-53 dB, white noise 10 dB 15-16-18, babble 10 dB 17-20-23,
+# white / pink / babble 20 dB 24-31; decay clean 348-477-644 dB/s, codecs 357-384 (10th), noise 20-30 dB 306-343
+# (10th), noise 10 dB 199-351-428; hands-free (RT60 0.5 s, A-law) 153-175-211, RT60 0.3 s 183-217-244, `room`
+# 143-202-274 (/tmp study of session 27, BENCHMARKS.md "Audio warnings").
 NOISY_BELOW_DB = 20.0
 MAX_SNR_DB = 60.0  # reported at most: digital silence between words would read 120 dB
 REVERBERANT_BELOW_DB_PER_S = 280.0
@@ -41,7 +46,7 @@ class SegmentAudio:
     """What one segment's audio lets be heard (see the module docstring)."""
 
     snr_db: float
-    decay_db_per_s: float
+    decay_db_per_s: float | None  # None: too few frames far enough over the noise to tell
 
 
 def measure(signal: np.ndarray, sr: int) -> SegmentAudio | None:
@@ -57,10 +62,10 @@ def measure(signal: np.ndarray, sr: int) -> SegmentAudio | None:
     db = 10 * np.log10(power + power.max() * 1e-12)
     loud, quiet = np.percentile(db, 95), np.percentile(db, 5)
     drops = db[:-span] - db[span:]
-    from_loud = drops[db[:-span] > loud - LOUD_WITHIN_DB]
-    return SegmentAudio(
-        snr_db=float(min(loud - quiet, MAX_SNR_DB)), decay_db_per_s=float(np.percentile(from_loud, 95) / DECAY_SPAN_S)
-    )
+    start = db[:-span]
+    from_loud = drops[(start > loud - LOUD_WITHIN_DB) & (start > quiet + HEADROOM_DB)]
+    decay = float(np.percentile(from_loud, 95) / DECAY_SPAN_S) if from_loud.size >= MIN_DECAY_FRAMES else None
+    return SegmentAudio(snr_db=float(min(loud - quiet, MAX_SNR_DB)), decay_db_per_s=decay)
 
 
 def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
@@ -70,20 +75,21 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
 
 
 def role_audio(measures: list[tuple[SegmentAudio | None, float]]) -> dict[str, Any] | None:
-    """A role's audio from its segments' measures and durations: medians weighted by duration, and warnings
-    (``noisy``, ``reverberant``). None when no segment could be measured."""
+    """A role's audio from its segments' measures and durations: medians weighted by duration (the decay over the
+    segments where it is known; None if nowhere), and warnings (``noisy``, ``reverberant``). None when no segment
+    could be measured."""
     known = [(m, duration) for m, duration in measures if m is not None]
     if not known:
         return None
-    weights = np.array([duration for _, duration in known])
-    snr = _weighted_median(np.array([m.snr_db for m, _ in known]), weights)
-    decay = _weighted_median(np.array([m.decay_db_per_s for m, _ in known]), weights)
+    snr = _weighted_median(np.array([m.snr_db for m, _ in known]), np.array([d for _, d in known]))
+    timed = [(m.decay_db_per_s, d) for m, d in known if m.decay_db_per_s is not None]
+    decay = _weighted_median(np.array([v for v, _ in timed]), np.array([d for _, d in timed])) if timed else None
     warnings = []
     if snr < NOISY_BELOW_DB:
         warnings.append("noisy")
-    elif decay < REVERBERANT_BELOW_DB_PER_S:
+    if decay is not None and decay < REVERBERANT_BELOW_DB_PER_S:
         warnings.append("reverberant")
-    return {"snr_db": round(snr, 1), "decay_db_per_s": round(decay), "warnings": warnings}
+    return {"snr_db": round(snr, 1), "decay_db_per_s": None if decay is None else round(decay), "warnings": warnings}
 
 
 WARNING_TEXT = {
