@@ -572,9 +572,12 @@ def test_analysis_defaults_are_the_params_file_values():
     assert AnalysisConfig() == AnalysisConfig.from_params_file(ROOT / "params.yaml")
 
 
-def test_a_reverberant_or_noisy_side_of_a_call_gets_a_warning(predictor):
+def test_a_reverberant_or_noisy_side_of_a_call_gets_a_warning(predictor, served, tmp_path, capsys):
     """The model is least accurate on hands-free callers and noisy lines and does not know it: the role whose audio
-    is reverberant or noisy is named in the summary's warnings, the other role is not."""
+    is reverberant or noisy is named in the summary's warnings (and by the CLI, the batch table and its report),
+    the other role is not."""
+    import pandas as pd
+
     call = build_call(stereo=True)
     room = Condition("room", [{"reverb": {"rt60_s": 0.6, "direct_ratio": 1}}], seed=1)
     noise = Condition("noise", [{"noise": {"kind": "white", "snr_db": 10}}], seed=1)
@@ -588,3 +591,12 @@ def test_a_reverberant_or_noisy_side_of_a_call_gets_a_warning(predictor):
         assert len(result["summary"]["warnings"]) == 1 and result["summary"]["warnings"][0].startswith("agent: ")
     clean = analyze(wav_bytes(call.signal), predictor, AnalysisConfig())
     assert clean["summary"]["warnings"] == []
+    (tmp_path / "calls").mkdir()
+    (tmp_path / "calls" / "noisy-agent.wav").write_bytes(wav_bytes(lanes, subtype="FLOAT"))
+    model = ["--model", str(served.model_dir)]
+    assert cli.main([*model, "analyze", str(tmp_path / "calls" / "noisy-agent.wav")]) == 0
+    assert "\nwarning: agent: noisy line (speech about " in capsys.readouterr().out
+    assert cli.main([*model, "analyze", str(tmp_path / "calls"), "--out", str(tmp_path / "out")]) == 0
+    row = pd.read_csv(tmp_path / "out" / "calls.csv").iloc[0]
+    assert row["warnings"].startswith("agent: noisy line") and row["customer_snr_db"] > 20
+    assert "agent: noisy line" in (tmp_path / "out" / "report.html").read_text()

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from ser.audio.channels import Condition
 from serve.app import create_app
 from tests.api_fixtures import build_served_project
 from tests.audio_samples import encode
-from tests.speech import build_call, melody, needs_espeak, wav_bytes
+from tests.speech import SR, build_call, melody, needs_espeak, wav_bytes
 from tests.synthetic import synthetic_signal
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -109,10 +110,26 @@ def test_upload_a_call_and_see_roles_trend_worst_moment_and_hear_a_segment(brows
         "agent",
     }
     assert browser.find_element(By.ID, "worst-moment").text.startswith("Strongest negative moment: ")
+    assert not browser.find_elements(By.ID, "audio-warnings")  # a clean call
     segments[1].click()
     assert browser.find_element(By.ID, "playing").text.startswith("Playing customer, ")
     position = browser.execute_script("return document.getElementById('call-audio').currentTime")
     assert abs(position - call.turns[1][0]) < 0.5
+
+
+@needs_espeak
+def test_a_reverberant_side_of_a_call_is_shown_with_a_warning(browser, site, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    call = build_call(stereo=True)
+    lanes = call.signal.copy()
+    room = Condition("room", [{"reverb": {"rt60_s": 0.6, "direct_ratio": 1}}], seed=1)
+    lanes[:, 1] = room.apply(call.signal[:, 1], SR, "agent")[0][: len(lanes)]
+    audio = tmp_path / "hands-free-agent.wav"
+    audio.write_bytes(wav_bytes(lanes, subtype="FLOAT"))
+    assert submit(browser, site, audio, "call", tmp_path / "reverberant.png").startswith("Customer")
+    warnings = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#audio-warnings li")]
+    assert warnings == ["Warning: agent: reverberant (hands-free or a room): emotions are less reliable"]
 
 
 @needs_espeak
