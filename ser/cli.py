@@ -51,7 +51,10 @@ def _predict(args: argparse.Namespace) -> int:
         if not args.json:
             top = sorted(row["probabilities"].items(), key=lambda item: -item[1])[:3]
             ranked = ", ".join(f"{name} {p:.2f}" for name, p in top)
-            heard = "" if row["speech_heard"] else " (no speech heard: music, a tone or noise?)"
+            if row["speech_heard"]:
+                heard = "".join(f" ({name}: less reliable)" for name in (row["audio"] or {}).get("warnings", []))
+            else:
+                heard = " (no speech heard: music, a tone or noise?)"
             print(f"{row['file']}: {row['class']['emotion']} ({ranked}) [{row['duration_s']:.2f} s]{heard}", flush=True)
     if args.json and failed < len(rows):
         print(json.dumps(rows if len(rows) > 1 else rows[0], indent=2))

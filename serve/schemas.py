@@ -15,6 +15,14 @@ class ClassInfo(BaseModel):
     label: int = Field(ge=0, le=6)
 
 
+class RoleAudio(BaseModel):
+    snr_db: float = Field(description="the speech's loud frames over its quiet ones (about its level over the noise)")
+    decay_db_per_s: float | None = Field(
+        description="how fast the speech can fall silent: low in a room or hands-free; null if the noise hides it"
+    )
+    warnings: list[Literal["noisy", "reverberant"]]
+
+
 class Prediction(BaseModel):
     model_config = ConfigDict(populate_by_name=True, protected_namespaces=())
     class_: ClassInfo = Field(alias="class")
@@ -27,6 +35,9 @@ class Prediction(BaseModel):
     )
     warning: str | None = Field(default=None, description="uploads: set when no speech was heard")
     channel: int | None = Field(default=None, description="uploads: the channel classified, when one was asked for")
+    audio: RoleAudio | None = Field(
+        default=None, description="uploads: noise and reverberation (warnings: the answer is less reliable)"
+    )
 
 
 class BatchPrediction(BaseModel):
@@ -81,14 +92,6 @@ class Moment(BaseModel):
     end_s: float
     emotion: EmotionName
     satisfaction: float = Field(ge=-1, le=1)
-
-
-class RoleAudio(BaseModel):
-    snr_db: float = Field(description="the speech's loud frames over its quiet ones (about its level over the noise)")
-    decay_db_per_s: float | None = Field(
-        description="how fast the speech can fall silent: low in a room or hands-free; null if the noise hides it"
-    )
-    warnings: list[Literal["noisy", "reverberant"]]
 
 
 class RoleSummary(BaseModel):

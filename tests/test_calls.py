@@ -396,6 +396,23 @@ def test_an_upload_says_whether_speech_was_heard_and_a_blip_is_refused(served, t
     assert capsys.readouterr().out.rstrip().endswith("(no speech heard: music, a tone or noise?)")
 
 
+def test_an_upload_in_a_room_or_in_noise_is_said_to_be_less_reliable(served, tmp_path, capsys):
+    client = create_app(served).test_client()
+    pause = np.zeros(SR // 2, np.float32)
+    speech = np.concatenate([pause, say(SENTENCES[0], VOICES[1]), pause, say(SENTENCES[1], VOICES[1]), pause])
+    room = Condition("room", [{"reverb": {"rt60_s": 0.6, "direct_ratio": 1}}], seed=1).apply(speech, SR, "u")[0]
+    noisy = Condition("noise", [{"noise": {"kind": "pink", "snr_db": 10}}], seed=1).apply(speech, SR, "u")[0]
+    for audio, warnings in ((speech, []), (room, ["reverberant"]), (noisy, ["noisy"])):
+        answer = client.post("/pred", data=wav_bytes(audio, subtype="FLOAT"), content_type="audio/wav").json
+        assert answer["audio"]["warnings"] == warnings, answer["audio"]
+    by_id = client.post("/pred", json={"id": "03a01Fa"})
+    assert by_id.status_code in (200, 404) and "audio" not in (by_id.json or {})  # nothing decoded, nothing measured
+    upload = tmp_path / "hands-free.wav"
+    upload.write_bytes(wav_bytes(room, subtype="FLOAT"))
+    assert cli.main(["--model", str(served.model_dir), "predict", str(upload)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("(reverberant: less reliable)")
+
+
 def test_cli_predict_classifies_the_channel_asked_for(served, tmp_path, capsys):
     voice = say(SENTENCES[1], VOICES[0])
     music = melody(len(voice) / SR, 5)[: len(voice)]

@@ -21,6 +21,7 @@ from ser.data import emodb
 from ser.errors import SerError
 from ser.features.extraction import decoded_utterance, features_of_file
 from ser.features.extractor import FeatureConfig, extract, prepare, trim
+from ser.inference.quality import measure, role_audio
 from ser.inference.vad import hears_speech
 from ser.models.artifact import ModelArtifact
 
@@ -119,8 +120,8 @@ class Predictor:
         self, source: bytes | Path, max_seconds: float = float("inf"), channel: int | None = None
     ) -> dict[str, Any]:
         """The answer for one utterance, a file or encoded bytes in any supported format (its channels mixed, or
-        ``channel`` alone: 0 = left), with its duration and whether the speech detector heard speech in it (if not,
-        a ``warning`` says what that means).
+        ``channel`` alone: 0 = left), with its duration, whether the speech detector heard speech in it (if not,
+        a ``warning`` says what that means) and its ``audio`` (``ser.inference.quality``: noisy or reverberant).
 
         Raises AudioTooLong beyond ``max_seconds`` and AudioError for undecodable, silent or too short audio (less
         than ``MIN_SOUND_S`` of sound), or a channel the audio does not have.
@@ -133,6 +134,7 @@ class Predictor:
             raise AudioError(f"utterance too short: {sound_s:.2f} s of sound, at least {MIN_SOUND_S} s needed")
         answer = self.predict_features(extract(signal, config.sample_rate, config))[0]
         answer.update(duration_s=round(duration, 3), speech_heard=hears_speech(signal, config.sample_rate))
+        answer["audio"] = role_audio([(measure(signal, config.sample_rate), duration)])
         if channel is not None:
             answer["channel"] = channel
         return answer if answer["speech_heard"] else {**answer, "warning": NO_SPEECH_WARNING}

@@ -36,7 +36,9 @@ MIN_DECAY_FRAMES = 10
 # white / pink / babble 20 dB 24-31; decay clean 348-477-644 dB/s, codecs 357-384 (10th), noise 20-30 dB 306-343
 # (10th), noise 10 dB 199-351-428; hands-free (RT60 0.5 s, A-law) 153-175-211, RT60 0.3 s 183-217-244, `room`
 # 143-202-274 (/tmp study of session 27, BENCHMARKS.md "Audio warnings").
-NOISY_BELOW_DB = 20.0
+# SNR: midway between noise at 10 dB (90th percentile 23) and at 20 dB (10th percentile 24); decay: between `room`
+# (90th percentile 274) and noise at 20 dB (10th percentile 306).
+NOISY_BELOW_DB = 23.5
 MAX_SNR_DB = 60.0  # reported at most: digital silence between words would read 120 dB
 REVERBERANT_BELOW_DB_PER_S = 280.0
 
