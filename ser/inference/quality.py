@@ -35,7 +35,7 @@ MIN_DECAY_FRAMES = 10
 # each, 10th-50th-90th percentiles: SNR clean 31-39-53 dB, white noise 10 dB 15-16-18, babble 10 dB 17-20-23,
 # white / pink / babble 20 dB 24-31; decay clean 348-477-644 dB/s, codecs 357-384 (10th), noise 20-30 dB 306-343
 # (10th), noise 10 dB 199-351-428; hands-free (RT60 0.5 s, A-law) 153-175-211, RT60 0.3 s 183-217-244, `room`
-# 143-202-274 (/tmp study of session 27, BENCHMARKS.md "Audio warnings").
+# 143-202-274 (benchmarks/LOG.md, session 27).
 # SNR: midway between noise at 10 dB (90th percentile 23) and at 20 dB (10th percentile 24); decay: between `room`
 # (90th percentile 274) and noise at 20 dB (10th percentile 306).
 NOISY_BELOW_DB = 23.5
