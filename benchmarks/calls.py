@@ -114,10 +114,14 @@ def encode(signal: np.ndarray, condition: str) -> bytes:
 
 
 def through(signal: np.ndarray, condition: Condition, call_id: str) -> bytes:
-    """The call (mono, or each stereo channel on its own) through a channel condition, as a float WAV."""
+    """The call (mono, or each stereo channel on its own) through a channel condition, as a float WAV. A condition
+    that draws the sample rate may give the channels different rates: a recorder writes one, so every channel is
+    resampled to the highest (before session 27 the first channel's rate was written for all, which played the
+    others at the wrong speed)."""
     lanes = [signal] if signal.ndim == 1 else [signal[:, c] for c in range(signal.shape[1])]
     heard = [condition.apply(lane, SR, f"{call_id}-{index}") for index, lane in enumerate(lanes)]
-    sr = heard[0][1]
+    sr = max(rate for _, rate in heard)
+    heard = [(lane if rate == sr else librosa.resample(lane, orig_sr=rate, target_sr=sr), sr) for lane, rate in heard]
     length = min(len(lane) for lane, _ in heard)
     out = heard[0][0][:length] if signal.ndim == 1 else np.stack([lane[:length] for lane, _ in heard], axis=1)
     buffer = io.BytesIO()
