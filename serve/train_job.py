@@ -17,6 +17,7 @@ import psutil
 from ser.models.artifact import ArtifactError, ModelArtifact
 from ser.pipeline.paths import METRICS_FILE, MODEL_DIR, PARAMS_FILE
 from serve import overrides
+from serve.dvc_locks import RWLOCK_FILE, discard_unreadable_rwlock
 from serve.jobs import LOCK_BACKUP, PARAMS_BACKUP, JobStore, now
 
 LOCK_FILE = "dvc.lock"
@@ -49,6 +50,8 @@ def run(job_dir: Path, project_dir: Path, command: list[str]) -> int:
     try:
         if job.get("params"):
             overrides.apply(params_file, job["params"])
+        if discard_unreadable_rwlock(project_dir):
+            print(f"note: removed {RWLOCK_FILE}, left unreadable by a DVC run that was killed", flush=True)
         print(f"$ {' '.join(command)}", flush=True)
         code = subprocess.call(command, cwd=project_dir, stdin=subprocess.DEVNULL)
         if code < 0 and lock_backup.is_file():  # killed by a signal: its lock file may be half written

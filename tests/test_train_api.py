@@ -184,3 +184,25 @@ def test_a_runner_whose_start_reads_a_second_apart_is_alive_and_a_reused_pid_is_
     assert _runner_alive({"pid": os.getpid(), "pid_started": started - 1.0})
     assert not _runner_alive({"pid": os.getpid(), "pid_started": started - 60.0})
     assert not _runner_alive({"pid": None})
+
+
+UNREADABLE_RWLOCK = (
+    "import pathlib; p = pathlib.Path('.dvc/tmp'); p.mkdir(parents=True, exist_ok=True); (p / 'rwlock').write_text('')"
+)
+EDIT_RWLOCK_AS_DVC = (
+    "from dvc.fs import localfs; from dvc.rwlock import _edit_rwlock\n"
+    "with _edit_rwlock('.dvc/tmp', localfs, False): pass"
+)
+
+
+def test_a_pipeline_killed_while_writing_dvcs_stage_locks_does_not_block_the_next_job(project):
+    kill_itself = f"import os, signal; {UNREADABLE_RWLOCK}; os.kill(os.getpid(), signal.SIGKILL)"
+    client = make_client(project, [sys.executable, "-c", kill_itself])
+    assert wait_for(client, client.post("/train", headers=AUTH).json["job_id"])["state"] == "failed"
+    rwlock = project.project_dir / ".dvc/tmp/rwlock"
+    assert rwlock.read_text() == ""  # as DVC leaves it when killed between truncating and writing it
+    client = make_client(project, [sys.executable, "-c", EDIT_RWLOCK_AS_DVC])
+    job_id = client.post("/train", headers=AUTH).json["job_id"]
+    job = wait_for(client, job_id)
+    assert job["state"] == "succeeded", client.get(f"/train/{job_id}").json["log_tail"]
+    assert json.loads(rwlock.read_text()) == {"read": {}, "write": {}}
