@@ -102,6 +102,10 @@ class JobStore:
             for backup, target in ((PARAMS_BACKUP, job.get("params_file")), (LOCK_BACKUP, job.get("lock_file"))):
                 if (self.path(job_id) / backup).is_file() and target:
                     os.replace(self.path(job_id) / backup, target)
+            if job.get("params_file"):  # so that a `dvc repro` typed by hand after it runs too
+                from serve.dvc_locks import discard_unreadable_rwlock  # DVC only in the rare worker that settles
+
+                discard_unreadable_rwlock(Path(job["params_file"]).parent)
             job.update(state="interrupted", finished_at=now(), error="the training process stopped unexpectedly")
             self.write(job)
         return job

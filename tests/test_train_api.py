@@ -206,3 +206,18 @@ def test_a_pipeline_killed_while_writing_dvcs_stage_locks_does_not_block_the_nex
     job = wait_for(client, job_id)
     assert job["state"] == "succeeded", client.get(f"/train/{job_id}").json["log_tail"]
     assert json.loads(rwlock.read_text()) == {"read": {}, "write": {}}
+
+
+def test_a_runner_killed_while_dvc_wrote_its_stage_locks_leaves_them_readable(project):
+    writes_then_waits = f"import time; {UNREADABLE_RWLOCK}; time.sleep(60)"
+    client = make_client(project, [sys.executable, "-c", writes_then_waits])
+    job_id = client.post("/train", headers=AUTH).json["job_id"]
+    wait_for(client, job_id, states=("running",))
+    rwlock = project.project_dir / ".dvc/tmp/rwlock"
+    deadline = time.monotonic() + 30
+    while not rwlock.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert rwlock.read_text() == ""
+    os.kill(_runner_pid(project, job_id), signal.SIGKILL)
+    assert wait_for(client, job_id)["state"] == "interrupted"
+    assert not rwlock.exists()  # a `dvc repro` typed by hand now runs
