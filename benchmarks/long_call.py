@@ -6,10 +6,14 @@ EmoDB test-speaker recordings with hold music and tones between some of them, ov
 in its own process with ``--workers`` threads (worker processes before session 24); a sampler reads the RSS of that
 process and of any children every 0.2 s (psutil).
 
+`--encode m4a` stores the call as AAC in an M4A file (block by block, with FFmpeg through PyAV), a format that cannot
+be read in place: the CLI first decodes it into a temporary WAV, which must not hold the call in memory either.
+
 `--legs` writes the call's two channels to two mono files (the customer's leg, channel 0, and the agent's) and
 analyses them as one call (`ser analyze CUSTOMER AGENT --legs`), which first joins them into a temporary stereo file.
 
-Needs a trained project (`dvc repro`). Usage: python benchmarks/long_call.py [--hours 2] [--workers 2] [--legs]
+Needs a trained project (`dvc repro`).
+Usage: python benchmarks/long_call.py [--hours 2] [--workers 2] [--legs | --encode m4a]
 """
 
 from __future__ import annotations
@@ -79,6 +83,24 @@ def split_legs(path: Path, rate: int, subtype: str) -> list[Path]:
     return legs
 
 
+def encode_m4a(path: Path, rate: int, bit_rate: int = 32000) -> Path:
+    """The WAV call re-encoded as stereo AAC in an M4A file beside it, block by block."""
+    import av
+
+    target = path.with_suffix(".m4a")
+    with sf.SoundFile(path) as source, av.open(str(target), "w", format="ipod") as container:
+        stream = container.add_stream("aac", rate=rate, layout="stereo")
+        stream.bit_rate = bit_rate
+        for block in source.blocks(blocksize=60 * rate, dtype="float32", always_2d=True):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block.T), format="fltp", layout="stereo")
+            frame.sample_rate = rate
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return target
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hours", type=float, default=2.0)
@@ -86,6 +108,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=8000)
     parser.add_argument("--subtype", default="ULAW")
     parser.add_argument("--legs", action="store_true", help="the two sides in two mono files (--legs)")
+    parser.add_argument("--encode", choices=["m4a"], help="store the call as AAC in M4A instead of WAV")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "call.wav"
@@ -98,6 +121,10 @@ def main() -> None:
             inputs = [str(leg) for leg in split_legs(path, args.rate, args.subtype)] + ["--legs"]
             path.unlink()
             print("as two mono files, one per leg (--legs)")
+        elif args.encode:
+            inputs = [str(encode_m4a(path, args.rate))]
+            path.unlink()
+            print(f"stored as AAC 32 kb/s in M4A: {Path(inputs[0]).stat().st_size / 2**20:.0f} MB")
         command = [sys.executable, "-m", "ser.cli", "--model", str(ROOT / "models/model"), "analyze", *inputs,
                    "--json", "--workers", str(args.workers)]  # fmt: skip
         started = time.perf_counter()

@@ -1,10 +1,11 @@
 import io
+import tracemalloc
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from ser.audio.decoding import AudioError, AudioTooLong, check_usable, decode
+from ser.audio.decoding import AudioError, AudioTooLong, check_usable, decode, decode_channels, seekable
 from tests.audio_samples import ffmpeg_encode
 
 pytestmark = pytest.mark.unit
@@ -115,3 +116,34 @@ def test_stereo_with_one_channel_in_opposite_polarity_is_not_silent():
     signal, _ = decode(encode(stereo, 16000, "WAV", "FLOAT"), 16000)
     check_usable(signal, 512)
     assert np.max(np.abs(signal)) == pytest.approx(0.5, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: encode(tone(8000, seconds=3.0), 8000, "WAV", "GSM610"),  # libsndfile, front to back
+        lambda: ffmpeg_encode(tone(16000, seconds=3.0), 16000, "aac", "ipod", 32000),  # FFmpeg
+    ],
+    ids=["gsm-wav", "m4a"],
+)
+def test_a_recording_that_cannot_seek_is_copied_to_a_seekable_file_sample_for_sample(make):
+    data = make()
+    expected, sr = decode_channels(data)
+    with seekable(data) as readable:
+        assert not isinstance(readable, bytes)
+        copied, copied_sr = sf.read(readable, dtype="float32", always_2d=True)
+    assert copied_sr == sr and np.array_equal(copied, expected)
+
+
+def test_the_seekable_copy_is_decoded_block_by_block_not_held_in_memory():
+    """A 10-minute GSM 06.10 call decodes to 19 MB of float32; copying it must not hold more than a few blocks."""
+    rng = np.random.default_rng(0)
+    data = encode(0.1 * rng.standard_normal(8000 * 600), 8000, "WAV", "GSM610")
+    tracemalloc.start()
+    try:
+        with seekable(data) as readable:
+            peak = tracemalloc.get_traced_memory()[1]
+            assert sf.info(readable).frames >= 8000 * 600
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20, f"{peak / 2**20:.1f} MB"

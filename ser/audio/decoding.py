@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import librosa
 import numpy as np
@@ -55,6 +55,20 @@ def _handle(source: Source) -> str | BinaryIO:
     return str(source) if isinstance(source, Path) else source
 
 
+def _sndfile_blocks(audio_file: sf.SoundFile, max_seconds: float) -> Iterator[np.ndarray]:
+    """Blocks (frames x channels float32) of an open libsndfile file, its length checked as they arrive."""
+    if audio_file.seekable():
+        _too_long(audio_file.frames, audio_file.samplerate, max_seconds)
+    frames = 0
+    while True:
+        block = audio_file.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+        if not len(block):
+            return
+        frames += len(block)
+        _too_long(frames, audio_file.samplerate, max_seconds)
+        yield block
+
+
 def read_blocks(source: Source, max_seconds: float = float("inf")) -> tuple[np.ndarray, int]:
     """Decode with libsndfile, block by block: (frames x channels float32, sample rate).
 
@@ -63,18 +77,39 @@ def read_blocks(source: Source, max_seconds: float = float("inf")) -> tuple[np.n
     """
     with sf.SoundFile(_handle(source)) as audio_file:
         sr = audio_file.samplerate
-        if audio_file.seekable():
-            _too_long(audio_file.frames, sr, max_seconds)
-        blocks, frames = [], 0
-        while True:
-            block = audio_file.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
-            if not len(block):
-                break
-            frames += len(block)
-            _too_long(frames, sr, max_seconds)
-            blocks.append(block)
+        blocks = list(_sndfile_blocks(audio_file, max_seconds))
     data = np.concatenate(blocks) if blocks else np.zeros((0, audio_file.channels), dtype=np.float32)
     return data, sr
+
+
+def _audio_stream(container: Any, formats: set[str] | None, max_seconds: float) -> Any:
+    """The first audio stream of an open PyAV container whose demuxer is one of ``formats`` (None: any)."""
+    import av
+
+    if formats is not None and not formats & set(container.format.name.split(",")):
+        raise AudioError(UNDECODABLE)
+    stream = next(iter(container.streams.audio), None)
+    if stream is None:
+        raise AudioError("the file has no audio stream")
+    sr = stream.codec_context.sample_rate
+    if container.duration:
+        _too_long(int(container.duration / av.time_base * sr), sr, max_seconds)
+    return stream
+
+
+def _ffmpeg_blocks(container: Any, stream: Any, max_seconds: float) -> Iterator[np.ndarray]:
+    """Blocks (frames x channels float32) of an audio stream as FFmpeg decodes it, its length checked as they arrive."""
+    import av
+
+    sr = stream.codec_context.sample_rate
+    converter = av.AudioResampler(format="fltp")
+    frames = 0
+    for frame in container.decode(stream):
+        for converted in converter.resample(frame):
+            block = converted.to_ndarray().T
+            frames += len(block)
+            _too_long(frames, sr, max_seconds)
+            yield block
 
 
 def decode_ffmpeg(
@@ -87,22 +122,9 @@ def decode_ffmpeg(
     import av  # here, not at the top: FFmpeg's libraries (17 MB per process) load only when libsndfile cannot read
 
     with av.open(_handle(source), "r") as container:
-        if formats is not None and not formats & set(container.format.name.split(",")):
-            raise AudioError(UNDECODABLE)
-        stream = next(iter(container.streams.audio), None)
-        if stream is None:
-            raise AudioError("the file has no audio stream")
+        stream = _audio_stream(container, formats, max_seconds)
         sr = stream.codec_context.sample_rate
-        if container.duration:
-            _too_long(int(container.duration / av.time_base * sr), sr, max_seconds)
-        converter = av.AudioResampler(format="fltp")
-        blocks, frames = [], 0
-        for frame in container.decode(stream):
-            for converted in converter.resample(frame):
-                block = converted.to_ndarray().T
-                frames += len(block)
-                _too_long(frames, sr, max_seconds)
-                blocks.append(block)
+        blocks = list(_ffmpeg_blocks(container, stream, max_seconds))
     if not blocks:
         raise AudioError("audio contains no samples")
     return np.ascontiguousarray(np.concatenate(blocks), dtype=np.float32), sr
@@ -128,12 +150,64 @@ def decode_channels(source: Source, max_seconds: float = float("inf")) -> tuple[
         raise AudioError(UNDECODABLE) from None
 
 
+class _TemporaryFileError(Exception):
+    """Writing the decoded temporary WAV failed (the disk, not the recording): its cause is re-raised."""
+
+
+def _write_blocks(path: Path, sr: int, blocks: Iterator[np.ndarray], channels: int | None = None) -> int:
+    """Write ``blocks`` to a float WAV at ``path`` as they come (the file opens at the first block unless
+    ``channels`` is known); the number of blocks written."""
+    out: sf.SoundFile | None = None
+    count = 0
+    try:
+        for block in blocks:
+            try:
+                if out is None:
+                    out = sf.SoundFile(path, "w", sr, channels or block.shape[1], subtype="FLOAT", format="WAV")
+                out.write(block)
+            except (OSError, RuntimeError) as error:
+                raise _TemporaryFileError() from error
+            count += 1
+        if out is None and channels is not None:
+            out = sf.SoundFile(path, "w", sr, channels, subtype="FLOAT", format="WAV")
+    finally:
+        if out is not None:
+            out.close()
+    return count
+
+
+def _decode_to_wav(source: str | Path | bytes, path: Path, max_seconds: float) -> None:
+    """Decode any supported format into a float WAV at ``path``, block by block, so that memory does not grow with
+    the recording's length (libsndfile first, then FFmpeg, as ``decode_channels``)."""
+    try:
+        with sf.SoundFile(_handle(source)) as audio_file:
+            _write_blocks(path, audio_file.samplerate, _sndfile_blocks(audio_file, max_seconds), audio_file.channels)
+        return
+    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
+        log.info("libsndfile could not decode audio: %s", re.sub(r"^Error opening .*?: ", "", str(error)))
+    import av
+
+    try:
+        with av.open(_handle(source), "r") as container:
+            stream = _audio_stream(container, FFMPEG_FORMATS, max_seconds)
+            blocks = _ffmpeg_blocks(container, stream, max_seconds)
+            written = _write_blocks(path, stream.codec_context.sample_rate, blocks)
+    except (av.FFmpegError, OSError, ValueError, IndexError) as error:
+        if isinstance(error, AudioError):
+            raise
+        log.info("FFmpeg could not decode audio: %s", error)
+        raise AudioError(UNDECODABLE) from None
+    if not written:
+        raise AudioError("audio contains no samples")
+
+
 @contextmanager
 def seekable(source: str | Path | bytes, max_seconds: float = float("inf")) -> Iterator[str | Path | bytes]:
     """``source`` itself when libsndfile can seek in it, else a temporary float WAV of its decoded audio.
 
     Call analysis reads a recording in several passes: GSM 06.10 WAV, M4A/AAC, AMR and the other formats that
-    only decode front to back are decoded once into a file it can seek in.
+    only decode front to back are decoded once into a file it can seek in, block by block (a 2-hour M4A call
+    would otherwise be held in memory whole: 1.4 GB for one hour of 16 kHz stereo).
     """
     try:
         with sf.SoundFile(_handle(source)) as audio_file:
@@ -145,11 +219,12 @@ def seekable(source: str | Path | bytes, max_seconds: float = float("inf")) -> I
     if can_seek:
         yield source
         return
-    data, sr = decode_channels(source, max_seconds)
     with tempfile.TemporaryDirectory(prefix="ser-audio-") as directory:
         path = Path(directory) / "decoded.wav"
-        sf.write(path, data, sr, subtype="FLOAT")
-        del data
+        try:
+            _decode_to_wav(source, path, max_seconds)
+        except _TemporaryFileError as error:
+            raise error.__cause__ from None
         yield path
 
 
