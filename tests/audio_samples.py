@@ -61,3 +61,17 @@ def ffmpeg_encode(signal: np.ndarray, sr: int, encoder: str, container: str, bit
         for packet in [*stream.encode(frame), *stream.encode(None)]:
             output.mux(packet)
     return buffer.getvalue()
+
+
+HEADERLESS = {".ul": ("ULAW", 8000), ".al": ("ALAW", 8000), ".gsm": ("GSM610", 8000), ".sln": ("PCM_16", 8000),
+              ".sln16": ("PCM_16", 16000), ".g722": (None, 16000)}  # fmt: skip
+
+
+def headerless(signal: np.ndarray, suffix: str) -> bytes:
+    """``signal`` (mono, at ``HEADERLESS[suffix]``'s rate) as the headerless bytes a PBX writes to such a file."""
+    subtype, sr = HEADERLESS[suffix]
+    if subtype is None:
+        return ffmpeg_encode(signal, sr, "g722", "g722", 64000)
+    buffer = io.BytesIO()
+    sf.write(buffer, signal, sr, format="RAW", subtype=subtype, endian="LITTLE")
+    return buffer.getvalue()

@@ -16,7 +16,7 @@ from ser.models.artifact import METADATA_FILE, ModelArtifact
 from ser.models.training import train
 from serve.app import create_app
 from tests.api_fixtures import build_served_project
-from tests.audio_samples import ffmpeg_encode
+from tests.audio_samples import ffmpeg_encode, headerless
 from tests.synthetic import SR, light_config, synthetic_signal
 
 pytestmark = pytest.mark.system
@@ -138,6 +138,21 @@ def test_telephone_and_other_formats_are_accepted(client, sr, subtype, fmt, chan
     assert response.status_code == 200, response.json
     padding = 0.01 if subtype.startswith(("PCM", "FLOAT", "ULAW", "ALAW", "VORBIS")) else 0.05  # codec blocks
     assert response.json["duration_s"] == pytest.approx(1.0, abs=padding)
+
+
+def test_headerless_telephone_audio_is_read_as_its_file_name_or_content_type_declares(client):
+    """A PBX's raw μ-law file: by its suffix in a multipart upload, or as an audio/basic body; never guessed."""
+    signal = synthetic_signal("03a01Fa", 1.0)
+    data = headerless(np.interp(np.arange(8000) * 2, np.arange(signal.size), signal), ".ul")
+    named = client.post("/pred", data={"file": (io.BytesIO(data), "call.ulaw")})
+    assert named.status_code == 200, named.json
+    assert named.json["duration_s"] == pytest.approx(1.0, abs=0.01)
+    body = client.post("/pred", data=data, content_type="audio/basic")
+    assert body.status_code == 200 and body.json["probabilities"] == named.json["probabilities"]
+    undeclared = client.post("/pred", data={"file": (io.BytesIO(data), "call.wav")})
+    assert undeclared.status_code == 422 and "cannot decode" in undeclared.json["error"]
+    too_long = headerless(np.full(8000 * 70, 0.1, np.float32), ".ul")
+    assert client.post("/pred", data=too_long, content_type="audio/PCMU").status_code == 413
 
 
 @pytest.mark.parametrize(("encoder", "container"), [("aac", "ipod"), ("libopencore_amrnb", "amr")])

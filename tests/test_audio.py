@@ -5,8 +5,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser.audio.decoding import AudioError, AudioTooLong, check_usable, decode, decode_channels, seekable
-from tests.audio_samples import ffmpeg_encode
+from ser.audio.decoding import (
+    AudioError,
+    AudioTooLong,
+    check_usable,
+    decode,
+    decode_channels,
+    seekable,
+    with_header,
+)
+from tests.audio_samples import HEADERLESS, ffmpeg_encode, headerless
 
 pytestmark = pytest.mark.unit
 
@@ -147,3 +155,34 @@ def test_the_seekable_copy_is_decoded_block_by_block_not_held_in_memory():
     finally:
         tracemalloc.stop()
     assert peak < 4 * 2**20, f"{peak / 2**20:.1f} MB"
+
+
+@pytest.mark.parametrize("suffix", sorted(HEADERLESS))
+def test_headerless_telephone_audio_decodes_when_its_suffix_declares_it(tmp_path, suffix):
+    sr = HEADERLESS[suffix][1]
+    data = headerless(tone(sr, seconds=1.0), suffix)
+    declared = tmp_path / f"call{suffix.upper()}"  # suffixes are matched whatever their case
+    declared.write_bytes(data)
+    signal, duration = decode(declared, 16000)
+    assert duration == pytest.approx(1.0, abs=0.05)
+    spectrum = np.abs(np.fft.rfft(signal[2000:10000]))
+    assert np.argmax(spectrum) * 16000 / 8000 == pytest.approx(220, abs=5)
+    with seekable(declared) as readable:  # call analysis reads it from a temporary WAV
+        assert sf.info(readable).samplerate == sr
+    uploaded, _ = decode(with_header(data, suffix), 16000)
+    assert np.array_equal(uploaded, signal)
+    undeclared = tmp_path / "call.wav"
+    undeclared.write_bytes(data)
+    with pytest.raises(AudioError):  # never guessed from the bytes
+        decode(undeclared, 16000)
+
+
+def test_headerless_length_is_checked():
+    data = headerless(tone(8000, seconds=3.0), ".ul")
+    with pytest.raises(AudioTooLong):
+        with_header(data, ".ul", max_seconds=1.0)
+
+
+def test_bytes_of_other_suffixes_pass_through_unchanged():
+    data = encode(tone(8000), 8000, "WAV", "ULAW")
+    assert with_header(data, ".wav") is data

@@ -25,6 +25,7 @@ from ser.inference.predictor import Predictor
 from ser.inference.report import CALL_COLUMNS
 from serve.app import create_app
 from tests.api_fixtures import build_served_project
+from tests.audio_samples import headerless
 from tests.project_copy import ROOT
 from tests.speech import (
     SENTENCES,
@@ -617,3 +618,26 @@ def test_a_reverberant_or_noisy_side_of_a_call_gets_a_warning(predictor, served,
     row = pd.read_csv(tmp_path / "out" / "calls.csv").iloc[0]
     assert row["warnings"].startswith("agent: noisy line") and row["customer_snr_db"] > 20
     assert "agent: noisy line" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_a_headerless_gsm_call_from_a_pbx_is_analysed_like_its_wav(served, predictor, mono_call, tmp_path):
+    """Asterisk writes raw GSM 06.10 (`.gsm`): the CLI, a folder batch and /analyze read it by its suffix."""
+    import librosa
+
+    narrow = librosa.resample(mono_call.signal, orig_sr=SR, target_sr=8000)
+    (tmp_path / "pbx").mkdir()
+    raw = tmp_path / "pbx/call.gsm"
+    raw.write_bytes(headerless(narrow, ".gsm"))
+    as_wav = analyze(wav_bytes(narrow, 8000, "GSM610"), predictor, AnalysisConfig())
+    as_raw = analyze(raw, predictor, AnalysisConfig())
+    assert as_raw["timeline"] == as_wav["timeline"]
+    assert_one_segment_per_turn(as_raw["timeline"], mono_call)
+    folder = str(tmp_path / "pbx")
+    report = analyse_batch([folder], tmp_path / "out", served.model_dir, AnalysisConfig(), progress=False)
+    assert (report.analysed, len(report.failed)) == (1, 0)
+    client = create_app(served).test_client()
+    response = client.post("/analyze", data={"file": (io.BytesIO(raw.read_bytes()), "call.GSM")})
+    assert response.status_code == 200, response.json
+    assert response.json["timeline"] == as_raw["timeline"]
+    body = client.post("/analyze", data=raw.read_bytes(), content_type="audio/gsm")
+    assert body.status_code == 200 and body.json["timeline"] == as_raw["timeline"]

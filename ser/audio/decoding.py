@@ -2,7 +2,8 @@
 
 libsndfile (``soundfile``) decodes WAV (PCM, float, μ-law, A-law, GSM 06.10, IMA/MS ADPCM), FLAC, OGG Vorbis and
 Opus, and MP3, always in blocks, so formats it cannot seek (GSM 06.10) decode too. What it cannot open (M4A/AAC,
-AMR, WebM, ...) is decoded by FFmpeg through PyAV.
+AMR, WebM, ...) is decoded by FFmpeg through PyAV. Headerless telephone audio (raw μ-law, A-law, GSM 06.10, 16-bit
+PCM, G.722) is read when a file's suffix declares it (``RAW_FORMATS``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -34,6 +36,53 @@ FFMPEG_FORMATS = {"mov", "mp4", "m4a", "3gp", "3g2", "mj2", "aac", "amr", "amrnb
                   "caf", "aiff", "wav", "flac", "asf", "wma"}  # fmt: skip
 
 Source = str | Path | bytes | bytearray | BinaryIO
+
+
+@dataclass(frozen=True)
+class RawFormat:
+    """Headerless audio: a libsndfile RAW ``subtype`` (little-endian) or an FFmpeg ``demuxer``, mono at ``rate``."""
+
+    rate: int
+    subtype: str | None = None
+    demuxer: str | None = None
+
+
+# Headerless telephone audio as PBXs write it (Asterisk's ulaw, alaw, gsm, sln, sln16 and g722 formats). Nothing in
+# such bytes says what they are, so only a file's suffix declares one, and none is ever guessed from the bytes.
+RAW_FORMATS = {
+    **dict.fromkeys((".ul", ".ulaw", ".ulw", ".mulaw", ".mu"), RawFormat(8000, subtype="ULAW")),
+    **dict.fromkeys((".al", ".alaw", ".alw"), RawFormat(8000, subtype="ALAW")),
+    ".gsm": RawFormat(8000, subtype="GSM610"),
+    ".sln": RawFormat(8000, subtype="PCM_16"),
+    ".sln16": RawFormat(16000, subtype="PCM_16"),
+    ".g722": RawFormat(16000, demuxer="g722"),
+}
+
+
+def raw_format(source: Source) -> RawFormat | None:
+    """The headerless format a file's suffix declares (``RAW_FORMATS``), None for any other source."""
+    return RAW_FORMATS.get(Path(source).suffix.lower()) if isinstance(source, str | Path) else None
+
+
+def _sound_file(source: Source) -> sf.SoundFile:
+    """``source`` opened by libsndfile, as the headerless format its suffix declares if it declares one."""
+    declared = raw_format(source)
+    if declared is None:
+        return sf.SoundFile(_handle(source))
+    if declared.subtype is None:
+        raise RuntimeError(f"headerless {declared.demuxer} is read by FFmpeg")  # caught as libsndfile's own errors
+    return sf.SoundFile(_handle(source), samplerate=declared.rate, channels=1, format="RAW",
+                        subtype=declared.subtype, endian="LITTLE")  # fmt: skip
+
+
+def _open_ffmpeg(source: Source, formats: set[str] | None) -> tuple[Any, set[str] | None]:
+    """``source`` opened by FFmpeg (the demuxer its suffix declares, if any) and the demuxers to accept from it."""
+    import av
+
+    declared = raw_format(source)
+    if declared is not None and declared.demuxer is not None:
+        return av.open(_handle(source), "r", format=declared.demuxer), None
+    return av.open(_handle(source), "r"), formats
 
 
 class AudioError(SerError, ValueError):
@@ -75,7 +124,7 @@ def read_blocks(source: Source, max_seconds: float = float("inf")) -> tuple[np.n
     The header's length is checked against ``max_seconds`` before any sample is decoded; files whose length
     is unknown are checked as their blocks arrive.
     """
-    with sf.SoundFile(_handle(source)) as audio_file:
+    with _sound_file(source) as audio_file:
         sr = audio_file.samplerate
         blocks = list(_sndfile_blocks(audio_file, max_seconds))
     data = np.concatenate(blocks) if blocks else np.zeros((0, audio_file.channels), dtype=np.float32)
@@ -119,9 +168,8 @@ def decode_ffmpeg(
 
     ``formats`` restricts the demuxers accepted (for input of unknown origin); None accepts any.
     """
-    import av  # here, not at the top: FFmpeg's libraries (17 MB per process) load only when libsndfile cannot read
-
-    with av.open(_handle(source), "r") as container:
+    container, formats = _open_ffmpeg(source, formats)  # FFmpeg's libraries (17 MB) load only when libsndfile fails
+    with container:
         stream = _audio_stream(container, formats, max_seconds)
         sr = stream.codec_context.sample_rate
         blocks = list(_ffmpeg_blocks(container, stream, max_seconds))
@@ -180,7 +228,7 @@ def _decode_to_wav(source: str | Path | bytes, path: Path, max_seconds: float) -
     """Decode any supported format into a float WAV at ``path``, block by block, so that memory does not grow with
     the recording's length (libsndfile first, then FFmpeg, as ``decode_channels``)."""
     try:
-        with sf.SoundFile(_handle(source)) as audio_file:
+        with _sound_file(source) as audio_file:
             _write_blocks(path, audio_file.samplerate, _sndfile_blocks(audio_file, max_seconds), audio_file.channels)
         return
     except (sf.LibsndfileError, RuntimeError, TypeError) as error:
@@ -188,8 +236,9 @@ def _decode_to_wav(source: str | Path | bytes, path: Path, max_seconds: float) -
     import av
 
     try:
-        with av.open(_handle(source), "r") as container:
-            stream = _audio_stream(container, FFMPEG_FORMATS, max_seconds)
+        container, formats = _open_ffmpeg(source, FFMPEG_FORMATS)
+        with container:
+            stream = _audio_stream(container, formats, max_seconds)
             blocks = _ffmpeg_blocks(container, stream, max_seconds)
             written = _write_blocks(path, stream.codec_context.sample_rate, blocks)
     except (av.FFmpegError, OSError, ValueError, IndexError) as error:
@@ -201,6 +250,19 @@ def _decode_to_wav(source: str | Path | bytes, path: Path, max_seconds: float) -
         raise AudioError("audio contains no samples")
 
 
+def with_header(data: bytes, suffix: str, max_seconds: float = float("inf")) -> bytes:
+    """Uploaded bytes a file suffix declares headerless (``RAW_FORMATS``) as a float WAV; other bytes as they are."""
+    if suffix.lower() not in RAW_FORMATS:
+        return data
+    with tempfile.TemporaryDirectory(prefix="ser-audio-") as directory:
+        path = Path(directory) / f"upload{suffix.lower()}"
+        path.write_bytes(data)
+        decoded, sr = decode_channels(path, max_seconds)
+    buffer = io.BytesIO()
+    sf.write(buffer, decoded, sr, format="WAV", subtype="FLOAT")
+    return buffer.getvalue()
+
+
 @contextmanager
 def seekable(source: str | Path | bytes, max_seconds: float = float("inf")) -> Iterator[str | Path | bytes]:
     """``source`` itself when libsndfile can seek in it, else a temporary float WAV of its decoded audio.
@@ -210,6 +272,8 @@ def seekable(source: str | Path | bytes, max_seconds: float = float("inf")) -> I
     would otherwise be held in memory whole: 1.4 GB for one hour of 16 kHz stereo).
     """
     try:
+        if raw_format(source) is not None:  # the readers after this one open files by their content
+            raise RuntimeError("headerless audio")
         with sf.SoundFile(_handle(source)) as audio_file:
             can_seek = audio_file.seekable()
             if can_seek:

@@ -18,7 +18,7 @@ from ser.audio.decoding import AudioError, AudioTooLong
 from ser.errors import ParamsError
 from ser.inference.calls import analyze, analyze_legs
 from serve.errors import ApiError
-from serve.routes.predict import upload_stream
+from serve.routes.predict import headerless_suffix, upload_stream
 from serve.services import services
 
 bp = Blueprint("analysis", __name__)
@@ -134,9 +134,10 @@ def analyze_call():
     legs = _legs()
     predictor = services().predictor()
     with tempfile.TemporaryDirectory(prefix="ser-call-") as folder:
-        path = Path(folder) / "call"
+        path = Path(folder) / f"call{headerless_suffix()}"  # a suffix that declares headerless audio, kept
         if legs is not None:
-            customer, agent = Path(folder) / "customer", Path(folder) / "agent"
+            customer = Path(folder) / f"customer{headerless_suffix('customer')}"
+            agent = Path(folder) / f"agent{headerless_suffix('agent')}"
             _save_upload(customer, legs[0])
             _save_upload(agent, legs[1])
         else:

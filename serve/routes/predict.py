@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any, BinaryIO
 
 from flask import Blueprint, request
 
-from ser.audio.decoding import AudioError, AudioTooLong
+from ser.audio.decoding import RAW_FORMATS, AudioError, AudioTooLong, with_header
 from ser.data import emodb
 from ser.inference.predictor import UnknownRecording
 from serve.errors import ApiError
@@ -15,6 +16,10 @@ from serve.services import services
 bp = Blueprint("predict", __name__)
 
 AUDIO_TYPES = ("audio/", "application/octet-stream")
+# Content types of a raw body that declare headerless telephone audio (RFC 2046's audio/basic, RFC 4856), as the
+# file suffix that declares the same (``ser.audio.decoding.RAW_FORMATS``).
+HEADERLESS_TYPES = {"audio/basic": ".ul", "audio/pcmu": ".ul", "audio/pcma": ".al", "audio/gsm": ".gsm",
+                    "audio/g722": ".g722"}  # fmt: skip
 
 
 def _predict_ids(ids: list[Any]) -> list[dict[str, Any]]:
@@ -60,6 +65,17 @@ def upload_stream(accepted: str) -> BinaryIO:
     raise ApiError(415, f"unsupported content type {request.mimetype or 'none'!r}: send {accepted}")
 
 
+def headerless_suffix(field: str = "file") -> str:
+    """The suffix of ``RAW_FORMATS`` the upload declares (its multipart file name's, or a raw body's content type), or
+    "" for audio that says itself what it is."""
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get(field)
+        suffix = PurePath(upload.filename or "").suffix.lower() if upload is not None else ""
+    else:
+        suffix = HEADERLESS_TYPES.get(request.mimetype, "")
+    return suffix if suffix in RAW_FORMATS else ""
+
+
 def uploaded_audio(accepted: str) -> bytes:
     """The uploaded bytes (see ``upload_stream``); 422 when there are none."""
     data = upload_stream(accepted).read()
@@ -81,8 +97,10 @@ def _channel() -> int | None:
 def _predict_audio() -> dict[str, Any]:
     channel = _channel()
     data = uploaded_audio("JSON, multipart/form-data or audio/*")
+    max_seconds = services().settings.max_audio_seconds
     try:
-        return services().predictor().predict_audio(data, services().settings.max_audio_seconds, channel)
+        data = with_header(data, headerless_suffix(), max_seconds)
+        return services().predictor().predict_audio(data, max_seconds, channel)
     except AudioTooLong as error:
         raise ApiError(413, str(error)) from None
     except AudioError as error:
@@ -114,9 +132,16 @@ def pred():
               type: object
               required: [file]
               properties:
-                file: {type: string, format: binary}
+                file:
+                  type: string
+                  format: binary
+                  description: any supported format; headerless telephone audio is declared by the file name's
+                    suffix (.ul/.ulaw μ-law, .al/.alaw A-law, .gsm GSM 06.10, .sln/.sln16 16-bit PCM, .g722)
           audio/wav:
             schema: {type: string, format: binary}
+          audio/basic:
+            schema: {type: string, format: binary}
+            description: headerless 8 kHz μ-law (also audio/PCMU; audio/PCMA, audio/GSM, audio/G722)
       responses:
         200:
           description: The predicted class, all probabilities and the model version
