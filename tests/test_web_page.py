@@ -10,7 +10,7 @@ from werkzeug.serving import make_server
 from ser.audio.channels import Condition
 from serve.app import create_app
 from tests.api_fixtures import build_served_project
-from tests.audio_samples import encode
+from tests.audio_samples import encode, headerless
 from tests.speech import SR, build_call, melody, needs_espeak, wav_bytes
 from tests.synthetic import synthetic_signal
 
@@ -115,6 +115,25 @@ def test_upload_a_call_and_see_roles_trend_worst_moment_and_hear_a_segment(brows
     assert browser.find_element(By.ID, "playing").text.startswith("Playing customer, ")
     position = browser.execute_script("return document.getElementById('call-audio').currentTime")
     assert abs(position - call.turns[1][0]) < 0.5
+
+
+@needs_espeak
+def test_a_call_the_browser_cannot_play_is_analysed_and_says_why_it_does_not_play(browser, site, tmp_path):
+    """Raw μ-law from a PBX: the server reads it by its suffix; Chromium cannot play it, and the page says so."""
+    import librosa
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    call = build_call()
+    audio = tmp_path / "pbx-call.ul"
+    audio.write_bytes(headerless(librosa.resample(call.signal, orig_sr=SR, target_sr=8000), ".ul"))
+    assert submit(browser, site, audio, "call", tmp_path / "raw.png").startswith("Customer satisfaction: ")
+    segments = browser.find_elements(By.CSS_SELECTOR, "#timeline rect.segment")
+    assert len(segments) == len(call.turns)
+    segments[0].click()
+    playing = browser.find_element(By.ID, "playing")
+    WebDriverWait(browser, 10).until(lambda _: "cannot play" in playing.text)
+    assert "analysis is not affected" in playing.text and playing.get_attribute("class") == "error"
 
 
 @needs_espeak
