@@ -1,4 +1,5 @@
 import io
+import struct
 import tracemalloc
 
 import numpy as np
@@ -14,6 +15,7 @@ from ser.audio.decoding import (
     seekable,
     with_header,
 )
+from ser.audio.wav_header import undercounted
 from tests.audio_samples import HEADERLESS, ffmpeg_encode, headerless
 
 pytestmark = pytest.mark.unit
@@ -186,3 +188,38 @@ def test_headerless_length_is_checked():
 def test_bytes_of_other_suffixes_pass_through_unchanged():
     data = encode(tone(8000), 8000, "WAV", "ULAW")
     assert with_header(data, ".wav") is data
+
+
+def _with_data_size(wav: bytes, data_bytes: int) -> bytes:
+    """``wav`` with its RIFF and data chunk sizes rewritten, as a recorder leaves them when it stops mid-call."""
+    at = wav.index(b"data")
+    patched = bytearray(wav)
+    patched[4:8] = struct.pack("<I", 0 if data_bytes == 0 else min(at + data_bytes, 0xFFFFFFFF))
+    patched[at + 4 : at + 8] = struct.pack("<I", data_bytes)
+    return bytes(patched)
+
+
+@pytest.mark.parametrize("counted_s", [0.0, 1.0])
+def test_a_wav_whose_header_undercounts_its_audio_is_read_to_the_end(tmp_path, counted_s):
+    """Sizes left at 0, or as last updated before the recorder stopped: every second of the call is still read."""
+    full = encode(tone(8000, seconds=3.0), 8000, "WAV", "PCM_16")
+    stale = _with_data_size(full, int(counted_s * 8000) * 2)
+    assert undercounted(stale) and not undercounted(full)
+    expected, _ = decode(full, 16000)
+    signal, duration = decode(stale, 16000)
+    assert duration == pytest.approx(3.0, abs=1e-3) and np.allclose(signal, expected, atol=1e-4)
+    path = tmp_path / "call.wav"
+    path.write_bytes(stale)
+    assert undercounted(path)
+    with seekable(path) as readable:  # call analysis: a temporary WAV with every sample
+        assert sf.info(readable).frames == 3 * 8000
+
+
+def test_chunks_after_the_audio_are_not_taken_for_audio():
+    buffer = io.BytesIO()
+    sf.write(buffer, tone(8000, seconds=1.0), 8000, format="WAV", subtype="PCM_16")
+    with_list = buffer.getvalue() + b"LIST" + struct.pack("<I", 4) + b"INFO"
+    assert not undercounted(with_list)
+    assert decode(with_list, 16000)[1] == pytest.approx(1.0, abs=1e-3)
+    streamed = _with_data_size(buffer.getvalue(), 0xFFFFFFFF)  # "to the end": libsndfile reads it as it is
+    assert not undercounted(streamed)

@@ -3,7 +3,8 @@
 libsndfile (``soundfile``) decodes WAV (PCM, float, μ-law, A-law, GSM 06.10, IMA/MS ADPCM), FLAC, OGG Vorbis and
 Opus, and MP3, always in blocks, so formats it cannot seek (GSM 06.10) decode too. What it cannot open (M4A/AAC,
 AMR, WebM, ...) is decoded by FFmpeg through PyAV. Headerless telephone audio (raw μ-law, A-law, GSM 06.10, 16-bit
-PCM, G.722) is read when a file's suffix declares it (``RAW_FORMATS``).
+PCM, G.722) is read when a file's suffix declares it (``RAW_FORMATS``); a WAV whose header counts less audio than
+follows it (``wav_header.undercounted``) is read to its end.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 import soundfile as sf
 
 from ser.audio.mixing import mix_down
+from ser.audio.wav_header import undercounted
 from ser.errors import SerError
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,10 @@ def _sound_file(source: Source) -> sf.SoundFile:
     """``source`` opened by libsndfile, as the headerless format its suffix declares if it declares one."""
     declared = raw_format(source)
     if declared is None:
+        if undercounted(source):
+            log.warning("the WAV header counts less audio than the file holds (a recorder stopped before finishing"
+                        " it?): reading to the end of the file")  # fmt: skip
+            raise RuntimeError("WAV header undercounts its audio")  # on to FFmpeg, told to read to the end
         return sf.SoundFile(_handle(source))
     if declared.subtype is None:
         raise RuntimeError(f"headerless {declared.demuxer} is read by FFmpeg")  # caught as libsndfile's own errors
@@ -82,6 +88,8 @@ def _open_ffmpeg(source: Source, formats: set[str] | None) -> tuple[Any, set[str
     declared = raw_format(source)
     if declared is not None and declared.demuxer is not None:
         return av.open(_handle(source), "r", format=declared.demuxer), None
+    if undercounted(source):
+        return av.open(_handle(source), "r", format="wav", options={"ignore_length": "1"}), None
     return av.open(_handle(source), "r"), formats
 
 
@@ -272,8 +280,8 @@ def seekable(source: str | Path | bytes, max_seconds: float = float("inf")) -> I
     would otherwise be held in memory whole: 1.4 GB for one hour of 16 kHz stereo).
     """
     try:
-        if raw_format(source) is not None:  # the readers after this one open files by their content
-            raise RuntimeError("headerless audio")
+        if raw_format(source) is not None or undercounted(source):  # later readers trust content and header
+            raise RuntimeError("headerless audio, or a header that undercounts it")
         with sf.SoundFile(_handle(source)) as audio_file:
             can_seek = audio_file.seekable()
             if can_seek:
