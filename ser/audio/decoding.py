@@ -71,8 +71,9 @@ def _sound_file(source: Source) -> sf.SoundFile:
     declared = raw_format(source)
     if declared is None:
         if undercounted(source):
-            log.warning("the WAV header counts less audio than the file holds (a recorder stopped before finishing"
-                        " it?): reading to the end of the file")  # fmt: skip
+            where = f"{source}: " if isinstance(source, str | Path) else ""
+            log.warning("%sthe WAV header counts less audio than the file holds (a recorder stopped before"
+                        " finishing it?): reading to the end of the file", where)  # fmt: skip
             raise RuntimeError("WAV header undercounts its audio")  # on to FFmpeg, told to read to the end
         return sf.SoundFile(_handle(source))
     if declared.subtype is None:
