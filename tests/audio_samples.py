@@ -63,15 +63,20 @@ def ffmpeg_encode(signal: np.ndarray, sr: int, encoder: str, container: str, bit
     return buffer.getvalue()
 
 
+# the headerless formats a test can write: libsndfile subtypes, or (encoder, muxer, bit rate) of FFmpeg. G.729 is
+# missing: FFmpeg decodes it but has no encoder (tests/test_audio.py decodes frames of random bits instead).
 HEADERLESS = {".ul": ("ULAW", 8000), ".al": ("ALAW", 8000), ".gsm": ("GSM610", 8000), ".sln": ("PCM_16", 8000),
-              ".sln16": ("PCM_16", 16000), ".g722": (None, 16000)}  # fmt: skip
+              ".sln16": ("PCM_16", 16000), ".vox": ("VOX_ADPCM", 8000), ".g722": (("g722", "g722", 64000), 16000),
+              ".g726-16": (("g726le", "g726le", 16000), 8000), ".g726-32": (("g726le", "g726le", 32000), 8000),
+              ".g726-40": (("g726le", "g726le", 40000), 8000)}  # fmt: skip
 
 
 def headerless(signal: np.ndarray, suffix: str) -> bytes:
     """``signal`` (mono, at ``HEADERLESS[suffix]``'s rate) as the headerless bytes a PBX writes to such a file."""
     subtype, sr = HEADERLESS[suffix]
-    if subtype is None:
-        return ffmpeg_encode(signal, sr, "g722", "g722", 64000)
+    if isinstance(subtype, tuple):
+        encoder, muxer, bit_rate = subtype
+        return ffmpeg_encode(signal, sr, encoder, muxer, bit_rate)
     buffer = io.BytesIO()
     sf.write(buffer, signal, sr, format="RAW", subtype=subtype, endian="LITTLE")
     return buffer.getvalue()

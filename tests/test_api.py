@@ -155,6 +155,19 @@ def test_headerless_telephone_audio_is_read_as_its_file_name_or_content_type_dec
     assert client.post("/pred", data=too_long, content_type="audio/PCMU").status_code == 413
 
 
+def test_headerless_g726_is_read_at_the_rate_its_name_or_content_type_declares(client):
+    """Asterisk's g726-32 file: the rate is in the suffix (RFC 3551's media type names carry it too)."""
+    signal = synthetic_signal("03a01Fa", 1.0)
+    data = headerless(np.interp(np.arange(8000) * 2, np.arange(signal.size), signal), ".g726-32")
+    named = client.post("/pred", data={"file": (io.BytesIO(data), "call.g726-32")})
+    assert named.status_code == 200, named.json
+    assert named.json["duration_s"] == pytest.approx(1.0, abs=0.01)
+    body = client.post("/pred", data=data, content_type="audio/G726-32")
+    assert body.status_code == 200 and body.json["probabilities"] == named.json["probabilities"]
+    misdeclared = client.post("/pred", data={"file": (io.BytesIO(data), "call.g726-16")})  # read as 2 bits a sample
+    assert misdeclared.status_code == 200 and misdeclared.json["duration_s"] == pytest.approx(2.0, abs=0.01)
+
+
 @pytest.mark.parametrize(("encoder", "container"), [("aac", "ipod"), ("libopencore_amrnb", "amr")])
 def test_smartphone_and_mobile_formats_are_accepted(client, encoder, container):
     """M4A/AAC and AMR-NB: libsndfile cannot read them; FFmpeg (PyAV) decodes them, by upload and raw body."""

@@ -7,6 +7,7 @@ import pytest
 import soundfile as sf
 
 from ser.audio.decoding import (
+    RAW_FORMATS,
     AudioError,
     AudioTooLong,
     check_usable,
@@ -16,6 +17,7 @@ from ser.audio.decoding import (
     with_header,
 )
 from ser.audio.wav_header import undercounted
+from ser.inference.call_files import AUDIO_SUFFIXES
 from tests.audio_samples import HEADERLESS, ffmpeg_encode, headerless
 
 pytestmark = pytest.mark.unit
@@ -177,6 +179,26 @@ def test_headerless_telephone_audio_decodes_when_its_suffix_declares_it(tmp_path
     undeclared.write_bytes(data)
     with pytest.raises(AudioError):  # never guessed from the bytes
         decode(undeclared, 16000)
+
+
+def test_headerless_g729_decodes_frame_by_frame(tmp_path):
+    """Asterisk's raw G.729: 10-byte frames of 10 ms. No encoder is at hand (FFmpeg only decodes it), so random frames
+    check the declaration, the framing and the length limit, not the sound."""
+    frames = np.random.default_rng(3).integers(0, 256, size=(150, 10), dtype=np.uint8)
+    declared = tmp_path / "call.g729"
+    declared.write_bytes(frames.tobytes())
+    channels, sr = decode_channels(declared)
+    assert sr == 8000 and channels.shape == (150 * 80, 1) and np.all(np.isfinite(channels))
+    with pytest.raises(AudioTooLong):
+        decode_channels(declared, max_seconds=1.0)
+    undeclared = tmp_path / "call.wav"
+    undeclared.write_bytes(frames.tobytes())
+    with pytest.raises(AudioError):
+        decode_channels(undeclared)
+
+
+def test_a_folder_batch_looks_for_every_headerless_suffix():
+    assert set(RAW_FORMATS) <= AUDIO_SUFFIXES
 
 
 def test_headerless_length_is_checked():

@@ -3,8 +3,8 @@
 libsndfile (``soundfile``) decodes WAV (PCM, float, μ-law, A-law, GSM 06.10, IMA/MS ADPCM), FLAC, OGG Vorbis and
 Opus, and MP3, always in blocks, so formats it cannot seek (GSM 06.10) decode too. What it cannot open (M4A/AAC,
 AMR, WebM, ...) is decoded by FFmpeg through PyAV. Headerless telephone audio (raw μ-law, A-law, GSM 06.10, 16-bit
-PCM, G.722) is read when a file's suffix declares it (``RAW_FORMATS``); a WAV whose header counts less audio than
-follows it (``wav_header.undercounted``) is read to its end.
+PCM, VOX ADPCM, G.722, G.726, G.729) is read when a file's suffix declares it (``RAW_FORMATS``); a WAV whose header
+counts less audio than follows it (``wav_header.undercounted``) is read to its end.
 """
 
 from __future__ import annotations
@@ -42,22 +42,33 @@ Source = str | Path | bytes | bytearray | BinaryIO
 
 @dataclass(frozen=True)
 class RawFormat:
-    """Headerless audio: a libsndfile RAW ``subtype`` (little-endian) or an FFmpeg ``demuxer``, mono at ``rate``."""
+    """Headerless audio: a libsndfile RAW ``subtype`` (little-endian) or an FFmpeg ``demuxer`` (with its
+    ``options``), mono at ``rate``."""
 
     rate: int
     subtype: str | None = None
     demuxer: str | None = None
+    options: tuple[tuple[str, str], ...] = ()
 
 
-# Headerless telephone audio as PBXs write it (Asterisk's ulaw, alaw, gsm, sln, sln16 and g722 formats). Nothing in
-# such bytes says what they are, so only a file's suffix declares one, and none is ever guessed from the bytes.
+def _g726(bits_per_sample: int) -> RawFormat:
+    """Asterisk's raw G.726 at 8 x ``bits_per_sample`` kb/s: RFC 3551's codeword packing, FFmpeg's ``g726le``."""
+    return RawFormat(8000, demuxer="g726le", options=(("code_size", str(bits_per_sample)), ("sample_rate", "8000")))
+
+
+# Headerless telephone audio as PBXs and recorders write it: Asterisk's ulaw, alaw, gsm, sln, sln16, g722, g726-NN
+# (NN kb/s) and g729 formats, and Dialogic VOX ADPCM (read at 8 kHz). Nothing in such bytes says what they are, so
+# only a file's suffix declares one, and none is ever guessed from the bytes.
 RAW_FORMATS = {
     **dict.fromkeys((".ul", ".ulaw", ".ulw", ".mulaw", ".mu"), RawFormat(8000, subtype="ULAW")),
     **dict.fromkeys((".al", ".alaw", ".alw"), RawFormat(8000, subtype="ALAW")),
     ".gsm": RawFormat(8000, subtype="GSM610"),
     ".sln": RawFormat(8000, subtype="PCM_16"),
     ".sln16": RawFormat(16000, subtype="PCM_16"),
+    ".vox": RawFormat(8000, subtype="VOX_ADPCM"),
     ".g722": RawFormat(16000, demuxer="g722"),
+    **{f".g726-{8 * bits}": _g726(bits) for bits in (2, 3, 4, 5)},
+    ".g729": RawFormat(8000, demuxer="g729"),
 }
 
 
@@ -88,7 +99,7 @@ def _open_ffmpeg(source: Source, formats: set[str] | None) -> tuple[Any, set[str
 
     declared = raw_format(source)
     if declared is not None and declared.demuxer is not None:
-        return av.open(_handle(source), "r", format=declared.demuxer), None
+        return av.open(_handle(source), "r", format=declared.demuxer, options=dict(declared.options)), None
     if undercounted(source):
         return av.open(_handle(source), "r", format="wav", options={"ignore_length": "1"}), None
     return av.open(_handle(source), "r"), formats

@@ -15,11 +15,13 @@ log = logging.getLogger(__name__)
 
 # What a folder is searched for: the suffixes of every container the decoder reads (libsndfile's, and FFmpeg's
 # ``decoding.FFMPEG_FORMATS``: phone recorders write 3GP/AMR/M4A, meeting and softphone exports MP4, WebM, WMA), and
-# the headerless telephone audio of ``decoding.RAW_FORMATS`` (PBXs: raw μ-law, A-law, GSM, 16-bit PCM, G.722).
+# the headerless telephone audio of ``decoding.RAW_FORMATS`` (PBXs: raw μ-law, A-law, GSM, 16-bit PCM, VOX, G.72x),
+# listed rather than imported, so the command line starts without the decoder (a test checks they agree).
 AUDIO_SUFFIXES = {
     ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".mp4", ".aac", ".3gp", ".3g2", ".amr", ".awb",
     ".webm", ".mka", ".wma", ".gsm", ".au", ".aif", ".aiff", ".aifc", ".caf",
-    ".ul", ".ulaw", ".ulw", ".mulaw", ".mu", ".al", ".alaw", ".alw", ".sln", ".sln16", ".g722",
+    ".w64", ".ul", ".ulaw", ".ulw", ".mulaw", ".mu", ".al", ".alaw", ".alw", ".sln", ".sln16", ".vox", ".g722",
+    ".g726-16", ".g726-24", ".g726-32", ".g726-40", ".g729",
 }  # fmt: skip
 LIST_SUFFIXES = {".txt", ".lst", ".list"}
 

@@ -19,7 +19,8 @@ AUDIO_TYPES = ("audio/", "application/octet-stream")
 # Content types of a raw body that declare headerless telephone audio (RFC 2046's audio/basic, RFC 4856), as the
 # file suffix that declares the same (``ser.audio.decoding.RAW_FORMATS``).
 HEADERLESS_TYPES = {"audio/basic": ".ul", "audio/pcmu": ".ul", "audio/pcma": ".al", "audio/gsm": ".gsm",
-                    "audio/g722": ".g722"}  # fmt: skip
+                    "audio/g722": ".g722", "audio/g729": ".g729", "audio/g726-16": ".g726-16",
+                    "audio/g726-24": ".g726-24", "audio/g726-32": ".g726-32", "audio/g726-40": ".g726-40"}  # fmt: skip
 
 
 def _predict_ids(ids: list[Any]) -> list[dict[str, Any]]:
@@ -136,12 +137,14 @@ def pred():
                   type: string
                   format: binary
                   description: any supported format; headerless telephone audio is declared by the file name's
-                    suffix (.ul/.ulaw μ-law, .al/.alaw A-law, .gsm GSM 06.10, .sln/.sln16 16-bit PCM, .g722)
+                    suffix (.ul/.ulaw μ-law, .al/.alaw A-law, .gsm GSM 06.10, .sln/.sln16 16-bit PCM, .vox
+                    Dialogic ADPCM, .g722, .g726-16/24/32/40, .g729)
           audio/wav:
             schema: {type: string, format: binary}
           audio/basic:
             schema: {type: string, format: binary}
-            description: headerless 8 kHz μ-law (also audio/PCMU; audio/PCMA, audio/GSM, audio/G722)
+            description: headerless 8 kHz μ-law (also audio/PCMU; audio/PCMA, audio/GSM, audio/G722,
+              audio/G726-32 and its other rates, audio/G729)
       responses:
         200:
           description: The predicted class, all probabilities and the model version
