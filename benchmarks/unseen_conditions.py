@@ -1,7 +1,8 @@
 """The served model on channel conditions that no issue lists and no evaluation condition covers.
 
 The product will meet lines and recording setups nobody named: an overdriven handset that clips, mains hum, line echo,
-brown noise, the lowest Opus and MP3 bit rates, AAC (M4A) storage, level changes within an utterance. This script
+brown noise, the lowest Opus and MP3 bit rates, AAC (M4A) storage, headerless G.726 and VOX files from a PBX,
+level changes within an utterance. This script
 sends the current test speakers' recordings (data/split/test.csv, the speakers the served model never saw) through
 such chains and prints, per condition, accuracy, UAR and the share of answers equal to the answer on the clean
 recording. Nothing here feeds back into training or selection: these are figures to read, not to tune to.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import tempfile
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -28,10 +30,13 @@ import ser  # noqa: F401  (first: the SIMD pins)
 # isort: split
 
 import audiomentations as am
+import av
 import numpy as np
 import pandas as pd
+import soundfile as sf
 
 from ser.audio.channels import Condition
+from ser.audio.decoding import decode_channels, resample
 from ser.data import emodb
 from ser.errors import SerError
 from ser.features.dataset import BabblePool, features_of_recording
@@ -92,6 +97,32 @@ def echo(delay_s: float, relative_db: float) -> Transform:
     return apply
 
 
+def stored_as(suffix: str, encoder: str | None = None, bit_rate: int = 0) -> Transform:
+    """The recording at 8 kHz as a headerless PBX file named ``*suffix`` (written by FFmpeg's ``encoder``, or by
+    libsndfile for VOX), read back by the product's own decoder, as ``ser analyze`` reads such a file."""
+
+    def apply(signal: np.ndarray, sr: int, recording_id: str) -> tuple[np.ndarray, int]:
+        narrow = resample(signal, sr, 8000)
+        with tempfile.TemporaryDirectory(prefix="ser-unseen-") as folder:
+            path = Path(folder) / f"call{suffix}"
+            if encoder is None:
+                even = np.clip(narrow[: narrow.size // 2 * 2], -1, 1)  # VOX packs two samples a byte
+                sf.write(path, even, 8000, format="RAW", subtype="VOX_ADPCM", endian="LITTLE")
+            else:
+                with av.open(str(path), "w", format=encoder) as output:
+                    stream = output.add_stream(encoder, rate=8000, layout="mono")
+                    stream.bit_rate = bit_rate
+                    pcm = (np.clip(narrow, -1, 1) * 32767).astype(np.int16)[None, :]
+                    frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+                    frame.sample_rate = 8000
+                    for packet in [*stream.encode(frame), *stream.encode(None)]:
+                        output.mux(packet)
+            decoded, decoded_sr = decode_channels(path)
+        return decoded.mean(axis=1).astype(np.float32), decoded_sr
+
+    return apply
+
+
 class Chain:
     """Transforms applied in order, with `Condition.apply`'s signature: the pipeline's feature path takes it."""
 
@@ -146,6 +177,9 @@ CHAINS: dict[str, Chain | list[dict] | None] = {
         {"codec": "ulaw"},
     ],
     "48 kHz recording": [{"resample": 48000}],
+    "G.726 32 kb/s, 8 kHz (Asterisk's raw g726-32 file)": Chain(stored_as(".g726-32", "g726le", 32000)),
+    "G.726 16 kb/s, 8 kHz (Asterisk's raw g726-16 file)": Chain(stored_as(".g726-16", "g726le", 16000)),
+    "Dialogic VOX ADPCM, 8 kHz (raw .vox file)": Chain(stored_as(".vox")),
 }
 CONDITIONS: dict[str, Chain | None] = {
     name: Chain(channel(chain)) if isinstance(chain, list) else chain for name, chain in CHAINS.items()
