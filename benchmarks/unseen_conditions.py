@@ -1,7 +1,7 @@
 """The served model on channel conditions that no issue lists and no evaluation condition covers.
 
 The product will meet lines and recording setups nobody named: an overdriven handset that clips, mains hum, line echo,
-brown noise, the lowest Opus and MP3 bit rates, AAC (M4A) storage, headerless G.726 and VOX files from a PBX,
+brown noise, the lowest Opus and MP3 bit rates, AAC (M4A) storage, headerless G.726, G.729 and VOX files from a PBX,
 level changes within an utterance. This script
 sends the current test speakers' recordings (data/split/test.csv, the speakers the served model never saw) through
 such chains and prints, per condition, accuracy, UAR and the share of answers equal to the answer on the clean
@@ -44,6 +44,8 @@ from ser.features.extractor import FeatureConfig
 from ser.models.artifact import ModelArtifact
 from ser.models.metrics import classification_metrics
 from ser.pipeline.paths import MODEL_DIR, TEST_MANIFEST, TRAIN_MANIFEST, WAV_DIR
+from tests import g729
+from tests.g729 import encode_g729
 
 ROOT = Path(__file__).resolve().parents[1]
 Transform = Callable[[np.ndarray, int, str], tuple[np.ndarray, int]]
@@ -98,14 +100,16 @@ def echo(delay_s: float, relative_db: float) -> Transform:
 
 
 def stored_as(suffix: str, encoder: str | None = None, bit_rate: int = 0) -> Transform:
-    """The recording at 8 kHz as a headerless PBX file named ``*suffix`` (written by FFmpeg's ``encoder``, or by
-    libsndfile for VOX), read back by the product's own decoder, as ``ser analyze`` reads such a file."""
+    """The recording at 8 kHz as a headerless PBX file named ``*suffix`` (written by FFmpeg's ``encoder``, by
+    libsndfile for VOX, by bcg729 for G.729), read back by the product's own decoder, as ``ser analyze`` reads it."""
 
     def apply(signal: np.ndarray, sr: int, recording_id: str) -> tuple[np.ndarray, int]:
         narrow = resample(signal, sr, 8000)
         with tempfile.TemporaryDirectory(prefix="ser-unseen-") as folder:
             path = Path(folder) / f"call{suffix}"
-            if encoder is None:
+            if suffix == ".g729":
+                path.write_bytes(encode_g729(narrow))
+            elif encoder is None:
                 even = np.clip(narrow[: narrow.size // 2 * 2], -1, 1)  # VOX packs two samples a byte
                 sf.write(path, even, 8000, format="RAW", subtype="VOX_ADPCM", endian="LITTLE")
             else:
@@ -180,6 +184,7 @@ CHAINS: dict[str, Chain | list[dict] | None] = {
     "G.726 32 kb/s, 8 kHz (Asterisk's raw g726-32 file)": Chain(stored_as(".g726-32", "g726le", 32000)),
     "G.726 16 kb/s, 8 kHz (Asterisk's raw g726-16 file)": Chain(stored_as(".g726-16", "g726le", 16000)),
     "Dialogic VOX ADPCM, 8 kHz (raw .vox file)": Chain(stored_as(".vox")),
+    **({"G.729 8 kb/s (raw .g729 file, encoded by bcg729)": Chain(stored_as(".g729"))} if g729.library() else {}),
 }
 CONDITIONS: dict[str, Chain | None] = {
     name: Chain(channel(chain)) if isinstance(chain, list) else chain for name, chain in CHAINS.items()

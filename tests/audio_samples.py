@@ -63,8 +63,8 @@ def ffmpeg_encode(signal: np.ndarray, sr: int, encoder: str, container: str, bit
     return buffer.getvalue()
 
 
-# the headerless formats a test can write: libsndfile subtypes, or (encoder, muxer, bit rate) of FFmpeg. G.729 is
-# missing: FFmpeg decodes it but has no encoder (tests/test_audio.py decodes frames of random bits instead).
+# the headerless formats a test can write: libsndfile subtypes, or (encoder, muxer, bit rate) of FFmpeg. G.729 is not
+# here: FFmpeg decodes it but has no encoder (tests/g729.py encodes it with bcg729 where that is installed).
 HEADERLESS = {".ul": ("ULAW", 8000), ".al": ("ALAW", 8000), ".gsm": ("GSM610", 8000), ".sln": ("PCM_16", 8000),
               ".sln16": ("PCM_16", 16000), ".vox": ("VOX_ADPCM", 8000), ".g722": (("g722", "g722", 64000), 16000),
               ".g726-16": (("g726le", "g726le", 16000), 8000), ".g726-32": (("g726le", "g726le", 32000), 8000),

@@ -4,6 +4,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+import scipy.signal
 import soundfile as sf
 
 from ser.audio.decoding import (
@@ -18,6 +19,7 @@ from ser.audio.decoding import (
 )
 from ser.audio.wav_header import undercounted
 from ser.inference.call_files import AUDIO_SUFFIXES
+from tests import g729
 from tests.audio_samples import HEADERLESS, ffmpeg_encode, headerless
 
 pytestmark = pytest.mark.unit
@@ -195,6 +197,26 @@ def test_headerless_g729_decodes_frame_by_frame(tmp_path):
     undeclared.write_bytes(frames.tobytes())
     with pytest.raises(AudioError):
         decode_channels(undeclared)
+
+
+@pytest.mark.skipif(g729.library() is None, reason="libbcg729 not installed (scripts/project test installs it)")
+def test_headerless_g729_speech_decodes_close_to_its_source(tmp_path):
+    """A voiced sound through a real G.729 encoder (bcg729), then the product's decoder: the same length and level,
+    and the same spectrum (a CELP codec keeps the spectral envelope and the pitch, not the waveform)."""
+    t = np.arange(16000) / 8000
+    vowel = sum(np.sin(2 * np.pi * 140.0 * k * t) / k for k in range(1, 12))
+    source = (0.3 * vowel * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t)) / np.max(np.abs(vowel))).astype(np.float32)
+    declared = tmp_path / "call.g729"
+    declared.write_bytes(g729.encode_g729(source))
+    channels, sr = decode_channels(declared)
+    assert sr == 8000 and channels.shape == (16000, 1)
+    decoded = channels[:, 0]
+    assert 20 * np.log10(np.std(decoded) / np.std(source)) == pytest.approx(0.0, abs=2.0)
+    frequencies, source_power = scipy.signal.welch(source, 8000, nperseg=512)
+    _, decoded_power = scipy.signal.welch(decoded, 8000, nperseg=512)
+    band = (frequencies > 100) & (frequencies < 3400)
+    assert frequencies[np.argmax(decoded_power)] == pytest.approx(140.0, abs=8.0)
+    assert np.corrcoef(np.log(source_power[band]), np.log(decoded_power[band]))[0, 1] > 0.85  # noise: about 0.1
 
 
 def test_a_folder_batch_looks_for_every_headerless_suffix():
