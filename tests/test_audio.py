@@ -267,3 +267,15 @@ def test_chunks_after_the_audio_are_not_taken_for_audio():
     assert decode(with_list, 16000)[1] == pytest.approx(1.0, abs=1e-3)
     streamed = _with_data_size(buffer.getvalue(), 0xFFFFFFFF)  # "to the end": libsndfile reads it as it is
     assert not undercounted(streamed)
+
+
+def test_a_tag_or_padding_after_the_audio_is_not_taken_for_audio():
+    """An ID3v1 tag (128 bytes, "TAG" + text) that a tagger appends to a WAV, or a few bytes of junk: less than
+    0.1 s of audio, so not a recorder's uncounted audio; a tenth of a second or more of it is."""
+    buffer = io.BytesIO()
+    sf.write(buffer, tone(8000, seconds=1.0), 8000, format="WAV", subtype="PCM_16")
+    clean = buffer.getvalue()
+    tagged = clean + b"TAG" + b"Hello, this is a title".ljust(125, b" ")
+    assert not undercounted(tagged)
+    assert np.array_equal(decode(tagged, 16000)[0], decode(clean, 16000)[0])
+    assert undercounted(clean + b"\x01\x02" * 800)  # 0.1 s of 16-bit samples at 8 kHz: audio

@@ -13,6 +13,9 @@ import struct
 from pathlib import Path
 
 HEAD_BYTES = 1 << 16  # the data chunk of any WAV a recorder writes starts within this
+# Fewer bytes than this much audio after the data chunk are padding or a tag (an ID3v1 tag is 128 bytes), not
+# audio a recorder failed to count: reading them would add a burst of noise and a misleading warning.
+MIN_UNCOUNTED_S = 0.1
 
 
 def _read(source: str | Path | bytes | bytearray, offset: int, length: int) -> bytes:
@@ -42,12 +45,16 @@ def undercounted(source: object) -> bool:
         return False
     if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
         return False
-    position = 12
+    position, bytes_per_second = 12, 0
     while position + 8 <= len(head):
         chunk, length = head[position : position + 4], struct.unpack("<I", head[position + 4 : position + 8])[0]
+        if chunk == b"fmt " and position + 20 <= len(head):
+            bytes_per_second = struct.unpack("<I", head[position + 16 : position + 20])[0]
         if chunk == b"data":
             end = position + 8 + length + (length & 1)  # chunks are padded to an even size
             if length == 0xFFFFFFFF or end + 8 > size:  # "to the end of the file" (streamed), or nothing after it
+                return False
+            if size - end < MIN_UNCOUNTED_S * bytes_per_second:  # a tag or padding, not a call's lost minutes
                 return False
             try:
                 return not _is_chunk_header(_read(source, end, 8), size - end)
