@@ -24,6 +24,7 @@ class Settings:
     metrics_file: Path = Path("reports/metrics.json")
     jobs_dir: Path = Path("runs/jobs")
     api_token: str = ""
+    data_token: str = ""
     allow_unauthenticated_train: bool = False
     max_upload_bytes: int = 20 * 1024 * 1024
     max_audio_seconds: float = 60.0
@@ -49,6 +50,7 @@ class Settings:
             "metrics_file": path("SER_METRICS_FILE", "reports/metrics.json"),
             "jobs_dir": path("SER_JOBS_DIR", "runs/jobs"),
             "api_token": os.environ.get("SER_API_TOKEN", ""),
+            "data_token": os.environ.get("SER_DATA_TOKEN", ""),
             "allow_unauthenticated_train": _env_bool("SER_ALLOW_UNAUTHENTICATED_TRAIN"),
             "max_upload_bytes": int(float(os.environ.get("SER_MAX_UPLOAD_MB", "20")) * 1024 * 1024),
             "max_audio_seconds": float(os.environ.get("SER_MAX_AUDIO_SECONDS", "60")),

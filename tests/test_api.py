@@ -32,6 +32,23 @@ def client(served):
     return create_app(served).test_client()
 
 
+def test_a_data_token_guards_the_routes_that_take_recordings(served):
+    """With SER_DATA_TOKEN set, /pred and /analyze answer only requests that carry it (401 JSON otherwise, before
+    the upload is read); health, readiness, the model card, the spec and the page stay open for monitoring."""
+    guarded = create_app(dataclasses.replace(served, data_token="s3cret")).test_client()
+    upload = wav_bytes(synthetic_signal("03a01Fa", 1.0))
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret"}):
+        for route, data in (("/pred", upload), ("/analyze", upload)):
+            response = guarded.post(route, data=data, content_type="audio/wav", headers=headers)
+            assert response.status_code == 401 and "access token" in response.json["error"], (route, headers)
+        assert guarded.post("/pred", json={"id": "03a01Fa"}, headers=headers).status_code == 401
+    with_token = {"Authorization": "Bearer s3cret"}
+    assert guarded.post("/pred", data=upload, content_type="audio/wav", headers=with_token).status_code == 200
+    assert guarded.post("/pred", json={"id": "03a01Fa"}, headers=with_token).status_code == 200
+    for route in ("/health", "/ready", "/model", "/openapi.json", "/"):
+        assert guarded.get(route).status_code == 200, route
+
+
 def wav_bytes(signal: np.ndarray, sr: int = SR, subtype: str = "PCM_16", fmt: str = "WAV") -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, signal, sr, subtype=subtype, format=fmt)

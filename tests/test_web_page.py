@@ -1,7 +1,9 @@
 """The web page in a real headless Chromium: upload an utterance and a call, see the results, take screenshots."""
 
+import dataclasses
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,13 +30,27 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    app = create_app(build_served_project(tmp_path_factory.mktemp("web")))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+def project(tmp_path_factory):
+    return build_served_project(tmp_path_factory.mktemp("web"))
+
+
+def _serve(settings) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def site(project):
+    yield from _serve(project)
+
+
+@pytest.fixture(scope="module")
+def guarded_site(project):
+    """The same project served with an access token for recordings (SER_DATA_TOKEN)."""
+    yield from _serve(dataclasses.replace(project, data_token="s3cret"))
 
 
 @pytest.fixture()
@@ -82,6 +98,24 @@ def test_upload_an_utterance_and_see_its_emotion(browser, site, tmp_path):
     verdict = submit(browser, site, audio, "utterance", tmp_path / "utterance.png")
     assert verdict.startswith("Emotion: ")
     assert len(browser.find_elements(By.CSS_SELECTOR, ".bar")) == 7
+
+
+def test_a_server_that_asks_for_an_access_token_gets_it_from_the_page(browser, guarded_site, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    audio = tmp_path / "anger.wav"
+    audio.write_bytes(encode(synthetic_signal("08a01Wa", 1.0)))
+    browser.get(guarded_site + "/")
+    browser.find_element(By.ID, "file").send_keys(str(audio))
+    browser.find_element(By.ID, "submit").click()
+    WebDriverWait(browser, 30).until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Error"))
+    assert "access token" in browser.find_element(By.ID, "status").text
+    browser.find_element(By.ID, "token").send_keys("s3cret")
+    browser.find_element(By.ID, "submit").click()
+    WebDriverWait(browser, 30).until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Done."))
+    assert browser.find_element(By.ID, "verdict").text.startswith("Emotion: ")
 
 
 def test_hold_music_uploaded_as_an_utterance_shows_the_no_speech_warning(browser, site, tmp_path):

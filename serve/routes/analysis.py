@@ -17,6 +17,7 @@ from flask import Blueprint, request
 from ser.audio.decoding import AudioError, AudioTooLong
 from ser.errors import ParamsError
 from ser.inference.calls import analyze, analyze_legs
+from serve.auth import require_data_token
 from serve.errors import ApiError
 from serve.routes.predict import headerless_suffix, upload_stream
 from serve.services import services
@@ -123,11 +124,13 @@ def analyze_call():
             application/json:
               schema: {$ref: '#/components/schemas/CallAnalysis'}
         400: {$ref: '#/components/responses/Error'}
+        401: {$ref: '#/components/responses/Error'}
         413: {$ref: '#/components/responses/Error'}
         415: {$ref: '#/components/responses/Error'}
         422: {$ref: '#/components/responses/Error'}
         503: {$ref: '#/components/responses/Error'}
     """
+    require_data_token()
     settings = services().settings
     request.max_content_length = settings.max_call_bytes
     options = _options()

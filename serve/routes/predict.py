@@ -10,6 +10,7 @@ from flask import Blueprint, request
 from ser.audio.decoding import RAW_FORMATS, AudioError, AudioTooLong, with_header
 from ser.data import emodb
 from ser.inference.predictor import UnknownRecording
+from serve.auth import require_data_token
 from serve.errors import ApiError
 from serve.services import services
 
@@ -155,10 +156,12 @@ def pred():
                   - $ref: '#/components/schemas/Prediction'
                   - $ref: '#/components/schemas/BatchPrediction'
         400: {$ref: '#/components/responses/Error'}
+        401: {$ref: '#/components/responses/Error'}
         404: {$ref: '#/components/responses/Error'}
         413: {$ref: '#/components/responses/Error'}
         415: {$ref: '#/components/responses/Error'}
         422: {$ref: '#/components/responses/Error'}
         503: {$ref: '#/components/responses/Error'}
     """
+    require_data_token()
     return _predict_json() if request.is_json else _predict_audio()

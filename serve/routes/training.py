@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from flask import Blueprint, request, url_for
 
 from serve import overrides
+from serve.auth import bearer_matches
 from serve.errors import ApiError
 from serve.jobs import JobConflict
 from serve.services import services
@@ -24,9 +24,7 @@ def _require_token() -> None:
             403,
             "training over HTTP is disabled: set SER_API_TOKEN (or SER_ALLOW_UNAUTHENTICATED_TRAIN=1 for local use)",
         )
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), settings.api_token.encode()):
+    if not bearer_matches(settings.api_token):
         raise ApiError(401, "missing or wrong bearer token")
 
 
