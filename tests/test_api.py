@@ -157,31 +157,35 @@ def test_telephone_and_other_formats_are_accepted(client, sr, subtype, fmt, chan
     assert response.json["duration_s"] == pytest.approx(1.0, abs=padding)
 
 
-def test_headerless_telephone_audio_is_read_as_its_file_name_or_content_type_declares(client):
-    """A PBX's raw μ-law file: by its suffix in a multipart upload, or as an audio/basic body; never guessed."""
+def _narrowband_utterance(suffix: str) -> bytes:
     signal = synthetic_signal("03a01Fa", 1.0)
-    data = headerless(np.interp(np.arange(8000) * 2, np.arange(signal.size), signal), ".ul")
-    named = client.post("/pred", data={"file": (io.BytesIO(data), "call.ulaw")})
+    return headerless(np.interp(np.arange(8000) * 2, np.arange(signal.size), signal), suffix)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "file_name", "content_type"),
+    [(".ul", "call.ulaw", "audio/basic"), (".g726-32", "call.g726-32", "audio/G726-32")],
+)
+def test_headerless_telephone_audio_is_read_as_its_file_name_or_content_type_declares(
+    client, suffix, file_name, content_type
+):
+    """A PBX's raw file (μ-law; G.726, whose rate its suffix names, as RFC 3551's media types do): by its suffix in a
+    multipart upload, or as a body of its content type; never guessed."""
+    data = _narrowband_utterance(suffix)
+    named = client.post("/pred", data={"file": (io.BytesIO(data), file_name)})
     assert named.status_code == 200, named.json
     assert named.json["duration_s"] == pytest.approx(1.0, abs=0.01)
-    body = client.post("/pred", data=data, content_type="audio/basic")
+    body = client.post("/pred", data=data, content_type=content_type)
     assert body.status_code == 200 and body.json["probabilities"] == named.json["probabilities"]
     undeclared = client.post("/pred", data={"file": (io.BytesIO(data), "call.wav")})
     assert undeclared.status_code == 422 and "cannot decode" in undeclared.json["error"]
+
+
+def test_headerless_length_and_rate_are_those_declared(client):
     too_long = headerless(np.full(8000 * 70, 0.1, np.float32), ".ul")
     assert client.post("/pred", data=too_long, content_type="audio/PCMU").status_code == 413
-
-
-def test_headerless_g726_is_read_at_the_rate_its_name_or_content_type_declares(client):
-    """Asterisk's g726-32 file: the rate is in the suffix (RFC 3551's media type names carry it too)."""
-    signal = synthetic_signal("03a01Fa", 1.0)
-    data = headerless(np.interp(np.arange(8000) * 2, np.arange(signal.size), signal), ".g726-32")
-    named = client.post("/pred", data={"file": (io.BytesIO(data), "call.g726-32")})
-    assert named.status_code == 200, named.json
-    assert named.json["duration_s"] == pytest.approx(1.0, abs=0.01)
-    body = client.post("/pred", data=data, content_type="audio/G726-32")
-    assert body.status_code == 200 and body.json["probabilities"] == named.json["probabilities"]
-    misdeclared = client.post("/pred", data={"file": (io.BytesIO(data), "call.g726-16")})  # read as 2 bits a sample
+    g726_32 = _narrowband_utterance(".g726-32")
+    misdeclared = client.post("/pred", data={"file": (io.BytesIO(g726_32), "call.g726-16")})  # 2 bits a sample
     assert misdeclared.status_code == 200 and misdeclared.json["duration_s"] == pytest.approx(2.0, abs=0.01)
 
 
