@@ -27,7 +27,7 @@ pytestmark = [
     pytest.mark.system,
     pytest.mark.real_data,
     pytest.mark.pipeline,
-    pytest.mark.skipif(not real_archive.available(), reason="set SER_EMODB_SOURCE to the EmoDB zip"),
+    pytest.mark.skipif(not real_archive.requested(), reason="set SER_EMODB_SOURCE to the EmoDB zip"),
 ]
 
 
@@ -38,6 +38,8 @@ def ran_stages(output: str) -> list[str]:
 @pytest.fixture(scope="module")
 def project(real_archive_pipeline):
     """The project copy whose `dvc repro` the test run started in the background (``tests/real_archive.py``)."""
+    if real_archive_pipeline is None:
+        pytest.fail(f"SER_EMODB_SOURCE={real_archive.ARCHIVE!r} is not a file: the real-archive tests cannot run")
     result = real_archive_pipeline.wait()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return real_archive_pipeline.project, real_archive_pipeline.env
