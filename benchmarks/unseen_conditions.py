@@ -30,10 +30,8 @@ import ser  # noqa: F401  (first: the SIMD pins)
 # isort: split
 
 import audiomentations as am
-import av
 import numpy as np
 import pandas as pd
-import soundfile as sf
 
 from ser.audio.channels import Condition
 from ser.audio.decoding import decode_channels, resample
@@ -45,6 +43,7 @@ from ser.models.artifact import ModelArtifact
 from ser.models.metrics import classification_metrics
 from ser.pipeline.paths import MODEL_DIR, TEST_MANIFEST, TRAIN_MANIFEST, WAV_DIR
 from tests import g729
+from tests.audio_samples import headerless
 from tests.g729 import encode_g729
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,28 +98,15 @@ def echo(delay_s: float, relative_db: float) -> Transform:
     return apply
 
 
-def stored_as(suffix: str, encoder: str | None = None, bit_rate: int = 0) -> Transform:
-    """The recording at 8 kHz as a headerless PBX file named ``*suffix`` (written by FFmpeg's ``encoder``, by
-    libsndfile for VOX, by bcg729 for G.729), read back by the product's own decoder, as ``ser analyze`` reads it."""
+def stored_as(suffix: str) -> Transform:
+    """The recording at 8 kHz as a headerless PBX file named ``*suffix`` (written as the tests write them; G.729 by
+    bcg729), read back by the product's own decoder, as ``ser analyze`` reads it."""
 
     def apply(signal: np.ndarray, sr: int, recording_id: str) -> tuple[np.ndarray, int]:
-        narrow = resample(signal, sr, 8000)
+        narrow = np.clip(resample(signal, sr, 8000), -1.0, 1.0)
         with tempfile.TemporaryDirectory(prefix="ser-unseen-") as folder:
             path = Path(folder) / f"call{suffix}"
-            if suffix == ".g729":
-                path.write_bytes(encode_g729(narrow))
-            elif encoder is None:
-                even = np.clip(narrow[: narrow.size // 2 * 2], -1, 1)  # VOX packs two samples a byte
-                sf.write(path, even, 8000, format="RAW", subtype="VOX_ADPCM", endian="LITTLE")
-            else:
-                with av.open(str(path), "w", format=encoder) as output:
-                    stream = output.add_stream(encoder, rate=8000, layout="mono")
-                    stream.bit_rate = bit_rate
-                    pcm = (np.clip(narrow, -1, 1) * 32767).astype(np.int16)[None, :]
-                    frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-                    frame.sample_rate = 8000
-                    for packet in [*stream.encode(frame), *stream.encode(None)]:
-                        output.mux(packet)
+            path.write_bytes(encode_g729(narrow) if suffix == ".g729" else headerless(narrow, suffix))
             decoded, decoded_sr = decode_channels(path)
         return decoded.mean(axis=1).astype(np.float32), decoded_sr
 
@@ -181,8 +167,8 @@ CHAINS: dict[str, Chain | list[dict] | None] = {
         {"codec": "ulaw"},
     ],
     "48 kHz recording": [{"resample": 48000}],
-    "G.726 32 kb/s, 8 kHz (Asterisk's raw g726-32 file)": Chain(stored_as(".g726-32", "g726le", 32000)),
-    "G.726 16 kb/s, 8 kHz (Asterisk's raw g726-16 file)": Chain(stored_as(".g726-16", "g726le", 16000)),
+    "G.726 32 kb/s, 8 kHz (Asterisk's raw g726-32 file)": Chain(stored_as(".g726-32")),
+    "G.726 16 kb/s, 8 kHz (Asterisk's raw g726-16 file)": Chain(stored_as(".g726-16")),
     "Dialogic VOX ADPCM, 8 kHz (raw .vox file)": Chain(stored_as(".vox")),
     **({"G.729 8 kb/s (raw .g729 file, encoded by bcg729)": Chain(stored_as(".g729"))} if g729.library() else {}),
 }

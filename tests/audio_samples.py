@@ -77,6 +77,8 @@ def headerless(signal: np.ndarray, suffix: str) -> bytes:
     if isinstance(subtype, tuple):
         encoder, muxer, bit_rate = subtype
         return ffmpeg_encode(signal, sr, encoder, muxer, bit_rate)
+    if subtype == "VOX_ADPCM":
+        signal = signal[: signal.size // 2 * 2]  # VOX packs two samples a byte: libsndfile writes whole bytes only
     buffer = io.BytesIO()
     sf.write(buffer, signal, sr, format="RAW", subtype=subtype, endian="LITTLE")
     return buffer.getvalue()
