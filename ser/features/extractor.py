@@ -44,6 +44,7 @@ class FeatureConfig:
     voice_encoder_layer: int = 3
     voice_encoder_floor_db: float | None = 20.0
     whisper_blocks: int | tuple[int, ...] | None = (2, 4)
+    whisper_int8: bool = True
     # Front end, before any feature: the recording's DC offset removed, the active speech level set to this many
     # dBFS (null: as recorded), and the signal band-limited to this many Hz (null: full band), so that offset, level
     # and bandwidth stop being cues.
@@ -113,6 +114,7 @@ ABSENT_FROM_OLD_ARTIFACTS: dict[str, Any] = {
     "voice_encoder": False,
     "voice_encoder_floor_db": None,
     "whisper_blocks": None,
+    "whisper_int8": False,
     "level_dbfs": None,
     "bandwidth_hz": None,
     "remove_dc": False,
@@ -342,6 +344,6 @@ def _extract(signal: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
     if config.voice_encoder:
         parts.append(voice.features(signal, sr, config.voice_encoder_layer, config.voice_encoder_floor_db))
     if config.whisper_blocks is not None:
-        parts.append(whisper.features(signal, sr, config.whisper_blocks))
+        parts.append(whisper.features(signal, sr, config.whisper_blocks, config.whisper_int8))
     vector = np.concatenate(parts)
     return np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0)
