@@ -50,6 +50,20 @@ def test_a_quantised_layer_is_close_to_the_float_layer_and_keeps_seven_bit_weigh
     assert np.corrcoef(got.ravel(), expected.ravel())[0, 1] > 0.999
 
 
+def test_the_compiled_kernels_compute_what_numpy_computes_to_the_bit():
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((60, 384)) * rng.uniform(0.01, 50, (60, 1))).astype(np.float32)
+    x[7] = 0.0
+    levels, scales = int8_linear.quantised_rows(x)
+    expected_scales = np.maximum(np.abs(x).max(axis=1) / np.float32(127), np.float32(np.finfo(np.float32).tiny))
+    assert np.array_equal(scales, expected_scales)
+    assert np.array_equal(levels, (np.rint(x / expected_scales[:, None]) + np.float32(128)).astype(np.uint8))
+    product = rng.integers(-(2**23), 2**23, (60, 96), dtype=np.int32)
+    columns, bias = rng.uniform(1e-4, 1e-2, 96).astype(np.float32), rng.standard_normal(96).astype(np.float32)
+    expected = product.astype(np.float32) * (scales[:, None] * columns) + bias
+    assert np.array_equal(int8_linear.rescaled(product, scales, columns, bias), expected)
+
+
 def test_too_many_inputs_for_exact_float32_sums_are_refused():
     with pytest.raises(ValueError, match="would not convert to float32 exactly"):
         Int8Linear.of(np.ones((2100, 4), np.float32), np.zeros(4, np.float32))
