@@ -1,16 +1,16 @@
 """Linear layers computed in 8-bit integers: onnxruntime's ``MatMulInteger`` with weights quantised once per output
-column and activations per row, the products exact in 32-bit integers, rescaled to float32 in numpy.
+column and activations per row, the products exact in 32-bit integers, rescaled to float32 by a numba kernel.
 
 Whisper's encoder spends most of its time in matrix products. On this project's CPU (AVX-512 VNNI) such a product
 in 8-bit integers takes a quarter of float32 BLAS's time (BENCHMARKS.md), and the CV scores are unchanged
 (params.yaml, ``features.whisper_int8``).
 
-Identical on every machine: weights are kept to 7 bits (±63), so that a pair of unsigned 8-bit activations times
+The same bits on every machine: weights are kept to 7 bits (±63), so that a pair of unsigned 8-bit activations times
 weights sums within 16 bits. x86 CPUs without VNNI multiply with ``vpmaddubsw``, which saturates at 16 bits; with
-7-bit weights it never does, and every kernel (VNNI, AVX2, AVX-512, ARM) returns the exact integer product (tested
-against numpy's). Quantising and rescaling are IEEE float32 operations in numpy.
+7-bit weights it never does, so the integer product is exact whichever kernel onnxruntime picks (tested against
+numpy's). Quantising and rescaling are plain IEEE float32 operations, compiled without fast-math.
 
-The graph (``matmul_integer.onnx``, 120 bytes, both matrices as inputs) is written by
+The graph (``matmul_integer.onnx``, 211 bytes, both matrices as inputs) is written by
 ``scripts/matmul_integer_graph.py`` with the ``onnx`` package, a development tool; run time needs only onnxruntime.
 """
 
