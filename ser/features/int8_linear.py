@@ -24,6 +24,8 @@ from typing import Any
 import numba
 import numpy as np
 
+from ser.onnx_runtime import single_thread_session
+
 GRAPH_FILE = Path(__file__).with_name("matmul_integer.onnx")
 WEIGHT_LEVELS = 63  # 7 bits: 2 x 255 x 63 = 32 130 fits a signed 16-bit sum
 ACTIVATION_LEVELS = 127
@@ -39,15 +41,7 @@ def session() -> Any:
     global _session
     with _lock:
         if _session is None:
-            import onnxruntime
-
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 3
-            _session = onnxruntime.InferenceSession(
-                str(GRAPH_FILE), sess_options=options, providers=["CPUExecutionProvider"]
-            )
+            _session = single_thread_session(GRAPH_FILE)
         return _session
 
 

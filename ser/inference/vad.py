@@ -27,6 +27,7 @@ import soxr
 from ser.audio.decoding import UNDECODABLE, AudioError
 from ser.audio.mixing import mix_down, polarity
 from ser.features.pretrained import package_file, verified
+from ser.onnx_runtime import single_thread_session
 
 SAMPLE_RATE = 16_000
 CHUNK = 512  # 32 ms: one speech probability per chunk
@@ -60,15 +61,7 @@ def session():  # type: ignore[no-untyped-def]
     global _session
     with _lock:
         if _session is None:
-            import onnxruntime
-
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 3
-            _session = onnxruntime.InferenceSession(
-                str(model_path()), sess_options=options, providers=["CPUExecutionProvider"]
-            )
+            _session = single_thread_session(model_path())
         return _session
 
 
