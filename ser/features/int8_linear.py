@@ -100,7 +100,7 @@ class Int8Linear:
         if weight.shape[0] * ACTIVATION_LEVELS * WEIGHT_LEVELS >= 2**24:
             raise ValueError(f"{weight.shape[0]} inputs: the integer sums would not convert to float32 exactly")
         scale = np.abs(weight).max(axis=0) / np.float32(WEIGHT_LEVELS)
-        scale = np.maximum(scale, np.float32(np.finfo(np.float32).tiny)).astype(np.float32)
+        scale = np.maximum(scale, _TINY).astype(np.float32)
         levels = np.clip(np.rint(weight / scale), -WEIGHT_LEVELS, WEIGHT_LEVELS)
         return cls(np.ascontiguousarray(levels, dtype=np.int8), scale, np.asarray(bias, dtype=np.float32))
 
