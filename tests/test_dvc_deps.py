@@ -81,7 +81,7 @@ def test_every_imported_module_is_a_dependency(name, stage):
     assert not missing, f"stage {name} imports {missing} but does not depend on them in dvc.yaml"
 
 
-LAYERS = ("errors", "lean", "pipeline", "data", "audio", "features", "models", "inference", "cli")
+LAYERS = ("errors", "lean", "onnx_runtime", "pipeline", "data", "audio", "features", "models", "inference", "cli")
 
 
 def _layer_files(layer: str) -> list[Path]:
