@@ -49,9 +49,11 @@ from ser.audio.channels import Condition, conditions_from_params
 from ser.data import emodb
 from ser.data.split import read_manifest
 from ser.features.dataset import BabblePool
-from ser.inference.calls import AnalysisConfig, analyze, segment
+from ser.inference.analysis_config import AnalysisConfig
+from ser.inference.calls import analyze
 from ser.inference.diarisation import diarisation_error_rate
 from ser.inference.predictor import Predictor
+from ser.inference.speech import segment
 from ser.pipeline.params import load_params
 from tests.speech import busy, dtmf, leaking, melody, pink_noise, ringback
 

@@ -26,7 +26,7 @@ import psutil
 import soundfile as sf
 
 from ser.inference import vad
-from ser.inference.calls import AnalysisConfig
+from ser.inference.analysis_config import AnalysisConfig
 from tests.speech import busy, dtmf, melody, pink_noise, ringback
 
 ROOT = Path(__file__).resolve().parents[1]

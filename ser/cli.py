@@ -21,7 +21,7 @@ from ser.inference.call_files import LEG_LIST_SUFFIXES, LIST_SUFFIXES
 from ser.lean import keep_pandas_out
 
 if TYPE_CHECKING:
-    from ser.inference.calls import AnalysisConfig
+    from ser.inference.analysis_config import AnalysisConfig
 
 
 class UsageError(SerError, ValueError):
@@ -104,7 +104,7 @@ def _positive_int(text: str) -> int:
 
 
 def _analysis_config(args: argparse.Namespace) -> AnalysisConfig:
-    from ser.inference.calls import AnalysisConfig
+    from ser.inference.analysis_config import AnalysisConfig
 
     config = AnalysisConfig.from_params_file(args.params)
     changes = {"customer_channel": args.customer_channel, "first_speaker": args.first_speaker, "leg": args.leg}
@@ -145,14 +145,11 @@ def _legs(args: argparse.Namespace) -> tuple[Path, Path]:
 
 
 def _analyze_one(args: argparse.Namespace, config: AnalysisConfig) -> dict[str, Any]:
-    from ser.inference.calls import analyze, analyze_legs
-    from ser.inference.predictor import Predictor
+    from ser.inference.cold_start import analyze_cold
 
+    call = _legs(args) if args.legs else Path(args.calls[0])
     options = {"max_seconds": args.max_seconds, "progress": not args.json, "workers": args.workers}
-    if args.legs:
-        customer, agent = _legs(args)
-        return analyze_legs(customer, agent, Predictor.load(args.model), config, **options)
-    return analyze(Path(args.calls[0]), Predictor.load(args.model), config, per_channel=not args.mix, **options)
+    return analyze_cold(call, args.model, config, per_channel=not args.mix, **options)
 
 
 def _analyze(args: argparse.Namespace) -> int:

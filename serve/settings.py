@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ser.inference.calls import AnalysisConfig
+from ser.inference.analysis_config import AnalysisConfig
 
 
 def _env_bool(name: str) -> bool:

@@ -17,12 +17,15 @@ import soundfile as sf
 from ser import cli
 from ser.audio.channels import Condition
 from ser.audio.decoding import AudioError, AudioTooLong
-from ser.errors import ParamsError
+from ser.errors import ParamsError, SerError
+from ser.inference.analysis_config import AnalysisConfig
 from ser.inference.batch import analyse_batch
-from ser.inference.calls import AnalysisConfig, analyze, segment
+from ser.inference.calls import analyze, analyze_legs
+from ser.inference.cold_start import analyze_cold
 from ser.inference.diarisation import diarisation_error_rate
 from ser.inference.predictor import Predictor
 from ser.inference.report import CALL_COLUMNS
+from ser.inference.speech import segment
 from serve.app import create_app
 from tests.api_fixtures import build_served_project
 from tests.audio_samples import headerless
@@ -121,8 +124,6 @@ def test_a_call_in_two_files_is_analysed_as_its_stereo_recording(predictor, tmp_
     """The customer's and the agent's legs in two files give the timeline of the stereo call they came from (roles,
     segments, emotions); a shorter leg is padded, not the call cut; a leg at 8 kHz μ-law is joined too."""
     import librosa
-
-    from ser.inference.calls import analyze_legs
 
     call = build_call(stereo=True)
     agent, customer = tmp_path / "agent.wav", tmp_path / "customer.wav"  # voice 0 (channel 0) speaks first
@@ -330,6 +331,24 @@ def test_cli_analyses_one_call_without_pandas_and_as_with_one_thread(served, tmp
         assert status == {"code": 0, "pandas": False}
         answers.append(json.loads(analysis))
     assert answers[0] == answers[1] and len(answers[0]["timeline"]) == len(mono_call.turns)
+
+
+def test_a_fresh_process_analyses_a_call_as_a_loaded_predictor_does(served, predictor, tmp_path, mono_call):
+    """``ser analyze`` of one call finds the speech in a forked process while the model loads (``cold_start``): the
+    same analysis, and the detector's errors and the model's reach the caller."""
+    call_file, agent_leg = tmp_path / "call.wav", tmp_path / "agent.wav"
+    call_file.write_bytes(wav_bytes(mono_call.signal))
+    agent_leg.write_bytes(wav_bytes(0.5 * mono_call.signal[::-1]))
+    config = AnalysisConfig()
+    fresh = analyze_cold(call_file, served.model_dir, config, workers=2)
+    assert fresh == analyze(call_file, predictor, config, workers=2) and len(fresh["timeline"]) == len(mono_call.turns)
+    legs = analyze_cold((call_file, agent_leg), served.model_dir, config, workers=2)
+    assert legs == analyze_legs(call_file, agent_leg, predictor, config) and legs["separation"] == "legs"
+    (tmp_path / "blip.wav").write_bytes(wav_bytes(np.zeros(100, np.float32)))
+    with pytest.raises(AudioError, match="too short to analyse"):  # raised in the forked detector
+        analyze_cold(tmp_path / "blip.wav", served.model_dir, config, workers=2)
+    with pytest.raises(SerError, match="no model artifact at"):
+        analyze_cold(call_file, tmp_path / "no-model", config, workers=2)
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,8 @@ import pytest
 import soundfile as sf
 
 from ser.audio.channels import Condition
-from ser.inference.calls import AnalysisConfig, analyze
+from ser.inference.analysis_config import AnalysisConfig
+from ser.inference.calls import analyze
 from ser.inference.diarisation import diarisation_error_rate
 from ser.inference.predictor import Predictor
 from ser.models.artifact import ArtifactError, ModelArtifact

@@ -26,8 +26,9 @@ from typing import Any
 from tqdm import tqdm
 
 from ser.errors import DataMissing, SerError
+from ser.inference.analysis_config import AnalysisConfig
 from ser.inference.call_files import expand_inputs, expand_leg_pairs
-from ser.inference.calls import AnalysisConfig, analyze, analyze_legs
+from ser.inference.calls import analyze, analyze_legs
 from ser.inference.predictor import Predictor
 
 log = logging.getLogger(__name__)

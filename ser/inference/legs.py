@@ -13,7 +13,9 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import soundfile as sf
@@ -22,6 +24,9 @@ import soxr
 from ser.audio.decoding import AudioError, seekable
 from ser.audio.mixing import mix_down
 from ser.inference import vad
+
+if TYPE_CHECKING:
+    from ser.inference.analysis_config import AnalysisConfig
 
 BLOCK_S = 30.0  # seconds of audio per block read and written
 
@@ -91,3 +96,16 @@ def joined_legs(
             for block in _side_by_side(*(_mono_blocks(audio, rate) for audio in files), int(BLOCK_S * rate)):
                 joined.write(block)
         yield path
+
+
+def legs_config(config: AnalysisConfig) -> AnalysisConfig:
+    """The settings for the joined recording: the customer's leg is channel 0, and each channel holds one role."""
+    return replace(config, customer_channel=0, leg=None)
+
+
+def labelled_as_legs(result: dict[str, Any]) -> dict[str, Any]:
+    """The analysis of a joined recording, its separation named ``legs`` (not when both files carry one signal:
+    then it was diarised as mono)."""
+    if result["separation"] == "channels":
+        result.update(separation="legs", customer_channel=None)
+    return result

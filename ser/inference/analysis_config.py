@@ -1,0 +1,107 @@
+"""What call analysis is told: roles, speech detection and the satisfaction mapping (``AnalysisConfig``), read from
+the ``analysis:`` block of params.yaml. Light to import: a fresh ``ser analyze`` reads it before the feature code
+has loaded (``ser.inference.cold_start``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ser.data import emodb
+from ser.errors import ParamsError
+from ser.inference import vad
+from ser.inference.summary import ROLES
+from ser.pipeline.params import load_params
+
+# Satisfaction weight of each emotion: the score of a segment is sum(p(emotion) * weight), in [-1, 1].
+DEFAULT_SATISFACTION_WEIGHTS: dict[str, float] = {
+    "happiness": 1.0,
+    "neutral": 0.2,
+    "boredom": -0.2,
+    "sadness": -0.6,
+    "fear": -0.6,
+    "disgust": -0.9,
+    "anger": -1.0,
+}
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Roles, speech detection and the satisfaction mapping; the defaults are the ``analysis:`` block of params.yaml
+    (tested)."""
+
+    customer_channel: int = 0
+    first_speaker: str = "agent"
+    leg: str | None = None
+    vad_threshold: float = 0.7
+    vad_release: float = 0.35
+    min_confident_s: float = 0.5
+    min_confident_share: float = 0.3
+    crosstalk_db: float = 20.0
+    leak_correlation: float = 0.8
+    leak_lag_s: float = 0.5
+    min_segment_s: float = 0.4
+    max_segment_s: float = 10.0
+    min_gap_s: float = 0.35
+    padding_s: float = 0.05
+    context_s: float = 0.1
+    edge_extension_s: float = 0.5
+    edge_margin_db: float = 10.0
+    background_margin_db: float = 10.0
+    quiet_region_db: float = 25.0
+    detector_reset_s: float = 2.0
+    detector_lead_s: float = 0.5
+    detector_margin_db: float = 6.0
+    block_s: float = 30.0
+    denoise_voices: bool = True
+    satisfaction_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SATISFACTION_WEIGHTS))
+
+    def __post_init__(self) -> None:
+        unknown = set(self.satisfaction_weights) - set(emodb.EMOTIONS.values())
+        if unknown or any(not -1.0 <= w <= 1.0 for w in self.satisfaction_weights.values()):
+            raise ParamsError("satisfaction_weights maps emotion names to weights in [-1, 1]")
+        if not 0 < self.min_segment_s <= self.max_segment_s:
+            raise ParamsError("analysis needs 0 < min_segment_s <= max_segment_s")
+        if isinstance(self.customer_channel, bool) or not isinstance(self.customer_channel, int):
+            raise ParamsError("analysis.customer_channel is a channel number (0 = left/first)")
+        if not 0 <= self.customer_channel <= 7:
+            raise ParamsError("analysis.customer_channel must be 0 to 7")
+        if self.first_speaker not in ROLES:
+            raise ParamsError(f"analysis.first_speaker must be one of {list(ROLES)}")
+        if self.leg is not None and self.leg not in ROLES:
+            raise ParamsError(f"analysis.leg must be null (both voices) or one of {list(ROLES)}")
+        if not 0 < self.vad_release <= self.vad_threshold < 1:
+            raise ParamsError("analysis needs 0 < vad_release <= vad_threshold < 1")
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> AnalysisConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in params.items() if k in known})
+
+    @classmethod
+    def from_params_file(cls, path: Path) -> AnalysisConfig:
+        """The ``analysis:`` block of a params file, or the defaults when there is no such file."""
+        if not path.is_file():
+            return cls()
+        return cls.from_params(load_params(path).get("analysis") or {})
+
+    @property
+    def detector_gate(self) -> vad.DetectorGate:
+        return vad.DetectorGate(self.detector_reset_s, self.detector_lead_s, self.detector_margin_db)
+
+    @property
+    def speech_rules(self) -> vad.SpeechRules:
+        return vad.SpeechRules(
+            threshold=self.vad_threshold,
+            release=self.vad_release,
+            min_gap_s=self.min_gap_s,
+            min_speech_s=self.min_segment_s,
+            min_confident_s=self.min_confident_s,
+            min_confident_share=self.min_confident_share,
+            padding_s=self.padding_s,
+            edge_extension_s=self.edge_extension_s,
+            edge_margin_db=self.edge_margin_db,
+            background_margin_db=self.background_margin_db,
+            quiet_region_db=self.quiet_region_db,
+        )
