@@ -18,6 +18,7 @@ from ser import cli
 from ser.audio.channels import Condition
 from ser.audio.decoding import AudioError, AudioTooLong
 from ser.errors import ParamsError, SerError
+from ser.inference import cold_start
 from ser.inference.analysis_config import AnalysisConfig
 from ser.inference.batch import analyse_batch
 from ser.inference.calls import analyze, analyze_legs
@@ -333,9 +334,12 @@ def test_cli_analyses_one_call_without_pandas_and_as_with_one_thread(served, tmp
     assert answers[0] == answers[1] and len(answers[0]["timeline"]) == len(mono_call.turns)
 
 
-def test_a_fresh_process_analyses_a_call_as_a_loaded_predictor_does(served, predictor, tmp_path, mono_call):
+def test_a_fresh_process_analyses_a_call_as_a_loaded_predictor_does(
+    served, predictor, tmp_path, mono_call, monkeypatch
+):
     """``ser analyze`` of one call finds the speech in a forked process while the model loads (``cold_start``): the
-    same analysis, and the detector's errors and the model's reach the caller."""
+    same analysis, whether the detector listens on one thread or on two (long calls), and the detector's errors and
+    the model's reach the caller."""
     call_file, agent_leg = tmp_path / "call.wav", tmp_path / "agent.wav"
     call_file.write_bytes(wav_bytes(mono_call.signal))
     agent_leg.write_bytes(wav_bytes(0.5 * mono_call.signal[::-1]))
@@ -344,6 +348,8 @@ def test_a_fresh_process_analyses_a_call_as_a_loaded_predictor_does(served, pred
     assert fresh == analyze(call_file, predictor, config, workers=2) and len(fresh["timeline"]) == len(mono_call.turns)
     legs = analyze_cold((call_file, agent_leg), served.model_dir, config, workers=2)
     assert legs == analyze_legs(call_file, agent_leg, predictor, config) and legs["separation"] == "legs"
+    monkeypatch.setattr(cold_start, "ONE_THREAD_UP_TO_S", 0.0)  # every call long: the detector gets both workers
+    assert analyze_cold((call_file, agent_leg), served.model_dir, config, workers=2) == legs
     (tmp_path / "blip.wav").write_bytes(wav_bytes(np.zeros(100, np.float32)))
     with pytest.raises(AudioError, match="too short to analyse"):  # raised in the forked detector
         analyze_cold(tmp_path / "blip.wav", served.model_dir, config, workers=2)

@@ -19,13 +19,22 @@ from typing import Any
 from ser.audio.decoding import AudioError, seekable
 from ser.inference.analysis_config import AnalysisConfig
 from ser.inference.legs import joined_legs, labelled_as_legs, legs_config
-from ser.inference.speech import Speech, segment
+from ser.inference.speech import Speech, all_streams, listening, speech_of
+
+# Up to this much audio (seconds, all streams together) the forked detector listens on one thread: its work then
+# takes about as long as importing, loading and warming up the model on the other core (a 10-minute stereo call,
+# 1200 s: 4.5 s in all with one thread, 4.8 s with two; BENCHMARKS.md). Longer calls get every worker.
+ONE_THREAD_UP_TO_S = 1800.0
 
 
-def _detect_into(send: Connection, call: Path, per_channel: bool, config: AnalysisConfig, max_seconds: float) -> None:
-    """The forked process: ``segment`` of the call, or the error it raised, sent back through ``send``."""
+def _detect_into(
+    send: Connection, call: Path, per_channel: bool, config: AnalysisConfig, max_seconds: float, workers: int
+) -> None:
+    """The forked process: ``speech.segment`` of the call, or the error it raised, sent back through ``send``."""
     try:
-        send.send(("speech", segment(call, per_channel, config, max_seconds, workers=1)))
+        plan = listening(call, per_channel, config, max_seconds)
+        threads = workers if plan.duration * plan.streams > ONE_THREAD_UP_TO_S else 1
+        send.send(("speech", speech_of(plan, config, all_streams(call, plan, config, threads))))
     except Exception as error:  # every failure goes back to the caller, which raises it
         try:
             send.send(("error", error))
@@ -36,13 +45,14 @@ def _detect_into(send: Connection, call: Path, per_channel: bool, config: Analys
 
 
 class _ForkedDetection:
-    """``segment`` of a call in a forked process (one thread: the other core is this process's)."""
+    """``speech.segment`` of a call in a forked process: on one thread while this process loads the model (on the
+    other core), unless the call is long enough for the model's loading not to matter."""
 
-    def __init__(self, call: Path, per_channel: bool, config: AnalysisConfig, max_seconds: float) -> None:
+    def __init__(self, call: Path, per_channel: bool, config: AnalysisConfig, max_seconds: float, workers: int) -> None:
         context = multiprocessing.get_context("fork")
         self._receive, send = context.Pipe(duplex=False)
         self._process = context.Process(
-            target=_detect_into, args=(send, call, per_channel, config, max_seconds), daemon=True
+            target=_detect_into, args=(send, call, per_channel, config, max_seconds, workers), daemon=True
         )
         self._process.start()
         send.close()
@@ -98,7 +108,7 @@ def _analyzed(
         from ser.inference.predictor import Predictor
 
         return analyze(call, Predictor.load(model_dir), config, per_channel, max_seconds, progress, workers)
-    detection = _ForkedDetection(call, per_channel, config, max_seconds)
+    detection = _ForkedDetection(call, per_channel, config, max_seconds, workers)
     try:
         from ser.inference.calls import analyze_speech
         from ser.inference.predictor import Predictor

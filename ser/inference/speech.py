@@ -37,38 +37,6 @@ class Segment:
     channel: int  # the stream: a channel of a stereo call, 0 for a mono (or mixed-down) one
 
 
-def _all_streams(
-    source: str | Path | bytes,
-    n_streams: int,
-    mix: np.ndarray | None,
-    config: AnalysisConfig,
-    workers: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities and energies of every stream (streams x chunks): the channels, or their mix with the signs
-    ``mix``; a thread per channel if allowed (onnxruntime releases the GIL)."""
-    block_s, gate = config.block_s, config.detector_gate
-    per_channel = mix is None
-    if workers > 1 and n_streams > 1:
-        jobs = (delayed(vad.stream_activity)(source, per_channel, block_s, [index], gate) for index in range(n_streams))
-        parts = Parallel(n_jobs=min(workers, n_streams), prefer="threads")(jobs)
-        probabilities = [p for part in parts for p in part[0]]
-        energies = [e for part in parts for e in part[1]]
-    else:
-        probabilities, energies = vad.stream_activity(source, per_channel, block_s, gate=gate, signs=mix)
-    length = min((len(p) for p in probabilities), default=0)
-    if length == 0:
-        raise AudioError("audio is too short to analyse")
-    return np.vstack([p[:length] for p in probabilities]), np.vstack([e[:length] for e in energies])
-
-
-def _crosstalk(energy_db: np.ndarray, crosstalk_db: float) -> np.ndarray:
-    """Chunks (streams x chunks) of a channel ``crosstalk_db`` quieter than the loudest channel at that moment:
-    the other voice leaking in, not a second speaker."""
-    if len(energy_db) < 2:
-        return np.zeros(energy_db.shape, dtype=bool)
-    return energy_db < energy_db.max(axis=0, keepdims=True) - crosstalk_db
-
-
 @dataclass(frozen=True)
 class Speech:
     """A recording's speech segments, its duration (s) and channels, and how its voices were told apart."""
@@ -82,20 +50,31 @@ class Speech:
     mix: np.ndarray | None = None  # one stream: the sign of each channel in its mix (``vad.mix_polarity``)
 
 
-def segment(
-    source: str | Path | bytes,
-    per_channel: bool,
-    config: AnalysisConfig,
-    max_seconds: float = float("inf"),
-    workers: int = 1,
-) -> Speech:
-    """Speech segments of a recording, per channel or of the channels mixed.
+@dataclass(frozen=True)
+class Listening:
+    """What ``segment`` settles before it listens: the recording's duration (s) and channels, and its streams."""
 
-    The duration is checked against ``max_seconds`` from the header, before any audio is decoded. Quiet regions are
-    dropped (``quiet_region_db``) on a channel's own stream only, never in a mix of two voices. Channels that
-    carry one signal (less than ``crosstalk_db`` of their power unexplained by a gain: dual mono, or a stereo codec
-    that merged them) are mixed whatever ``per_channel`` says: by channel, every utterance would count twice.
-    """
+    duration: float
+    channels: int
+    per_channel: bool  # one stream per channel (else one stream, the channels mixed)
+    identical_channels: bool  # the channels carry one signal, so they are mixed even though by channel was asked
+    mix: np.ndarray | None  # one stream: the sign of each channel in its mix (``vad.mix_polarity``)
+
+    @property
+    def streams(self) -> int:
+        return self.channels if self.per_channel else 1
+
+
+Activity = tuple[np.ndarray, np.ndarray]  # a stream's speech probability and energy (dB) per 32 ms chunk
+
+
+def listening(
+    source: str | Path | bytes, per_channel: bool, config: AnalysisConfig, max_seconds: float = float("inf")
+) -> Listening:
+    """How ``segment`` will listen to a recording. The duration is checked against ``max_seconds`` from the header,
+    before any audio is decoded. Channels that carry one signal (less than ``crosstalk_db`` of their power
+    unexplained by a gain: dual mono, or a stereo codec that merged them) are mixed whatever ``per_channel`` says:
+    by channel, every utterance would count twice."""
     with vad.open_sound_file(source) as audio:
         duration, n_channels = audio.frames / audio.samplerate, audio.channels
     if duration > max_seconds:
@@ -105,12 +84,61 @@ def segment(
     if identical:
         log.info("the %d channels carry one signal: analysed as one stream (roles by diarisation)", n_channels)
         per_channel = False
-    n_streams = n_channels if per_channel else 1
     mix = None
     if not per_channel:  # the channels' signs in the mix, measured once for the detector and the segments
         with vad.open_sound_file(source) as audio:
             mix = vad.mix_polarity(audio)
-    probabilities, energy_db = _all_streams(source, n_streams, mix, config, workers)
+    return Listening(duration, n_channels, per_channel, identical, mix)
+
+
+def stream_activity(source: str | Path | bytes, plan: Listening, config: AnalysisConfig, index: int) -> Activity:
+    """The detector's output on one stream of the recording (a channel, or the mix)."""
+    probabilities, energies = vad.stream_activity(
+        source, plan.per_channel, config.block_s, [index], config.detector_gate, plan.mix
+    )
+    return probabilities[0], energies[0]
+
+
+def all_streams(source: str | Path | bytes, plan: Listening, config: AnalysisConfig, workers: int) -> list[Activity]:
+    """Every stream's activity; a thread per channel if allowed (onnxruntime releases the GIL), else one pass."""
+    if workers > 1 and plan.streams > 1:
+        jobs = (delayed(stream_activity)(source, plan, config, index) for index in range(plan.streams))
+        return Parallel(n_jobs=min(workers, plan.streams), prefer="threads")(jobs)
+    probabilities, energies = vad.stream_activity(
+        source, plan.per_channel, config.block_s, gate=config.detector_gate, signs=plan.mix
+    )
+    return list(zip(probabilities, energies, strict=True))
+
+
+def _crosstalk(energy_db: np.ndarray, crosstalk_db: float) -> np.ndarray:
+    """Chunks (streams x chunks) of a channel ``crosstalk_db`` quieter than the loudest channel at that moment:
+    the other voice leaking in, not a second speaker."""
+    if len(energy_db) < 2:
+        return np.zeros(energy_db.shape, dtype=bool)
+    return energy_db < energy_db.max(axis=0, keepdims=True) - crosstalk_db
+
+
+def segment(
+    source: str | Path | bytes,
+    per_channel: bool,
+    config: AnalysisConfig,
+    max_seconds: float = float("inf"),
+    workers: int = 1,
+) -> Speech:
+    """Speech segments of a recording, per channel or of the channels mixed (``listening`` says which)."""
+    plan = listening(source, per_channel, config, max_seconds)
+    return speech_of(plan, config, all_streams(source, plan, config, workers))
+
+
+def speech_of(plan: Listening, config: AnalysisConfig, activities: list[Activity]) -> Speech:
+    """The segments of a recording from its streams' activities, in stream order. Quiet regions are dropped
+    (``quiet_region_db``) on a channel's own stream only, never in a mix of two voices."""
+    length = min((len(probabilities) for probabilities, _ in activities), default=0)
+    if length == 0:
+        raise AudioError("audio is too short to analyse")
+    probabilities = np.vstack([p[:length] for p, _ in activities])
+    energy_db = np.vstack([e[:length] for _, e in activities])
+    per_channel, duration = plan.per_channel, plan.duration
     heard_db = energy_db
     crosstalk = _crosstalk(energy_db, config.crosstalk_db)
     probabilities = np.where(crosstalk, 0.0, probabilities)
@@ -131,7 +159,7 @@ def segment(
                 segments.append(Segment(round(low, 3), round(high, 3), channel))
     ordered = sorted(segments, key=lambda seg: (seg.start_s, seg.channel))
     line_noise = () if per_channel else _line_noise_chunks(energy_db[0])
-    return Speech(ordered, duration, n_channels, per_channel, identical, line_noise, mix)
+    return Speech(ordered, duration, plan.channels, per_channel, plan.identical_channels, line_noise, plan.mix)
 
 
 def _leaked(start_s: float, end_s: float, channel: int, energy_db: np.ndarray, config: AnalysisConfig) -> bool:
