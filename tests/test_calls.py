@@ -5,6 +5,7 @@ on Dask) and /analyze."""
 import dataclasses
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -355,6 +356,9 @@ def test_a_fresh_process_analyses_a_call_as_a_loaded_predictor_does(
         analyze_cold(tmp_path / "blip.wav", served.model_dir, config, workers=2)
     with pytest.raises(SerError, match="no model artifact at"):
         analyze_cold(call_file, tmp_path / "no-model", config, workers=2)
+    monkeypatch.setattr(cold_start, "listening", lambda *args: os._exit(3))  # the detector's process dies
+    with pytest.raises(AudioError, match=r"speech detection stopped unexpectedly \(exit code 3\)"):
+        analyze_cold(call_file, served.model_dir, config, workers=2)
 
 
 @pytest.mark.parametrize(

@@ -61,9 +61,8 @@ class _ForkedDetection:
         try:
             kind, value = self._receive.recv()
         except EOFError:
+            self._process.join()
             raise AudioError(f"speech detection stopped unexpectedly (exit code {self._process.exitcode})") from None
-        finally:
-            self.stop()
         if kind == "error":
             raise value
         return value
