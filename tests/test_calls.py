@@ -19,7 +19,7 @@ from ser import cli
 from ser.audio.channels import Condition
 from ser.audio.decoding import AudioError, AudioTooLong
 from ser.errors import ParamsError, SerError
-from ser.inference import cold_start
+from ser.inference import cold_start, ordered_pool
 from ser.inference.analysis_config import AnalysisConfig
 from ser.inference.batch import analyse_batch
 from ser.inference.calls import analyze, analyze_legs
@@ -266,9 +266,12 @@ def test_each_segment_gets_the_emotion_of_its_utterance_alone(predictor, mono_ca
     assert summary["talk_time_s"]["customer"] == pytest.approx(talk, abs=1e-3)
 
 
-def test_worker_processes_give_the_same_analysis(predictor, mono_call):
+@pytest.mark.parametrize("processes", [True, False], ids=["forked-workers", "threads"])
+def test_several_workers_give_the_same_analysis_as_one(predictor, mono_call, monkeypatch, processes):
     data = wav_bytes(mono_call.signal)
-    assert analyze(data, predictor, AnalysisConfig(), workers=2) == analyze(data, predictor, AnalysisConfig())
+    alone = analyze(data, predictor, AnalysisConfig())
+    monkeypatch.setattr(ordered_pool, "forks_safely", lambda: processes)
+    assert analyze(data, predictor, AnalysisConfig(), workers=2, progress=True) == alone
 
 
 @pytest.mark.parametrize("level", [0.0, 1e-5])

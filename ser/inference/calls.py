@@ -31,7 +31,6 @@ from typing import Any
 import librosa
 import numpy as np
 import soundfile as sf
-from joblib import Parallel, delayed
 from tqdm import tqdm
 
 from ser.audio.decoding import AudioError, seekable
@@ -43,11 +42,18 @@ from ser.inference.analysis_config import AnalysisConfig
 from ser.inference.denoise import NoiseProfile
 from ser.inference.diarisation import assign_speakers
 from ser.inference.legs import joined_legs, labelled_as_legs, legs_config
+from ser.inference.ordered_pool import ordered_map
 from ser.inference.predictor import Predictor
 from ser.inference.quality import role_audio
 from ser.inference.segments import segment_outputs
 from ser.inference.speech import Segment, Speech, segment
 from ser.inference.summary import ROLES, call_summary, satisfaction
+
+
+class _Bar(tqdm):
+    """A progress bar without tqdm's monitor thread, so that feature workers can still be forked (``ordered_pool``)."""
+
+    monitor_interval = 0
 
 
 def _line_noise_profile(
@@ -104,10 +110,9 @@ def _segment_outputs(
     ``line_noise`` gated out) and its audio's measures (``ser.inference.quality``), in order; ``mix``: the signs of
     a mixed-down call's channels (``vad.mix_polarity``), None for a call read by channel.
 
-    Windows are read lazily, and with ``workers`` > 1 a pool of threads works through all of them without waiting
-    between batches (the encoders' matrix products and compiled kernels release the GIL: 1.7x on 2 cores, and no
-    process to start and warm up); at most ``4 * workers`` windows are in flight, so memory stays bounded however
-    long the call.
+    Windows are read lazily, and with ``workers`` > 1 a pool works through all of them without waiting between
+    batches (``ordered_pool``: processes forked from this one, which inherit its warm encoders, or threads); at most
+    ``4 * workers`` windows are in flight, so memory stays bounded however long the call.
     """
     usable: list[Segment] = []  # in submission order, which is the order results come back in
 
@@ -120,12 +125,7 @@ def _segment_outputs(
                 usable.append(seg)
                 yield signal, config.sample_rate, config, embed, line_noise
 
-    if workers > 1:
-        runner = Parallel(n_jobs=workers, prefer="threads", return_as="generator", pre_dispatch=4 * workers)
-        outputs = runner(delayed(segment_outputs)(*job) for job in jobs())
-    else:
-        outputs = (segment_outputs(*job) for job in jobs())
-    for index, (vector, embedding, heard) in enumerate(outputs):
+    for index, (vector, embedding, heard) in enumerate(ordered_map(segment_outputs, jobs(), workers)):
         yield usable[index], vector, (embedding, heard)
 
 
@@ -151,9 +151,10 @@ def analyze(
     """Timeline with roles, and the call summary, of a recording (see the module docstring).
 
     ``per_channel`` (the default) analyses a stereo call channel by channel; False mixes it down and separates the
-    voices by diarisation, as for mono. ``workers`` > 1 detects speech on the channels and extracts the features of
-    several segments at once, in threads of this process (for the CLI; the API keeps one thread per request), and
-    warms the predictor up (``Predictor.warm_up``) while the detector listens; the result does not depend on it.
+    voices by diarisation, as for mono. ``workers`` > 1 detects speech on the channels in threads, warms the predictor
+    up (``Predictor.warm_up``) while the detector listens, and extracts the features of several segments at once in
+    forked processes or threads (``ordered_pool``; for the CLI: the API keeps one thread per request); the result
+    does not depend on it.
     """
     with seekable(source, max_seconds) as readable:
         if workers > 1:  # the encoders load and compile beside the speech detection instead of after it
@@ -203,7 +204,7 @@ def analyze_speech(
     diarised = not by_channel and config.leg is None
     results: list[tuple[Segment, dict[str, Any], Any]] = []
     batch = 8 * max(workers, 1)  # segments per model call
-    bar = tqdm(total=len(segments), desc="segments", unit="segment", disable=not progress)
+    bar = _Bar(total=len(segments), desc="segments", unit="segment", disable=not progress)
     with vad.open_sound_file(source) as audio, bar:
         windows = _classification_windows(segments, duration, config.context_s)
         mix = speech.mix
