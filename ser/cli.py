@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=_positive_int,
         default=os.cpu_count() or 1,
-        help="processes for the calls of a batch; threads for one call's channels and segments",
+        help="processes for the calls of a batch; for one call, processes for its segments (threads for its channels)",
     )
     call.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): run the batch on that cluster")
     call.set_defaults(run=_analyze)
