@@ -348,6 +348,7 @@ def test_a_fresh_process_analyses_a_call_as_a_loaded_predictor_does(
     call_file.write_bytes(wav_bytes(mono_call.signal))
     agent_leg.write_bytes(wav_bytes(0.5 * mono_call.signal[::-1]))
     config = AnalysisConfig()
+    monkeypatch.setattr(cold_start, "forks_safely", lambda: True)  # the test process runs threads; the CLI does not
     fresh = analyze_cold(call_file, served.model_dir, config, workers=2)
     assert fresh == analyze(call_file, predictor, config, workers=2) and len(fresh["timeline"]) == len(mono_call.turns)
     legs = analyze_cold((call_file, agent_leg), served.model_dir, config, workers=2)

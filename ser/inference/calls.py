@@ -193,7 +193,8 @@ def analyze_speech(
 ) -> dict[str, Any]:
     """The rest of ``analyze`` once ``segment`` has found the speech in ``source`` (a file libsndfile can seek in):
     emotions, roles, timeline and summary."""
-    segments, duration, n_channels, by_channel = speech.segments, speech.duration, speech.channels, speech.by_channel
+    plan, segments = speech.plan, speech.segments
+    duration, n_channels, by_channel = plan.duration, plan.channels, plan.per_channel
     if by_channel and config.leg is not None:
         raise AudioError(
             f"leg '{config.leg}' is for a mono recording of one side of a call; this call has {n_channels} channels,"
@@ -207,7 +208,7 @@ def analyze_speech(
     bar = _Bar(total=len(segments), desc="segments", unit="segment", disable=not progress)
     with vad.open_sound_file(source) as audio, bar:
         windows = _classification_windows(segments, duration, config.context_s)
-        mix = speech.mix
+        mix = plan.mix
         line_noise = None
         if diarised and config.denoise_voices:
             line_noise = _line_noise_profile(audio, speech.line_noise_s, predictor.feature_config.sample_rate, mix)
@@ -251,7 +252,7 @@ def analyze_speech(
         "duration_s": round(duration, 3),
         "channels": n_channels,
         "separation": "channels" if by_channel else "diarisation" if diarised else "leg",
-        "identical_channels": speech.identical_channels,
+        "identical_channels": plan.identical_channels,
         "customer_channel": config.customer_channel if by_channel else None,
         "first_speaker": config.first_speaker if diarised else None,
         "leg": config.leg,

@@ -5,8 +5,8 @@ finding the speech in a 10-minute call, and each needs a core. Here the speech d
 part of the library, runs at once in a forked process while this one imports the rest, loads the model and warms
 it up; the analysis then goes on here as in ``ser.inference.calls.analyze``, with the same result (tested). A
 process, not a thread: in threads the import's Python code and the detector's fight for the GIL and the overlap
-gained nothing (BENCHMARKS.md). Where processes cannot be forked (Windows), or with one worker, the call is
-analysed one step after the other.
+gained nothing (BENCHMARKS.md). Where processes cannot be forked safely (Windows, or other threads running), or
+with one worker, the call is analysed one step after the other.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 from ser.audio.decoding import AudioError, seekable
 from ser.inference.analysis_config import AnalysisConfig
 from ser.inference.legs import joined_legs, labelled_as_legs, legs_config
+from ser.inference.ordered_pool import forks_safely
 from ser.inference.speech import Speech, all_streams, listening, speech_of
 
 # Up to this much audio (seconds, all streams together) the forked detector listens on one thread: its work then
@@ -102,7 +103,7 @@ def _analyzed(
     progress: bool,
     workers: int,
 ) -> dict[str, Any]:
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers < 2 or not forks_safely():
         from ser.inference.calls import analyze
         from ser.inference.predictor import Predictor
 

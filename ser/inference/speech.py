@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed
 
 from ser.audio.decoding import AudioError, AudioTooLong
 from ser.inference import vad
 from ser.inference.analysis_config import AnalysisConfig
+from ser.inference.ordered_pool import ordered_map
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +38,6 @@ class Segment:
 
 
 @dataclass(frozen=True)
-class Speech:
-    """A recording's speech segments, its duration (s) and channels, and how its voices were told apart."""
-
-    segments: list[Segment]
-    duration: float
-    channels: int
-    by_channel: bool  # one stream per channel (else one stream, the channels mixed)
-    identical_channels: bool  # the channels carry one signal, so they were mixed even though by channel was asked
-    line_noise_s: tuple[float, ...] = ()  # one stream: where its 32 ms chunks of the line's noise alone start
-    mix: np.ndarray | None = None  # one stream: the sign of each channel in its mix (``vad.mix_polarity``)
-
-
-@dataclass(frozen=True)
 class Listening:
     """What ``segment`` settles before it listens: the recording's duration (s) and channels, and its streams."""
 
@@ -63,6 +50,15 @@ class Listening:
     @property
     def streams(self) -> int:
         return self.channels if self.per_channel else 1
+
+
+@dataclass(frozen=True)
+class Speech:
+    """A recording's speech segments, and how it was listened to (duration, channels, streams)."""
+
+    segments: list[Segment]
+    plan: Listening
+    line_noise_s: tuple[float, ...] = ()  # one stream: where its 32 ms chunks of the line's noise alone start
 
 
 Activity = tuple[np.ndarray, np.ndarray]  # a stream's speech probability and energy (dB) per 32 ms chunk
@@ -102,8 +98,8 @@ def stream_activity(source: str | Path | bytes, plan: Listening, config: Analysi
 def all_streams(source: str | Path | bytes, plan: Listening, config: AnalysisConfig, workers: int) -> list[Activity]:
     """Every stream's activity; a thread per channel if allowed (onnxruntime releases the GIL), else one pass."""
     if workers > 1 and plan.streams > 1:
-        jobs = (delayed(stream_activity)(source, plan, config, index) for index in range(plan.streams))
-        return Parallel(n_jobs=min(workers, plan.streams), prefer="threads")(jobs)
+        jobs = ((source, plan, config, index) for index in range(plan.streams))
+        return list(ordered_map(stream_activity, jobs, min(workers, plan.streams), processes=False))
     probabilities, energies = vad.stream_activity(
         source, plan.per_channel, config.block_s, gate=config.detector_gate, signs=plan.mix
     )
@@ -159,7 +155,7 @@ def speech_of(plan: Listening, config: AnalysisConfig, activities: list[Activity
                 segments.append(Segment(round(low, 3), round(high, 3), channel))
     ordered = sorted(segments, key=lambda seg: (seg.start_s, seg.channel))
     line_noise = () if per_channel else _line_noise_chunks(energy_db[0])
-    return Speech(ordered, duration, plan.channels, per_channel, plan.identical_channels, line_noise, plan.mix)
+    return Speech(ordered, plan, line_noise)
 
 
 def _leaked(start_s: float, end_s: float, channel: int, energy_db: np.ndarray, config: AnalysisConfig) -> bool:
