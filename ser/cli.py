@@ -32,15 +32,17 @@ def _predict(args: argparse.Namespace) -> int:
     """Each file's emotion; a file that cannot be read gets one ``error:`` line and the others are still answered
     (exit status 1 if any failed). ``--json``: one object, or a list with ``{"file", "error"}`` for failed files."""
     from ser.audio.decoding import AudioError
+    from ser.inference.analysis_config import AnalysisConfig
     from ser.inference.predictor import Predictor
 
     predictor = Predictor.load(args.model)
+    speech = AnalysisConfig.from_params_file(args.params) if args.utterances == "split" else None
     rows, failed = [], 0
     for path in args.files:
         try:
             if not path.is_file():
                 raise DataMissing(f"no such file: {path}")
-            row = {"file": str(path), **predictor.predict_audio(path, args.max_seconds, args.channel)}
+            row = {"file": str(path), **predictor.predict_audio(path, args.max_seconds, args.channel, speech)}
         except SerError as error:
             message = f"{path}: {error}" if isinstance(error, AudioError) else str(error)
             failed += 1
@@ -55,7 +57,10 @@ def _predict(args: argparse.Namespace) -> int:
                 heard = "".join(f" ({name}: less reliable)" for name in (row["audio"] or {}).get("warnings", []))
             else:
                 heard = " (no speech heard: music, a tone or noise?)"
-            print(f"{row['file']}: {row['class']['emotion']} ({ranked}) [{row['duration_s']:.2f} s]{heard}", flush=True)
+            count = len(row["utterances"])
+            parts = f", {count} utterances" if count > 1 else ""
+            line = f"{row['file']}: {row['class']['emotion']} ({ranked}) [{row['duration_s']:.2f} s{parts}]{heard}"
+            print(line, flush=True)
     if args.json and failed < len(rows):
         print(json.dumps(rows if len(rows) > 1 else rows[0], indent=2))
     return 1 if failed else 0
@@ -196,6 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="JSON instead of one line per file")
     predict.add_argument("--max-seconds", type=float, default=60.0, help="longest utterance accepted")
     predict.add_argument("--channel", type=int, help="the one channel to classify (0 = left; default: mixed)")
+    predict.add_argument(
+        "--utterances",
+        choices=("split", "whole"),
+        default="split",
+        help="split: a file of several utterances is classified one by one and pooled (default); whole: as one",
+    )
+    predict.add_argument("--params", type=Path, default=Path("params.yaml"), help="file with the analysis: block")
     predict.set_defaults(run=_predict)
     call = commands.add_parser(
         "analyze",

@@ -23,6 +23,13 @@ class RoleAudio(BaseModel):
     warnings: list[Literal["noisy", "reverberant"]]
 
 
+class UtteranceAnswer(BaseModel):
+    start_s: float
+    end_s: float
+    emotion: EmotionName
+    probabilities: dict[str, float]
+
+
 class Prediction(BaseModel):
     model_config = ConfigDict(populate_by_name=True, protected_namespaces=())
     class_: ClassInfo = Field(alias="class")
@@ -37,6 +44,11 @@ class Prediction(BaseModel):
     channel: int | None = Field(default=None, description="uploads: the channel classified, when one was asked for")
     audio: RoleAudio | None = Field(
         default=None, description="uploads: noise and reverberation (warnings: the answer is less reliable)"
+    )
+    utterances: list[UtteranceAnswer] | None = Field(
+        default=None,
+        description="uploads: what was classified. Several utterances (utterances=split, the default) are each "
+        "classified and the answer above pools them weighted by duration; one utterance spans the whole upload",
     )
 
 

@@ -46,7 +46,7 @@ from ser.inference.ordered_pool import ordered_map
 from ser.inference.predictor import Predictor
 from ser.inference.quality import role_audio
 from ser.inference.segments import segment_outputs
-from ser.inference.speech import Segment, Speech, segment
+from ser.inference.speech import Segment, Speech, classification_windows, segment
 from ser.inference.summary import ROLES, call_summary, satisfaction
 
 
@@ -75,24 +75,6 @@ def _segment_signal(
     if audio.samplerate != target_sr:
         signal = librosa.resample(signal, orig_sr=audio.samplerate, target_sr=target_sr, res_type="soxr_hq")
     return signal
-
-
-def _classification_windows(
-    segments: list[Segment], duration: float, context_s: float
-) -> dict[Segment, tuple[float, float]]:
-    """Each segment with ``context_s`` around it, never reaching into a neighbour on the same stream.
-
-    The feature extraction trims the window's leading and trailing silence itself, so the classifier sees the
-    same samples as for the utterance on its own.
-    """
-    windows = {}
-    for channel in {seg.channel for seg in segments}:
-        same = [seg for seg in segments if seg.channel == channel]
-        for position, seg in enumerate(same):
-            low = same[position - 1].end_s if position else 0.0
-            high = same[position + 1].start_s if position + 1 < len(same) else duration
-            windows[seg] = (max(low, seg.start_s - context_s), min(high, seg.end_s + context_s))
-    return windows
 
 
 def _segment_outputs(
@@ -207,7 +189,7 @@ def analyze_speech(
     batch = 8 * max(workers, 1)  # segments per model call
     bar = _Bar(total=len(segments), desc="segments", unit="segment", disable=not progress)
     with vad.open_sound_file(source) as audio, bar:
-        windows = _classification_windows(segments, duration, config.context_s)
+        windows = classification_windows(segments, duration, config.context_s)
         mix = plan.mix
         line_noise = None
         if diarised and config.denoise_voices:

@@ -21,7 +21,9 @@ from ser.data import emodb
 from ser.errors import SerError
 from ser.features.extraction import decoded_utterance, features_of_file
 from ser.features.extractor import FeatureConfig, extract, prepare, trim
+from ser.inference.analysis_config import AnalysisConfig
 from ser.inference.quality import measure, role_audio
+from ser.inference.utterances import pooled, utterances
 from ser.inference.vad import hears_speech
 from ser.models.artifact import ModelArtifact
 
@@ -117,11 +119,19 @@ class Predictor:
         return [describe(self.artifact, row) for row in self.artifact.predict_proba(np.atleast_2d(features))]
 
     def predict_audio(
-        self, source: bytes | Path, max_seconds: float = float("inf"), channel: int | None = None
+        self,
+        source: bytes | Path,
+        max_seconds: float = float("inf"),
+        channel: int | None = None,
+        speech: AnalysisConfig | None = None,
     ) -> dict[str, Any]:
-        """The answer for one utterance, a file or encoded bytes in any supported format (its channels mixed, or
+        """The answer for an upload, a file or encoded bytes in any supported format (its channels mixed, or
         ``channel`` alone: 0 = left), with its duration, whether the speech detector heard speech in it (if not,
         a ``warning`` says what that means) and its ``audio`` (``ser.inference.quality``: noisy or reverberant).
+
+        With ``speech`` (the call analysis's rules), an upload that holds several utterances is classified utterance
+        by utterance and the answer pools them, weighted by duration (``ser.inference.utterances``); without it, or
+        when there is one, the whole upload is one utterance. ``utterances`` lists what was classified.
 
         Raises AudioTooLong beyond ``max_seconds`` and AudioError for undecodable, silent or too short audio (less
         than ``MIN_SOUND_S`` of sound), or a channel the audio does not have.
@@ -132,7 +142,20 @@ class Predictor:
         sound_s = trim(signal - np.median(signal), config.silence_db).size / config.sample_rate
         if sound_s < MIN_SOUND_S:
             raise AudioError(f"utterance too short: {sound_s:.2f} s of sound, at least {MIN_SOUND_S} s needed")
-        answer = self.predict_features(extract(signal, config.sample_rate, config))[0]
+        found = [] if speech is None else utterances(signal, config.sample_rate, speech, config.min_samples)
+        if len(found) > 1:
+            rows = np.vstack([extract(utterance.samples, config.sample_rate, config) for utterance in found])
+            parts = self.artifact.predict_proba(rows)
+            answer = describe(self.artifact, pooled(parts, found))
+            items = [(u.start_s, u.end_s, describe(self.artifact, p)) for u, p in zip(found, parts, strict=True)]
+        else:
+            answer = self.predict_features(extract(signal, config.sample_rate, config))[0]
+            items = [(0.0, duration, answer)]
+        answer["utterances"] = [
+            {"start_s": round(start, 3), "end_s": round(end, 3), "emotion": part["class"]["emotion"],
+             "probabilities": part["probabilities"]}
+            for start, end, part in items
+        ]  # fmt: skip
         answer.update(duration_s=round(duration, 3), speech_heard=hears_speech(signal, config.sample_rate))
         answer["audio"] = role_audio([(measure(signal, config.sample_rate), duration)])
         if channel is not None:

@@ -158,6 +158,24 @@ def speech_of(plan: Listening, config: AnalysisConfig, activities: list[Activity
     return Speech(ordered, plan, line_noise)
 
 
+def classification_windows(
+    segments: list[Segment], duration: float, context_s: float
+) -> dict[Segment, tuple[float, float]]:
+    """Each segment with ``context_s`` around it, never reaching into a neighbour on the same stream.
+
+    The feature extraction trims the window's leading and trailing silence itself, so the classifier sees the
+    same samples as for the utterance on its own.
+    """
+    windows = {}
+    for channel in {seg.channel for seg in segments}:
+        same = [seg for seg in segments if seg.channel == channel]
+        for position, seg in enumerate(same):
+            low = same[position - 1].end_s if position else 0.0
+            high = same[position + 1].start_s if position + 1 < len(same) else duration
+            windows[seg] = (max(low, seg.start_s - context_s), min(high, seg.end_s + context_s))
+    return windows
+
+
 def _leaked(start_s: float, end_s: float, channel: int, energy_db: np.ndarray, config: AnalysisConfig) -> bool:
     """Whether a region of one channel is another channel's voice leaking in (echo of the line, acoustic coupling)
     rather than a voice of its own: its 32 ms chunk energies follow that channel's (correlation at least

@@ -96,13 +96,23 @@ def _channel() -> int | None:
         raise ApiError(400, "channel must be a channel number (0 = left)") from None
 
 
+def _split_utterances() -> bool:
+    """The query parameter ``utterances``: ``split`` (the default: an upload of several utterances is classified one
+    by one and pooled) or ``whole`` (the whole upload as one utterance)."""
+    value = request.args.get("utterances", "split")
+    if value not in ("split", "whole"):
+        raise ApiError(400, "utterances must be 'split' (classify each utterance and pool them) or 'whole'")
+    return value == "split"
+
+
 def _predict_audio() -> dict[str, Any]:
     channel = _channel()
+    speech = services().settings.analysis if _split_utterances() else None
     data = uploaded_audio("JSON, multipart/form-data or audio/*")
     max_seconds = services().settings.max_audio_seconds
     try:
         data = with_header(data, headerless_suffix(), max_seconds)
-        return services().predictor().predict_audio(data, max_seconds, channel)
+        return services().predictor().predict_audio(data, max_seconds, channel, speech)
     except AudioTooLong as error:
         raise ApiError(413, str(error)) from None
     except AudioError as error:
@@ -121,6 +131,12 @@ def pred():
           required: false
           schema: {type: integer, minimum: 0}
           description: uploads, the one channel to classify (0 = left; default mixes the channels)
+        - name: utterances
+          in: query
+          required: false
+          schema: {type: string, enum: [split, whole], default: split}
+          description: uploads, split (an upload of several utterances is classified utterance by utterance,
+            found as in a mono call, and the answer pools them weighted by duration) or whole (one utterance)
       requestBody:
         required: true
         content:

@@ -1,0 +1,59 @@
+"""The utterances of an upload to ``/pred`` (or ``ser predict``): the model was trained on single sentences, so an
+upload that holds several is classified utterance by utterance and their answers pooled.
+
+A whole upload of several sentences is nothing like a training recording: its pauses, length and sentence joins
+move the feature statistics far from any EmoDB utterance. Two or three same-emotion recordings of one held-out
+speaker joined with 0.3-1.5 s pauses were classified right 55 % / 39 % of the time as one vector, 91 % / 93 % when
+split and pooled (LOSO over the training speakers, BENCHMARKS.md "Uploads of several utterances").
+
+The utterances are found exactly as in a mono call (``ser.inference.speech.segment``: Silero VAD, the ``analysis:``
+rules of params.yaml), and each is classified with the same little context (``classification_windows``). An upload
+with one utterance (or none the detector accepts) is classified whole, as before.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+
+from ser.inference.analysis_config import AnalysisConfig
+from ser.inference.speech import classification_windows, segment
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One utterance of an upload: where it is (s) and the samples its answer is computed from."""
+
+    start_s: float
+    end_s: float
+    samples: np.ndarray
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+def utterances(signal: np.ndarray, sr: int, config: AnalysisConfig, min_samples: int) -> list[Utterance]:
+    """The utterances of a mono signal (see the module docstring), each with its classification window's samples;
+    windows shorter than ``min_samples`` are left out."""
+    buffer = io.BytesIO()
+    sf.write(buffer, np.asarray(signal, dtype=np.float32), sr, format="WAV", subtype="FLOAT")
+    speech = segment(buffer.getvalue(), False, config)
+    windows = classification_windows(speech.segments, len(signal) / sr, config.context_s)
+    found = []
+    for seg in speech.segments:
+        low, high = windows[seg]
+        first = int(low * sr)  # as a call reads its segments (``calls._segment_signal``)
+        samples = signal[first : first + int((high - low) * sr)]
+        if samples.size >= min_samples:
+            found.append(Utterance(seg.start_s, seg.end_s, samples))
+    return found
+
+
+def pooled(probabilities: np.ndarray, found: list[Utterance]) -> np.ndarray:
+    """The upload's probabilities: its utterances' (rows of ``probabilities``) averaged, weighted by duration."""
+    weights = np.array([utterance.duration_s for utterance in found], dtype=np.float64)
+    return weights @ np.asarray(probabilities, dtype=np.float64) / weights.sum()
