@@ -1,5 +1,5 @@
-"""API figures with gunicorn on loopback and wrk: req/s and p50/p95/p99 for /pred by id and a 3 s WAV upload,
-errors, and RSS per worker.
+"""API figures with gunicorn on loopback and wrk: req/s and p50/p95/p99 for /pred by id and a 3 s WAV upload (as
+`/pred` answers it by default, its utterances found first, and with `?utterances=whole`), errors, and RSS per worker.
 
 Needs a trained project (`dvc repro` done) and wrk (`apt-get install wrk`).
 Usage: python benchmarks/api.py [--seconds 20] [--connections 8] [--workers 2]
@@ -69,12 +69,14 @@ def main() -> None:
             id_body.write_text(json.dumps({"id": "03a01Fa"}))
             wav = three_second_wav()
             runs = {}
-            for name, body, content_type in [
-                ("/pred by id", id_body, "application/json"),
-                (f"/pred upload {sf.info(str(wav)).duration:.2f} s WAV ({wav.name})", wav, "audio/wav"),
+            upload = f"/pred upload {sf.info(str(wav)).duration:.2f} s WAV ({wav.name})"
+            for name, query, body, content_type in [
+                ("/pred by id", "", id_body, "application/json"),
+                (upload, "", wav, "audio/wav"),
+                (f"{upload} whole", "?utterances=whole", wav, "audio/wav"),
             ]:
-                wrk(url, body, content_type, 3, args.connections)  # warm-up
-                runs[name] = wrk(url, body, content_type, args.seconds, args.connections)
+                wrk(url + query, body, content_type, 3, args.connections)  # warm-up
+                runs[name] = wrk(url + query, body, content_type, args.seconds, args.connections)
             workers = psutil.Process(server.pid).children()
             rss = [w.memory_info().rss / 2**20 for w in workers]
     finally:
@@ -83,10 +85,10 @@ def main() -> None:
         f"gunicorn {args.workers} workers on loopback, wrk 2 threads / {args.connections} connections, "
         f"{args.seconds} s per run, {os.cpu_count()} cores shared by server and load tool"
     )
-    print(f"{'run':<48} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}")
+    print(f"{'run':<54} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}")
     for name, f in runs.items():
         print(
-            f"{name:<48} {f['req_per_s']:>8.1f} {f['p50_ms']:>8.2f} {f['p95_ms']:>8.2f} {f['p99_ms']:>8.2f} "
+            f"{name:<54} {f['req_per_s']:>8.1f} {f['p50_ms']:>8.2f} {f['p95_ms']:>8.2f} {f['p99_ms']:>8.2f} "
             f"{f['requests']:>9} {f['errors']:>7}"
         )
     print("RSS per worker (MB): " + ", ".join(f"{r:.0f}" for r in rss))
