@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from werkzeug.serving import make_server
 
@@ -13,7 +14,7 @@ from ser.audio.channels import Condition
 from serve.app import create_app
 from tests.api_fixtures import build_served_project
 from tests.audio_samples import encode, headerless
-from tests.speech import SR, build_call, melody, needs_espeak, wav_bytes
+from tests.speech import SENTENCES, SR, VOICES, build_call, melody, needs_espeak, say, wav_bytes
 from tests.synthetic import synthetic_signal
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -98,6 +99,19 @@ def test_upload_an_utterance_and_see_its_emotion(browser, site, tmp_path):
     verdict = submit(browser, site, audio, "utterance", tmp_path / "utterance.png")
     assert verdict.startswith("Emotion: ")
     assert len(browser.find_elements(By.CSS_SELECTOR, ".bar")) == 7
+
+
+@needs_espeak
+def test_an_upload_of_several_sentences_shows_each_utterance(browser, site, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    audio = tmp_path / "two.wav"
+    pause = np.zeros(SR, np.float32)
+    audio.write_bytes(wav_bytes(np.concatenate([pause, say(SENTENCES[1], VOICES[0]), pause,
+                                                say(SENTENCES[3], VOICES[0]), pause])))  # fmt: skip
+    assert submit(browser, site, audio, "utterance", tmp_path / "two.png").startswith("Emotion: ")
+    listed = browser.find_element(By.ID, "utterances").text
+    assert listed.startswith("2 utterances, each classified") and listed.count(" s ") == 2, listed
 
 
 def test_a_server_that_asks_for_an_access_token_gets_it_from_the_page(browser, guarded_site, tmp_path):
