@@ -1,10 +1,12 @@
-"""Uploads of several utterances: `/pred`'s answer classified whole against split into utterances and pooled.
+"""What callers upload: `/pred`'s answer classified whole against split into its utterances and pooled.
 
-An upload is one recording, or 2-3 recordings of one speaker and one emotion joined with pauses drawn from 0.3-1.5 s
-(a customer who says a few sentences), with faint line noise (-54 dBFS) throughout, optionally through channel
-conditions of params.yaml (`--through ulaw_8k`). Printed per condition and number of recordings joined: accuracy
-of `Predictor.predict_audio` with `utterances=whole` and with `utterances=split` (the default), and how many
-uploads were split.
+An upload is one recording as it is ("one"), one recording with 1.5 s before and after it and white noise at
+-40 dBFS throughout ("one, padded": a phone held before and after speaking), or 2-3 recordings of one speaker and one
+emotion joined with pauses drawn from 0.3-1.5 s ("two", "three": a customer who says a few sentences); all with faint
+line noise (-54 dBFS) throughout, optionally through channel conditions of params.yaml (`--through ulaw_8k`).
+Printed per condition and kind: accuracy of `Predictor.predict_audio` with `utterances=whole` and with
+`utterances=split` (the default: each utterance classified from its window), and how many uploads held more than one
+utterance.
 
 Default: the served model on the test speakers (03 + 08). `--loso`: the choice's evidence, on the training speakers
 only: a network of the served spec (one member) fitted per fold on the other seven speakers' clean and training-
@@ -49,8 +51,13 @@ SR = 16_000
 TRIALS = 3  # joined uploads per (speaker, emotion) and number of recordings
 
 
-def uploads(manifest: pd.DataFrame, seed: int = 0) -> list[tuple[np.ndarray, int, str, int]]:
-    """(signal, label, speaker, recordings joined): every recording alone, then ``TRIALS`` uploads of 2 and of 3
+KINDS = {1: "one", 2: "two", 3: "three"}
+PADDED = "one, padded"
+PAD_S, PAD_NOISE_DBFS = 1.5, -40.0
+
+
+def uploads(manifest: pd.DataFrame, seed: int = 0) -> list[tuple[np.ndarray, int, str, str]]:
+    """(signal, label, speaker, kind): every recording alone and padded, then ``TRIALS`` uploads of 2 and of 3
     recordings of one speaker and emotion."""
     rng, noise = random.Random(seed), np.random.default_rng(seed + 1)
     built = []
@@ -65,7 +72,12 @@ def uploads(manifest: pd.DataFrame, seed: int = 0) -> list[tuple[np.ndarray, int
                 parts.append(sf.read(ROOT / "data/raw/wav" / f"{utterance}.wav", dtype="float32")[0])
             signal = np.concatenate(parts)
             signal += noise.standard_normal(signal.size).astype(np.float32) * 0.002
-            built.append((signal, int(label), str(speaker), len(pick)))
+            built.append((signal, int(label), str(speaker), KINDS[len(pick)]))
+            if len(pick) == 1:
+                pad = np.zeros(int(PAD_S * SR), np.float32)
+                padded = np.concatenate([pad, signal, pad])
+                padded += noise.standard_normal(padded.size).astype(np.float32) * 10 ** (PAD_NOISE_DBFS / 20)
+                built.append((padded, int(label), str(speaker), PADDED))
     return built
 
 
@@ -77,8 +89,8 @@ def wav(signal: np.ndarray, sr: int) -> bytes:
 
 def table(rows: list[dict]) -> None:
     frame = pd.DataFrame(rows)
-    summary = frame.groupby(["condition", "joined"], sort=False).agg(
-        uploads=("whole", "size"), whole=("whole", "mean"), split=("split", "mean"), split_up=("pieces", "sum")
+    summary = frame.groupby(["condition", "kind"], sort=False).agg(
+        uploads=("whole", "size"), whole=("whole", "mean"), split=("split", "mean"), several=("several", "sum")
     )
     print(summary.round(3).to_string())
 
@@ -91,14 +103,14 @@ def served(conditions: list[Condition]) -> None:
     rows = []
     for condition in [None, *conditions]:
         name = "clean" if condition is None else condition.name
-        for number, (signal, label, speaker, joined) in enumerate(built):
+        for number, (signal, label, speaker, kind) in enumerate(built):
             heard, sr = (signal, SR) if condition is None else condition.apply(signal, SR, f"{speaker}-{number}")
             data = wav(heard, sr)
             whole = predictor.predict_audio(data)["class"]["label"]
             answer = predictor.predict_audio(data, speech=speech)
-            pieces = len(answer["utterances"]) > 1
-            rows.append({"condition": name, "joined": joined, "whole": whole == label,
-                         "split": answer["class"]["label"] == label, "pieces": pieces})  # fmt: skip
+            several = len(answer["utterances"]) > 1
+            rows.append({"condition": name, "kind": kind, "whole": whole == label,
+                         "split": answer["class"]["label"] == label, "several": several})  # fmt: skip
         print(f"{name}: done", flush=True)
     table(rows)
 
@@ -114,7 +126,7 @@ def loso() -> None:
 
     def vectors(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, list]:
         found = utterances(signal, SR, speech, config.min_samples)
-        parts = np.vstack([extract(u.samples, SR, config) for u in found]) if len(found) > 1 else None
+        parts = np.vstack([extract(u.samples, SR, config) for u in found]) if found else None
         return extract(signal, SR, config), parts, found
 
     features = Parallel(n_jobs=2)(delayed(vectors)(signal) for signal, *_ in built)
@@ -124,13 +136,13 @@ def loso() -> None:
         estimator = build_estimator(model)
         estimator.fit(*data.training_rows(data.speakers != speaker))
         rows = []
-        for (_, label, who, joined), (whole, parts, found) in zip(built, features, strict=True):
+        for (_, label, who, kind), (whole, parts, found) in zip(built, features, strict=True):
             if who != speaker:
                 continue
             whole_label = int(estimator.predict(whole[None])[0])
             split = whole_label if parts is None else int(np.argmax(pooled(estimator.predict_proba(parts), found)))
-            rows.append({"condition": "clean (LOSO)", "joined": joined, "whole": whole_label == label,
-                         "split": split == label, "pieces": parts is not None})  # fmt: skip
+            rows.append({"condition": "clean (LOSO)", "kind": kind, "whole": whole_label == label,
+                         "split": split == label, "several": len(found) > 1})  # fmt: skip
         return rows
 
     results = Parallel(n_jobs=2)(delayed(fold)(s) for s in sorted(set(data.speakers)))

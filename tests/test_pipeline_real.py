@@ -203,39 +203,49 @@ def test_a_mono_call_in_white_noise_is_diarised_by_voice_not_by_loudness(project
     assert errors[True] <= 0.15 and errors[False] > 0.25, errors
 
 
-def joined_uploads(wav_dir: Path) -> list[tuple[bytes, str]]:
-    """Uploads of two recordings of one test speaker and one emotion (sorted ids, taken in pairs), 0.4-1.4 s
-    apart, with faint line noise, and their emotion code: a customer who says two sentences."""
+def caller_uploads(wav_dir: Path) -> dict[str, list[tuple[bytes, str]]]:
+    """What callers upload, made of test-speaker recordings, with their emotion codes: two recordings of one speaker
+    and emotion (sorted ids, in pairs) 0.4-1.4 s apart (a customer who says two sentences), and every third
+    recording with 1.5 s before and after it and white noise at -40 dBFS throughout (a phone held before and after
+    speaking); all with faint line noise."""
     rng = np.random.default_rng(3)
+    paths = sorted(wav_dir.glob("0[38]*.wav"))
     groups: dict[str, list[str]] = {}
-    for path in sorted(wav_dir.glob("0[38]*.wav")):
+    for path in paths:
         groups.setdefault(path.stem[:2] + path.stem[5], []).append(path.stem)
-    uploads = []
+    kinds: dict[str, list[tuple[bytes, str]]] = {"two sentences": [], "noise around one": []}
     for ids in groups.values():
         for first, second in zip(ids[0::2], ids[1::2], strict=False):
             pause = np.zeros(round(rng.uniform(0.4, 1.4) * 16000), np.float32)
             parts = [sf.read(wav_dir / f"{i}.wav", dtype="float32")[0] for i in (first, second)]
             signal = np.concatenate([parts[0], pause, parts[1]])
             signal += rng.standard_normal(signal.size).astype(np.float32) * 0.002
-            uploads.append((encode(signal), first[5]))
-    return uploads
+            kinds["two sentences"].append((encode(signal), first[5]))
+    for path in paths[::3]:
+        pad = np.zeros(24_000, np.float32)
+        signal = np.concatenate([pad, sf.read(path, dtype="float32")[0], pad])
+        signal += rng.standard_normal(signal.size).astype(np.float32) * 0.01
+        kinds["noise around one"].append((encode(signal), path.stem[5]))
+    return kinds
 
 
-def test_an_upload_of_two_sentences_is_classified_by_its_utterances(project):
-    """A whole upload of two sentences is far from any training recording (issue #14: robustness to what callers
-    send); split into its utterances and pooled (the default of `/pred` and `ser predict`), it is classified right."""
+def test_what_callers_upload_is_classified_by_its_utterances(project):
+    """A whole upload of two sentences, or of one with noise around it, is far from any training recording (issue
+    #14: robustness to what callers send); split into its utterances, each classified from its window (the default
+    of `/pred` and `ser predict`), it is classified right."""
     path, _ = project
     predictor = Predictor(ModelArtifact.load(path / "models/model"))
     speech = AnalysisConfig.from_params_file(path / "params.yaml")
-    right = {"whole": 0, "split": 0}
-    uploads = joined_uploads(path / "data/raw/wav")
-    for data, code in uploads:
-        right["whole"] += predictor.predict_audio(data)["class"]["code"] == code
-        answer = predictor.predict_audio(data, speech=speech)
-        assert len(answer["utterances"]) >= 2
-        right["split"] += answer["class"]["code"] == code
-    # measured on the session-30 model (50 uploads): whole 0.46, split 0.92
-    assert right["split"] >= 0.86 * len(uploads) and right["split"] > right["whole"], right
+    floors = {
+        "two sentences": 0.86,
+        "noise around one": 0.76,
+    }  # measured (session 32): 0.92 and 0.81 (whole 0.46, 0.25)
+    for kind, uploads in caller_uploads(path / "data/raw/wav").items():
+        right = {"whole": 0, "split": 0}
+        for data, code in uploads:
+            right["whole"] += predictor.predict_audio(data)["class"]["code"] == code
+            right["split"] += predictor.predict_audio(data, speech=speech)["class"]["code"] == code
+        assert right["split"] >= floors[kind] * len(uploads) and right["split"] > right["whole"], (kind, right)
 
 
 # Floors just under the measured 03 + 08 accuracies (README "Call audio"); a couple of predictions flipped by

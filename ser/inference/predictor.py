@@ -129,9 +129,10 @@ class Predictor:
         ``channel`` alone: 0 = left), with its duration, whether the speech detector heard speech in it (if not,
         a ``warning`` says what that means) and its ``audio`` (``ser.inference.quality``: noisy or reverberant).
 
-        With ``speech`` (the call analysis's rules), an upload that holds several utterances is classified utterance
-        by utterance and the answer pools them, weighted by duration (``ser.inference.utterances``); without it, or
-        when there is one, the whole upload is one utterance. ``utterances`` lists what was classified.
+        With ``speech`` (the call analysis's rules), the utterances in the upload are found first and each is
+        classified from its window, without the silence or noise around it; the answer pools them, weighted by
+        duration (``ser.inference.utterances``). Without it, or when the detector accepts no utterance, the whole
+        upload is one utterance. ``utterances`` lists what was classified.
 
         Raises AudioTooLong beyond ``max_seconds`` and AudioError for undecodable, silent or too short audio (less
         than ``MIN_SOUND_S`` of sound), or a channel the audio does not have.
@@ -143,7 +144,7 @@ class Predictor:
         if sound_s < MIN_SOUND_S:
             raise AudioError(f"utterance too short: {sound_s:.2f} s of sound, at least {MIN_SOUND_S} s needed")
         found = [] if speech is None else utterances(signal, config.sample_rate, speech, config.min_samples)
-        if len(found) > 1:
+        if found:
             rows = np.vstack([extract(utterance.samples, config.sample_rate, config) for utterance in found])
             parts = self.artifact.predict_proba(rows)
             answer = describe(self.artifact, pooled(parts, found))

@@ -1,14 +1,15 @@
-"""The utterances of an upload to ``/pred`` (or ``ser predict``): the model was trained on single sentences, so an
-upload that holds several is classified utterance by utterance and their answers pooled.
+"""The utterances of an upload to ``/pred`` (or ``ser predict``): the model was trained on single, tightly cut
+sentences, so the speech in an upload is found first, each utterance is classified on its own, and their answers are
+pooled.
 
-A whole upload of several sentences is nothing like a training recording: its pauses, length and sentence joins
-move the feature statistics far from any EmoDB utterance. Two or three same-emotion recordings of one held-out
-speaker joined with 0.3-1.5 s pauses were classified right 55 % / 39 % of the time as one vector, 91 % / 93 % when
-split and pooled (LOSO over the training speakers, BENCHMARKS.md "Uploads of several utterances").
+A whole upload is often nothing like a training recording: several sentences (their pauses, length and joins), or
+one sentence with a second of room or line noise before and after it, move the feature statistics far from any
+EmoDB utterance (BENCHMARKS.md "Uploads of several utterances": joined same-emotion recordings of a held-out speaker,
+or one recording between 1.5 s of noise at -40 dBFS, fall to 27-54 % classified whole).
 
 The utterances are found exactly as in a mono call (``ser.inference.speech.segment``: Silero VAD, the ``analysis:``
-rules of params.yaml), and each is classified with the same little context (``classification_windows``). An upload
-with one utterance (or none the detector accepts) is classified whole, as before.
+rules of params.yaml), and each is classified from its window with the same little context
+(``classification_windows``). When the detector accepts no utterance, the whole upload is classified.
 """
 
 from __future__ import annotations
