@@ -205,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--utterances",
         choices=("split", "whole"),
         default="split",
-        help="split: a file of several utterances is classified one by one and pooled (default); whole: as one",
+        help="split: each utterance found in a file is classified on its own and pooled (default); whole: as one",
     )
     predict.add_argument("--params", type=Path, default=Path("params.yaml"), help="file with the analysis: block")
     predict.set_defaults(run=_predict)

@@ -47,8 +47,9 @@ class Prediction(BaseModel):
     )
     utterances: list[UtteranceAnswer] | None = Field(
         default=None,
-        description="uploads: what was classified. Several utterances (utterances=split, the default) are each "
-        "classified and the answer above pools them weighted by duration; one utterance spans the whole upload",
+        description="uploads: what was classified. With utterances=split (the default) each utterance the speech "
+        "detector finds, without the silence or noise around it, and the answer above pools them weighted by "
+        "duration; with utterances=whole (or no utterance found) one item spanning the upload",
     )
 
 

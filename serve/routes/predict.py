@@ -97,11 +97,11 @@ def _channel() -> int | None:
 
 
 def _split_utterances() -> bool:
-    """The query parameter ``utterances``: ``split`` (the default: an upload of several utterances is classified one
-    by one and pooled) or ``whole`` (the whole upload as one utterance)."""
+    """The query parameter ``utterances``: ``split`` (the default: each utterance found in the upload is classified
+    on its own and the answers pooled) or ``whole`` (the whole upload as one utterance)."""
     value = request.args.get("utterances", "split")
     if value not in ("split", "whole"):
-        raise ApiError(400, "utterances must be 'split' (classify each utterance and pool them) or 'whole'")
+        raise ApiError(400, "utterances must be 'split' (classify each utterance found and pool them) or 'whole'")
     return value == "split"
 
 
@@ -135,8 +135,9 @@ def pred():
           in: query
           required: false
           schema: {type: string, enum: [split, whole], default: split}
-          description: uploads, split (an upload of several utterances is classified utterance by utterance,
-            found as in a mono call, and the answer pools them weighted by duration) or whole (one utterance)
+          description: uploads, split (the utterances are found as in a mono call, each is classified without the
+            silence or noise around it, and the answer pools them weighted by duration) or whole (the upload as
+            one utterance)
       requestBody:
         required: true
         content:
