@@ -5,7 +5,7 @@ pooled.
 A whole upload is often nothing like a training recording: several sentences (their pauses, length and joins), or
 one sentence with a second of room or line noise before and after it, move the feature statistics far from any
 EmoDB utterance (BENCHMARKS.md "Uploads of several utterances": joined same-emotion recordings of a held-out speaker,
-or one recording between 1.5 s of noise at -40 dBFS, fall to 27-54 % classified whole).
+or one recording between 1.5 s of noise at -40 dBFS, fall to 26-55 % classified whole).
 
 The utterances are found exactly as in a mono call (``ser.inference.speech.segment``: Silero VAD, the ``analysis:``
 rules of params.yaml), and each is classified from its window with the same little context
