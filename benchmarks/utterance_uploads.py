@@ -4,14 +4,13 @@ An upload is one recording as it is ("one"), one recording with 1.5 s before and
 -40 dBFS throughout ("one, padded": a phone held before and after speaking), or 2-3 recordings of one speaker and one
 emotion joined with pauses drawn from 0.3-1.5 s ("two", "three": a customer who says a few sentences); all with faint
 line noise (-54 dBFS) throughout, optionally through channel conditions of params.yaml (`--through ulaw_8k`).
-Printed per condition and kind: accuracy of `Predictor.predict_audio` with `utterances=whole` and with
-`utterances=split` (the default: each utterance classified from its window), and how many uploads held more than one
+Printed per condition and kind: accuracy with `utterances=whole` and with `utterances=split` (the default: each
+utterance found classified from its window, answers pooled by duration), and how many uploads held more than one
 utterance.
 
 Default: the served model on the test speakers (03 + 08). `--loso`: the choice's evidence, on the training speakers
 only: a network of the served spec (one member) fitted per fold on the other seven speakers' clean and training-
-condition feature tables, the held-out speaker's uploads scored whole and split (clean audio). Needs a trained
-project (`dvc repro`).
+condition feature tables, the held-out speaker's uploads scored each way. Needs a trained project (`dvc repro`).
 
 Usage: python benchmarks/utterance_uploads.py [--through ulaw_8k babble_10db] [--loso]
 """
@@ -30,6 +29,7 @@ import ser  # noqa: F401  (first: the SIMD pins)
 
 # isort: split
 
+import librosa
 import numpy as np
 import pandas as pd
 import soundfile as sf
@@ -81,6 +81,20 @@ def uploads(manifest: pd.DataFrame, seed: int = 0) -> list[tuple[np.ndarray, int
     return built
 
 
+def draw_id(speaker: str, number: int) -> str:
+    """An EmoDB-shaped id of the upload's speaker, different per upload: the condition's draws (and its babble,
+    never of that speaker) are seeded by it."""
+    return f"{speaker}{'ab'[number % 2]}{number // 2 % 100:02d}Wa"
+
+
+def through(condition: Condition | None, signal: np.ndarray, speaker: str, number: int) -> np.ndarray:
+    """The upload through ``condition`` (None: as it is), at 16 kHz."""
+    if condition is None:
+        return signal
+    heard, sr = condition.apply(signal, SR, draw_id(speaker, number))
+    return heard if sr == SR else librosa.resample(heard, orig_sr=sr, target_sr=SR)
+
+
 def wav(signal: np.ndarray, sr: int) -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, signal, sr, format="WAV", subtype="FLOAT")
@@ -90,9 +104,16 @@ def wav(signal: np.ndarray, sr: int) -> bytes:
 def table(rows: list[dict]) -> None:
     frame = pd.DataFrame(rows)
     summary = frame.groupby(["condition", "kind"], sort=False).agg(
-        uploads=("whole", "size"), whole=("whole", "mean"), split=("split", "mean"), several=("several", "sum")
+        uploads=("whole", "size"),
+        whole=("whole", "mean"),
+        split=("split", "mean"),
+        several=("several", "sum"),
     )
     print(summary.round(3).to_string())
+
+
+def pooled_label(probabilities: np.ndarray, found: list) -> int:
+    return int(np.argmax(pooled(probabilities, found)))
 
 
 def served(conditions: list[Condition]) -> None:
@@ -104,18 +125,18 @@ def served(conditions: list[Condition]) -> None:
     for condition in [None, *conditions]:
         name = "clean" if condition is None else condition.name
         for number, (signal, label, speaker, kind) in enumerate(built):
-            heard, sr = (signal, SR) if condition is None else condition.apply(signal, SR, f"{speaker}-{number}")
-            data = wav(heard, sr)
+            heard = through(condition, signal, speaker, number)
+            data = wav(heard, SR)
             whole = predictor.predict_audio(data)["class"]["label"]
             answer = predictor.predict_audio(data, speech=speech)
-            several = len(answer["utterances"]) > 1
-            rows.append({"condition": name, "kind": kind, "whole": whole == label,
-                         "split": answer["class"]["label"] == label, "several": several})  # fmt: skip
+            split, several = answer["class"]["label"] == label, len(answer["utterances"]) > 1
+            rows.append({"condition": name, "kind": kind, "whole": whole == label, "split": split,
+                         "several": several})  # fmt: skip
         print(f"{name}: done", flush=True)
     table(rows)
 
 
-def loso() -> None:
+def loso(conditions: list[Condition]) -> None:
     params = load_params(ROOT / "params.yaml")
     config = FeatureConfig.from_params(params["features"])
     speech = AnalysisConfig.from_params_file(ROOT / "params.yaml")
@@ -124,25 +145,30 @@ def loso() -> None:
     data = conditioned_data(manifest, train_conditions, ("clean",))
     built = uploads(manifest)
 
-    def vectors(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, list]:
-        found = utterances(signal, SR, speech, config.min_samples)
-        parts = np.vstack([extract(u.samples, SR, config) for u in found]) if found else None
-        return extract(signal, SR, config), parts, found
+    def vectors(heard: np.ndarray) -> dict[str, tuple]:
+        whole = (extract(heard, SR, config)[None], None)
+        found = utterances(heard, SR, speech, config.min_samples)
+        split = (np.vstack([extract(u.samples, SR, config) for u in found]), found) if found else whole
+        return {"whole": whole, "split": split, "several": len(found) > 1}
 
-    features = Parallel(n_jobs=2)(delayed(vectors)(signal) for signal, *_ in built)
+    jobs = [(c, n, item) for c in [None, *conditions] for n, item in enumerate(built)]
+    features = Parallel(n_jobs=2)(delayed(vectors)(through(c, s, who, n)) for c, n, (s, _, who, _) in jobs)
     model = params["cv"]["candidates"]["mlp_200_ls_bal"] | {"seed": params["cv"]["seed"]}
 
     def fold(speaker: str) -> list[dict]:
         estimator = build_estimator(model)
         estimator.fit(*data.training_rows(data.speakers != speaker))
         rows = []
-        for (_, label, who, kind), (whole, parts, found) in zip(built, features, strict=True):
+        for (condition, _, (_, label, who, kind)), vector in zip(jobs, features, strict=True):
             if who != speaker:
                 continue
-            whole_label = int(estimator.predict(whole[None])[0])
-            split = whole_label if parts is None else int(np.argmax(pooled(estimator.predict_proba(parts), found)))
-            rows.append({"condition": "clean (LOSO)", "kind": kind, "whole": whole_label == label,
-                         "split": split == label, "several": len(found) > 1})  # fmt: skip
+            row = {"condition": f"{'clean' if condition is None else condition.name} (LOSO)", "kind": kind,
+                   "several": vector["several"]}  # fmt: skip
+            for name in ("whole", "split"):
+                rows_, found = vector[name]
+                probabilities = estimator.predict_proba(rows_)
+                row[name] = (pooled_label(probabilities, found) if found else int(np.argmax(probabilities[0]))) == label
+            rows.append(row)
         return rows
 
     results = Parallel(n_jobs=2)(delayed(fold)(s) for s in sorted(set(data.speakers)))
@@ -154,13 +180,11 @@ def main() -> None:
     parser.add_argument("--through", nargs="*", default=[], help="channel conditions of params.yaml")
     parser.add_argument("--loso", action="store_true", help="LOSO on the training speakers instead")
     args = parser.parse_args()
-    if args.loso:
-        loso()
-        return
     channels = load_params(ROOT / "params.yaml")["channels"]
     train = read_manifest(ROOT / "data/split/train.csv")
     babble = BabblePool([ROOT / "data/raw/wav" / f"{i}.wav" for i in train["id"]])  # training speakers only
-    served(conditions_from_params(channels, args.through, babble))
+    conditions = conditions_from_params(channels, args.through, babble)
+    loso(conditions) if args.loso else served(conditions)
 
 
 if __name__ == "__main__":
