@@ -8,7 +8,10 @@ import ser  # noqa: F401  (first: the SIMD pins, before tests.synthetic imports 
 
 import pytest
 
+from ser.inference.predictor import Predictor
+from serve.settings import Settings
 from tests import real_archive
+from tests.api_fixtures import build_served_project
 from tests.project_copy import SERVING_PLUMBING, copy_project, edit_params, run, venv_env
 from tests.synthetic import make_archive
 
@@ -16,6 +19,17 @@ from tests.synthetic import make_archive
 @pytest.fixture(scope="session")
 def synthetic_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_archive(tmp_path_factory.mktemp("archive") / "download.zip")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Settings:
+    """API settings over a small project (synthetic recordings, a model trained on their features), per module."""
+    return build_served_project(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
+
+
+@pytest.fixture(scope="module")
+def predictor(served: Settings) -> Predictor:
+    return Predictor.load(served.model_dir)
 
 
 @pytest.fixture(scope="session")

@@ -15,16 +15,10 @@ from ser.inference.predictor import RecordingFeatures
 from ser.models.artifact import METADATA_FILE, ModelArtifact
 from ser.models.training import train
 from serve.app import create_app
-from tests.api_fixtures import build_served_project
 from tests.audio_samples import ffmpeg_encode, headerless
 from tests.synthetic import SR, light_config, synthetic_signal
 
 pytestmark = pytest.mark.system
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    return build_served_project(tmp_path_factory.mktemp("served"))
 
 
 @pytest.fixture()

@@ -25,11 +25,9 @@ from ser.inference.batch import analyse_batch
 from ser.inference.calls import analyze, analyze_legs
 from ser.inference.cold_start import analyze_cold
 from ser.inference.diarisation import diarisation_error_rate
-from ser.inference.predictor import Predictor
 from ser.inference.report import CALL_COLUMNS
 from ser.inference.speech import segment
 from serve.app import create_app
-from tests.api_fixtures import build_served_project
 from tests.audio_samples import headerless
 from tests.project_copy import ROOT
 from tests.speech import (
@@ -49,16 +47,6 @@ from tests.speech import (
 from tests.synthetic import synthetic_ids, synthetic_signal
 
 pytestmark = [pytest.mark.system, needs_espeak]
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    return build_served_project(tmp_path_factory.mktemp("calls"))
-
-
-@pytest.fixture(scope="module")
-def predictor(served):
-    return Predictor.load(served.model_dir)
 
 
 @pytest.fixture(scope="module")

@@ -10,25 +10,13 @@ import soundfile as sf
 from ser import cli
 from ser.features.extractor import extract
 from ser.inference.analysis_config import AnalysisConfig
-from ser.inference.predictor import Predictor
 from ser.inference.utterances import utterances
 from serve.app import create_app
-from tests.api_fixtures import build_served_project
 from tests.speech import SENTENCES, SR, VOICES, needs_espeak, say, wav_bytes
 
 pytestmark = [pytest.mark.system, needs_espeak]
 
 PAUSE_S = 1.0
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    return build_served_project(tmp_path_factory.mktemp("utterances"))
-
-
-@pytest.fixture(scope="module")
-def predictor(served):
-    return Predictor.load(served.model_dir)
 
 
 def _upload(*sentences: str) -> tuple[np.ndarray, list[tuple[float, float]]]:
