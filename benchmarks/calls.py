@@ -22,6 +22,7 @@ the timed call); `--no-denoise` lets the voice encoder hear their segments with 
 
 Needs a trained project (`dvc repro`). Usage: python benchmarks/calls.py [--pairs 03,08 10,14] [--minutes 10]
 [--through speakerphone_8k] [--mono] [--no-denoise] [--timed-only] [--repeat N] [--leak-db -10 --leak-delay-ms 100]
+[--set min_gap_s=0.5]
 """
 
 from __future__ import annotations
@@ -215,6 +216,7 @@ def main() -> None:
     parser.add_argument("--leak-db", type=float, help="stereo: each channel also hears the other this many dB down")
     parser.add_argument("--leak-delay-ms", type=float, default=0.0, help="... delayed by this much (line echo)")
     parser.add_argument("--leak-correlation", type=float, help="analysis.leak_correlation (0: no leak rule)")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="other analysis: rules (numbers)")
     args = parser.parse_args()
     if args.timed_only:
         args.pairs = []
@@ -228,6 +230,7 @@ def main() -> None:
     config = AnalysisConfig(denoise_voices=not args.no_denoise)
     if args.leak_correlation is not None:
         config = dataclasses.replace(config, leak_correlation=args.leak_correlation)
+    config = dataclasses.replace(config, **{k: float(v) for k, v in (kv.split("=") for kv in args.set)})
     names = sorted(p.stem for p in (ROOT / "data/raw/wav").glob("*.wav"))
     print(f"{'pair':<6} {'call':<7} {'channel':<8} {'utterances':>10} {'found':>7} {'in noise':>8} {'stray':>5} "
           f"{'DER':>6} {'emotion acc':>11} {'alone acc':>9}  "
