@@ -46,6 +46,7 @@ import librosa
 import numpy as np
 import soundfile as sf
 
+from benchmarks.utterance_uploads import changed
 from ser.audio.channels import Condition, conditions_from_params
 from ser.data import emodb
 from ser.data.split import read_manifest
@@ -230,7 +231,10 @@ def main() -> None:
     config = AnalysisConfig(denoise_voices=not args.no_denoise)
     if args.leak_correlation is not None:
         config = dataclasses.replace(config, leak_correlation=args.leak_correlation)
-    config = dataclasses.replace(config, **{k: float(v) for k, v in (kv.split("=") for kv in args.set)})
+    try:
+        config = changed(config, args.set)
+    except ValueError as error:
+        parser.error(str(error))
     names = sorted(p.stem for p in (ROOT / "data/raw/wav").glob("*.wav"))
     print(f"{'pair':<6} {'call':<7} {'channel':<8} {'utterances':>10} {'found':>7} {'in noise':>8} {'stray':>5} "
           f"{'DER':>6} {'emotion acc':>11} {'alone acc':>9}  "

@@ -2,9 +2,9 @@
 
 An upload is one recording as it is ("one"), one recording with 1.5 s (or 0.5 s) before and after it and white
 noise at -40 dBFS throughout ("one, padded", "one, 0.5 s around": a phone held before and after speaking), or 2-3
-recordings of one speaker and one
-emotion joined with pauses drawn from 0.3-1.5 s ("two", "three": a customer who says a few sentences); all with faint
-line noise (-54 dBFS) throughout, optionally through channel conditions of params.yaml (`--through ulaw_8k`).
+recordings of one speaker and one emotion joined with pauses drawn from 0.3-1.5 s ("two", "three": a customer who
+says a few sentences); all with faint line noise (-54 dBFS) throughout, optionally through channel conditions of
+params.yaml (`--through ulaw_8k`).
 Printed per condition and kind: accuracy with `utterances=whole` and with `utterances=split` (the default: each
 utterance found classified from its window, answers pooled by duration), and how many uploads held more than one
 utterance; then the mean over the kinds. Columns `one>=S`: a rule tried in session 33 (split, but an upload whose one
@@ -197,6 +197,20 @@ def loso(conditions: list[Condition], variants: dict[str, AnalysisConfig]) -> No
     table([row for rows in results for row in rows])
 
 
+def changed(rules: AnalysisConfig, settings: list[str]) -> AnalysisConfig:
+    """``rules`` with the numeric ``KEY=VALUE`` settings applied (ValueError naming a bad one)."""
+    known = set(rules.__dataclass_fields__)
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        if key not in known or not value:
+            raise ValueError(f"{setting!r} is not KEY=VALUE with KEY one of the analysis: rules")
+        try:
+            rules = replace(rules, **{key: float(value)})
+        except ValueError:
+            raise ValueError(f"{setting!r}: the value is not a number") from None
+    return rules
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--through", nargs="*", default=[], help="channel conditions of params.yaml")
@@ -206,8 +220,10 @@ def main() -> None:
                         "min_gap_s=0.5 (repeatable)")  # fmt: skip
     args = parser.parse_args()
     base = AnalysisConfig.from_params_file(ROOT / "params.yaml")
-    variants = {name: replace(base, **{k: float(v) for k, v in (kv.split("=") for kv in kvs)})
-                for name, *kvs in args.variant}  # fmt: skip
+    try:
+        variants = {name: changed(base, kvs) for name, *kvs in args.variant}
+    except ValueError as error:
+        parser.error(str(error))
     channels = load_params(ROOT / "params.yaml")["channels"]
     train = read_manifest(ROOT / "data/split/train.csv")
     babble = BabblePool([ROOT / "data/raw/wav" / f"{i}.wav" for i in train["id"]])  # training speakers only
