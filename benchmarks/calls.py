@@ -46,7 +46,7 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-from benchmarks.utterance_uploads import changed
+from benchmarks.rules import changed
 from ser.audio.channels import Condition, conditions_from_params
 from ser.data import emodb
 from ser.data.split import read_manifest

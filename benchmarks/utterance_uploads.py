@@ -40,6 +40,7 @@ import pandas as pd
 import soundfile as sf
 from joblib import Parallel, delayed
 
+from benchmarks.rules import changed
 from ser.audio.channels import Condition, condition_lists, conditions_from_params
 from ser.data.split import read_manifest
 from ser.features.dataset import BabblePool
@@ -195,20 +196,6 @@ def loso(conditions: list[Condition], variants: dict[str, AnalysisConfig]) -> No
 
     results = Parallel(n_jobs=2)(delayed(fold)(s) for s in sorted(set(data.speakers)))
     table([row for rows in results for row in rows])
-
-
-def changed(rules: AnalysisConfig, settings: list[str]) -> AnalysisConfig:
-    """``rules`` with the numeric ``KEY=VALUE`` settings applied (ValueError naming a bad one)."""
-    known = set(rules.__dataclass_fields__)
-    for setting in settings:
-        key, _, value = setting.partition("=")
-        if key not in known or not value:
-            raise ValueError(f"{setting!r} is not KEY=VALUE with KEY one of the analysis: rules")
-        try:
-            rules = replace(rules, **{key: float(value)})
-        except ValueError:
-            raise ValueError(f"{setting!r}: the value is not a number") from None
-    return rules
 
 
 def main() -> None:

@@ -1,0 +1,21 @@
+"""`analysis:` rules changed from a benchmark's command line (`--variant`, `--set`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ser.inference.analysis_config import AnalysisConfig
+
+
+def changed(rules: AnalysisConfig, settings: list[str]) -> AnalysisConfig:
+    """``rules`` with the numeric ``KEY=VALUE`` settings applied (ValueError naming a bad one)."""
+    known = set(rules.__dataclass_fields__)
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        if key not in known or not value:
+            raise ValueError(f"{setting!r} is not KEY=VALUE with KEY one of the analysis: rules")
+        try:
+            rules = replace(rules, **{key: float(value)})
+        except ValueError:
+            raise ValueError(f"{setting!r}: the value is not a number") from None
+    return rules
