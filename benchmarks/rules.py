@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import ser  # noqa: F401  (first: the SIMD pins)
 from ser.inference.analysis_config import AnalysisConfig
 
 
