@@ -1,15 +1,18 @@
-"""Does `/pred` hear speech in an upload? The speech check of single utterances (``ser.inference.vad.hears_speech``).
+"""Does `/pred` hear speech in an upload? ``speech_heard`` of single utterances (``ser.inference.utterances``).
 
 `/pred` and `ser predict` answer every decodable upload, and say with ``speech_heard`` (and a ``warning``) when the
-speech detector heard less than 0.3 s of speech in it: hold music, a ring-back tone or noise gets an emotion too,
-which means nothing. This script prints, per channel condition of params.yaml, the share of EmoDB utterances the
-check misses (``speech_heard`` false) and, for clips without speech (harmonic melodies, ring-back and busy tones,
-DTMF, pink/white/brown noise, mains hum, faint line noise; seeded), the share it takes for speech. Conditions that
-add babble (other voices) are left out of the clips' figure: babble is speech.
+speech detector found no utterance in it by the ``analysis:`` rules and heard less than 0.3 s of speech in it (the
+check, ``ser.inference.vad.hears_speech``): hold music, a ring-back tone or noise gets an emotion too, which means
+nothing. ``--check-only``: the check alone (``speech_heard`` before session 34, and of ``?utterances=whole``).
+
+This script prints, per channel condition of params.yaml, the share of EmoDB utterances with ``speech_heard`` false
+and, for clips without speech (harmonic melodies, ring-back and busy tones, DTMF, pink/white/brown noise, mains hum,
+faint line noise; seeded), the share with it true. Conditions that add babble (other voices) are left out of the
+clips' figure: babble is speech.
 
 ``--speakers train`` (the default; the threshold and duration were chosen on these) or ``test`` (03 + 08 by default,
 read only here). Needs the split (`dvc repro split`). Usage:
-python benchmarks/utterance_speech.py [--speakers train|test] [--threshold 0.3] [--enough-s 0.3]   # ~2 min
+python benchmarks/utterance_speech.py [--speakers train|test] [--check-only] [--threshold 0.3] [--enough-s 0.3]
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from ser.audio import decoding
 from ser.audio.channels import Condition, conditions_from_params
 from ser.data.split import read_manifest
 from ser.features.dataset import BabblePool, heard_through
+from ser.features.extractor import FeatureConfig
+from ser.inference.analysis_config import AnalysisConfig
+from ser.inference.utterances import speech_heard, utterances
 from ser.inference.vad import hears_speech
 from ser.pipeline.params import load_params
 from ser.pipeline.paths import TEST_MANIFEST, TRAIN_MANIFEST, WAV_DIR
@@ -77,8 +83,20 @@ def main() -> None:
     parser.add_argument("--speakers", choices=["train", "test"], default="train")
     parser.add_argument("--threshold", type=float, default=0.3)
     parser.add_argument("--enough-s", type=float, default=0.3)
+    parser.add_argument("--check-only", action="store_true", help="the check alone, without the utterances found")
     args = parser.parse_args()
     params = load_params(Path("params.yaml"))
+    rules = AnalysisConfig.from_params(params.get("analysis") or {})
+    min_samples = FeatureConfig.from_params(params["features"]).min_samples
+    custom_check = (args.threshold, args.enough_s) != (0.3, 0.3)
+    if custom_check and not args.check_only:
+        parser.error("--threshold and --enough-s change the check alone: use them with --check-only")
+
+    def speech_in(signal: np.ndarray) -> bool:
+        if args.check_only:
+            return hears_speech(signal, SR, args.threshold, args.enough_s)
+        return speech_heard(signal, SR, utterances(signal, SR, rules, min_samples))
+
     channels = params["channels"]
     names = [*channels["train"], *channels["eval"]]
     ids = list(read_manifest(TRAIN_MANIFEST if args.speakers == "train" else TEST_MANIFEST)["id"])
@@ -86,16 +104,15 @@ def main() -> None:
     conditions = {None: None, **{c.name: c for c in conditions_from_params(channels, names, babble)}}
 
     def utterance(rid: str, name: str | None) -> bool:
-        return hears_speech(
-            heard_through(WAV_DIR / f"{rid}.wav", conditions[name], SR), SR, args.threshold, args.enough_s
-        )
+        return speech_in(heard_through(WAV_DIR / f"{rid}.wav", conditions[name], SR))
 
     def clip(signal: np.ndarray, clip_name: str, name: str | None) -> bool:
-        return hears_speech(_through(signal, conditions[name], clip_name), SR, args.threshold, args.enough_s)
+        return speech_in(_through(signal, conditions[name], clip_name))
 
     clips = clips_without_speech()
     with Parallel(n_jobs=2) as parallel:
-        print(f"{args.speakers} speakers ({len(ids)} utterances), threshold {args.threshold}, {args.enough_s} s")
+        how = f"the check alone: threshold {args.threshold}, {args.enough_s} s" if args.check_only else "as served"
+        print(f"{args.speakers} speakers ({len(ids)} utterances), speech_heard {how}")
         print(f"{'condition':<18} {'utterances missed':>18} {'clips taken for speech':>24}")
         missed_all, taken_all = [], []
         for name in conditions:

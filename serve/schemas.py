@@ -38,7 +38,8 @@ class Prediction(BaseModel):
     id: str | None = Field(default=None, description="EmoDB id, for predictions by id")
     duration_s: float | None = Field(default=None, description="duration of the uploaded audio")
     speech_heard: bool | None = Field(
-        default=None, description="uploads: whether the speech detector heard at least 0.3 s of speech"
+        default=None,
+        description="uploads: whether the speech detector heard speech (utterances found, or at least 0.3 s of it)",
     )
     warning: str | None = Field(default=None, description="uploads: set when no speech was heard")
     channel: int | None = Field(default=None, description="uploads: the channel classified, when one was asked for")

@@ -9,6 +9,7 @@ import soundfile as sf
 
 from ser import cli
 from ser.features.extractor import extract
+from ser.inference import utterances as utterances_module
 from ser.inference.analysis_config import AnalysisConfig
 from ser.inference.utterances import utterances
 from serve.app import create_app
@@ -70,6 +71,18 @@ def test_one_utterance_is_classified_without_the_noise_around_it(predictor):
     answer = predictor.predict_audio(wav_bytes(padded), speech=AnalysisConfig())
     assert answer["probabilities"] == predictor.predict_features(window)[0]["probabilities"]
     assert answer["utterances"][0]["start_s"] == utterance.start_s and len(answer["utterances"]) == 1
+
+
+def test_utterances_found_are_speech_heard_without_the_checks_second_pass(predictor, monkeypatch):
+    """The detector accepted an utterance (0.5 s at 0.7 by default): speech was heard, and the check, a second pass
+    of the detector over the upload, is spared; classified whole, the upload still gets the check."""
+    signal, _ = _upload(SENTENCES[1])
+    checks: list[int] = []
+    monkeypatch.setattr(utterances_module, "hears_speech", lambda *args, **kwargs: checks.append(1) or True)
+    split = predictor.predict_audio(wav_bytes(signal), speech=AnalysisConfig())
+    assert len(split["utterances"]) == 1 and split["speech_heard"] is True and "warning" not in split
+    assert checks == []
+    assert predictor.predict_audio(wav_bytes(signal))["speech_heard"] is True and checks == [1]
 
 
 def test_an_upload_without_speech_the_detector_accepts_is_classified_whole(predictor):

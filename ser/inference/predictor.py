@@ -23,8 +23,7 @@ from ser.features.extraction import decoded_utterance, features_of_file
 from ser.features.extractor import FeatureConfig, extract, prepare, trim
 from ser.inference.analysis_config import AnalysisConfig
 from ser.inference.quality import measure, role_audio
-from ser.inference.utterances import pooled, utterances
-from ser.inference.vad import hears_speech
+from ser.inference.utterances import pooled, speech_heard, utterances
 from ser.models.artifact import ModelArtifact
 
 # An uploaded utterance needs this much sound between its first and last sample within ``features.silence_db`` of its
@@ -126,8 +125,9 @@ class Predictor:
         speech: AnalysisConfig | None = None,
     ) -> dict[str, Any]:
         """The answer for an upload, a file or encoded bytes in any supported format (its channels mixed, or
-        ``channel`` alone: 0 = left), with its duration, whether the speech detector heard speech in it (if not,
-        a ``warning`` says what that means) and its ``audio`` (``ser.inference.quality``: noisy or reverberant).
+        ``channel`` alone: 0 = left), with its duration, whether the speech detector heard speech in it (utterances
+        found, or the check ``vad.hears_speech``; if not, a ``warning`` says what that means) and its ``audio``
+        (``ser.inference.quality``: noisy or reverberant).
 
         With ``speech`` (the call analysis's rules), the utterances in the upload are found first and each is
         classified from its window, without the silence or noise around it; the answer pools them, weighted by
@@ -157,7 +157,7 @@ class Predictor:
              "probabilities": part["probabilities"]}
             for start, end, part in items
         ]  # fmt: skip
-        answer.update(duration_s=round(duration, 3), speech_heard=hears_speech(signal, config.sample_rate))
+        answer.update(duration_s=round(duration, 3), speech_heard=speech_heard(signal, config.sample_rate, found))
         answer["audio"] = role_audio([(measure(signal, config.sample_rate), duration)])
         if channel is not None:
             answer["channel"] = channel

@@ -22,6 +22,7 @@ import soundfile as sf
 
 from ser.inference.analysis_config import AnalysisConfig
 from ser.inference.speech import classification_windows, segment
+from ser.inference.vad import hears_speech
 
 
 @dataclass(frozen=True)
@@ -58,3 +59,10 @@ def pooled(probabilities: np.ndarray, found: list[Utterance]) -> np.ndarray:
     """The upload's probabilities: its utterances' (rows of ``probabilities``) averaged, weighted by duration."""
     weights = np.array([utterance.duration_s for utterance in found], dtype=np.float64)
     return weights @ np.asarray(probabilities, dtype=np.float64) / weights.sum()
+
+
+def speech_heard(signal: np.ndarray, sr: int, found: list[Utterance]) -> bool:
+    """Whether the detector heard speech in an upload: utterances found (by the ``analysis:`` rules, 0.5 s at 0.7 by
+    default: a stricter bar than the check's), or else ``vad.hears_speech`` (0.3 s at 0.3), a second pass of the
+    detector that stops once it has heard enough."""
+    return bool(found) or hears_speech(signal, sr)
