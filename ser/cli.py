@@ -28,6 +28,30 @@ class UsageError(SerError, ValueError):
     """Command-line options that do not fit together."""
 
 
+def _predict_inputs(items: list[Path]) -> list[tuple[Path, SerError | None]]:
+    """The files ``ser predict`` answers: each file named, the audio files of each folder (recursively, as a batch
+    of calls takes them) and the files a list file names. A name that is none of these, or a folder without audio,
+    keeps its place with its error, so that the others are still answered."""
+    from ser.inference.call_files import expand_inputs
+
+    inputs: list[tuple[Path, SerError | None]] = []
+    for item in items:
+        if item.is_dir() or (item.is_file() and item.suffix.lower() in LIST_SUFFIXES):
+            try:
+                files = expand_inputs([str(item)])
+            except SerError as error:  # a list naming what is not there
+                inputs.append((item, error))
+                continue
+            inputs += [_named(path) for path in files] or [(item, DataMissing(f"{item}: no audio files in it"))]
+        else:
+            inputs.append(_named(item))
+    return inputs
+
+
+def _named(path: Path) -> tuple[Path, SerError | None]:
+    return path, None if path.is_file() else DataMissing(f"no such file: {path}")
+
+
 def _predict(args: argparse.Namespace) -> int:
     """Each file's emotion; a file that cannot be read gets one ``error:`` line and the others are still answered
     (exit status 1 if any failed). ``--json``: one object, or a list with ``{"file", "error"}`` for failed files."""
@@ -38,10 +62,10 @@ def _predict(args: argparse.Namespace) -> int:
     predictor = Predictor.load(args.model)
     speech = AnalysisConfig.from_params_file(args.params) if args.utterances == "split" else None
     rows, failed = [], 0
-    for path in args.files:
+    for path, unreadable in _predict_inputs(args.files):
         try:
-            if not path.is_file():
-                raise DataMissing(f"no such file: {path}")
+            if unreadable is not None:
+                raise unreadable
             row = {"file": str(path), **predictor.predict_audio(path, args.max_seconds, args.channel, speech)}
         except SerError as error:
             message = f"{path}: {error}" if isinstance(error, AudioError) else str(error)
@@ -196,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ser", description="Speech emotion recognition (EmoDB emotions).")
     parser.add_argument("--model", type=Path, default=Path("models/model"), help="model artifact directory")
     commands = parser.add_subparsers(dest="command", required=True)
-    predict = commands.add_parser("predict", help="emotion of each utterance file")
+    predict = commands.add_parser("predict", help="emotion of each utterance file (folders, list files)")
     predict.add_argument("files", type=Path, nargs="+")
     predict.add_argument("--json", action="store_true", help="JSON instead of one line per file")
     predict.add_argument("--max-seconds", type=float, default=60.0, help="longest utterance accepted")

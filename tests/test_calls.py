@@ -397,6 +397,26 @@ def test_cli_predict_reports_a_bad_file_and_answers_the_others(served, tmp_path,
     assert "error" in rows[0] and rows[1]["class"]["emotion"] and rows[2]["error"] == "no such file: missing.wav"
 
 
+def test_cli_predict_takes_folders_and_list_files(served, tmp_path, capsys):
+    """A folder gives its audio files (recursively, as a batch of calls), a list file the files it names; a missing
+    one and a folder without audio keep their place with an error, and the others are answered."""
+    clips, empty = tmp_path / "clips", tmp_path / "empty"
+    (clips / "sub").mkdir(parents=True)
+    empty.mkdir()
+    good = (clips / "sub" / "good.wav").resolve()
+    sf.write(good, synthetic_signal(synthetic_ids(1)[0], 1.5), SR)
+    (clips / "notes.md").write_text("not audio")
+    listing = tmp_path / "todo.txt"
+    listing.write_text("clips/sub/good.wav\nmissing.wav\n")
+    argv = ["--model", str(served.model_dir), "predict", str(clips), str(listing), str(empty), "--json"]
+    assert cli.main(argv) == 1
+    rows = json.loads(capsys.readouterr().out)
+    missing = (tmp_path / "missing.wav").resolve()
+    assert [row["file"] for row in rows] == [str(good), str(good), str(missing), str(empty)]
+    assert rows[0]["class"]["emotion"] and rows[0]["probabilities"] == rows[1]["probabilities"]
+    assert rows[2]["error"] == f"no such file: {missing}" and rows[3]["error"] == f"{empty}: no audio files in it"
+
+
 def test_an_upload_says_whether_speech_was_heard_and_a_blip_is_refused(served, tmp_path, capsys):
     client = create_app(served).test_client()
     speech = np.concatenate(
