@@ -5,7 +5,8 @@ For each speaker pair, a call of all their recordings in turns of 1-3 utterances
 faint line noise (-54 dBFS) throughout; mono (both voices on one channel) and stereo (one voice per channel), as
 16 kHz PCM and as 8 kHz mu-law. Printed per pair and condition: utterances found as exactly one segment within
 +-0.3 s, segments inside music/tones/noise, stray segments (on no utterance of their channel; mono: on no
-utterance at all), diarisation error rate (mono; 0.25 s collar), and for the test speakers
+utterance at all), diarisation error rate (mono; 0.25 s collar), why the others were not found (no segment, split at a
+pause inside, merged with a neighbour, start or end more than 0.3 s off), and for the test speakers
 03 + 08 (the only ones the default model never saw) the per-segment emotion accuracy against the same recordings
 cut from the same call audio (same channel, noise and codec) and classified one by one. Then the time of a
 10-minute stereo call read from a 16 kHz WAV file, as `ser analyze` reads it (after one warm-up run), and of its
@@ -34,6 +35,7 @@ import re
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -154,15 +156,44 @@ def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
     return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
 
 
+MISSES = ("none", "split", "merged", "early start", "late start", "early end", "late end")  # see ``miss``
+
+
+def miss(hits: list[dict], turn: tuple, neighbours: list[tuple[float, float]]) -> str | None:
+    """Why an utterance (``turn``) is not found as one segment within +-0.3 s, or None when it is: no segment on it
+    (``none``), several (``split``: a pause inside it), one that also covers a neighbouring utterance of its channel
+    (``merged``), or one whose start (``early start``, ``late start``) or else end is more than 0.3 s off."""
+    start, end = turn[0], turn[1]
+    if not hits:
+        return "none"
+    if len(hits) > 1:
+        return "split"
+    span = (hits[0]["start_s"], hits[0]["end_s"])
+    if any(overlap(span, other) > 0 for other in neighbours):
+        return "merged"
+    if abs(span[0] - start) > 0.3:
+        return "early start" if span[0] < start else "late start"
+    if abs(span[1] - end) > 0.3:
+        return "early end" if span[1] < end else "late end"
+    return None
+
+
 def score(result: dict, call: dict, stereo: bool) -> dict:
     timeline = result["timeline"]
-    matched, emotions = 0, []
-    for start, end, lane, utterance in call["turns"]:
+    matched, emotions, misses = 0, [], Counter()
+    for turn in call["turns"]:
+        start, end, lane, utterance = turn
         lane_items = [i for i in timeline if not stereo or i["speaker"] == lane]
         hits = [i for i in lane_items if overlap((i["start_s"], i["end_s"]), (start, end)) > 0]
-        if len(hits) == 1 and abs(hits[0]["start_s"] - start) <= 0.3 and abs(hits[0]["end_s"] - end) <= 0.3:
+        neighbours = [
+            (s, e) for s, e, other_lane, u in call["turns"] if u != utterance and (not stereo or other_lane == lane)
+        ]
+        why = miss(hits, turn, neighbours)
+        if why is None:
             matched += 1
             emotions.append((utterance, hits[0]["emotion"]))
+        else:
+            misses[why] += 1
     inside = sum(1 for i in timeline for o in call["other"] if overlap((i["start_s"], i["end_s"]), o) > 0.05)
 
     def stray(item: dict) -> bool:  # on no utterance of its speaker (stereo: its channel)
@@ -174,6 +205,7 @@ def score(result: dict, call: dict, stereo: bool) -> dict:
         "inside": inside,
         "stray": sum(map(stray, timeline)),
         "emotions": emotions,
+        "misses": misses,
     }
     if not stereo:
         reference = [(start, end, lane) for start, end, lane, _ in call["turns"]]
@@ -251,13 +283,14 @@ def main() -> None:
                 alone = alone_emotions(predictor, data, call, kind == "stereo") if pair == "03,08" else {}
                 result = analyze(data, predictor, config, workers=args.workers)
                 figures = score(result, call, kind == "stereo")
-                total = totals.setdefault((condition, kind), [0, 0, 0, 0, []])
+                total = totals.setdefault((condition, kind), [0, 0, 0, 0, [], Counter()])
                 total[0] += len(call["turns"])
                 total[1] += round(figures["matched"] * len(call["turns"]))
                 total[2] += figures["inside"]
                 total[3] += figures["stray"]
                 if "der" in figures:
                     total[4].append(figures["der"])
+                total[5].update(figures["misses"])
                 truth = {u: emodb.parse_id(u).emotion for u in alone}
                 segment_acc = np.mean([e == truth[u] for u, e in figures["emotions"]]) if alone else float("nan")
                 alone_acc = np.mean([alone[u] == truth[u] for u, _ in figures["emotions"]]) if alone else float("nan")
@@ -268,10 +301,12 @@ def main() -> None:
                       flush=True)  # fmt: skip
     if totals:
         print("all pairs:")
-    for (condition, kind), (n, found, inside, stray, ders) in totals.items():
+    for (condition, kind), (n, found, inside, stray, ders, misses) in totals.items():
         der = f", DER mean {np.mean(ders):.3f} max {np.max(ders):.3f}" if ders else ""
         share = f"{found}/{n} utterances found ({found / n:.1%})"
+        why = ", ".join(f"{misses[name]} {name}" for name in MISSES)
         print(f"  {kind:<7} {condition:<8}: {share}, {inside} segments in music/tones/noise, {stray} stray{der}")
+        print(f"  {'':<7} {'':<8}  not found: {why} (early / late: the one segment's edge more than 0.3 s off)")
     if args.through or args.mono:
         return
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
-from benchmarks import speaker_pairs
+from benchmarks import calls, speaker_pairs
 
 
 def _run(pair: str, matrix: list[list[int]]) -> tuple:
@@ -56,3 +56,20 @@ def test_the_pipelines_own_pair_joins_saved_runs(tmp_path: Path, capsys: pytest.
     assert clean_row.split()[1:] == ["0.875", "0.500", "0.688", "0.800", "0.833"]
     header = next(line for line in out.splitlines() if line.startswith("condition"))
     assert header.split()[1:3] == ["03,08", "10,14"]
+
+
+@pytest.mark.unit
+def test_the_calls_benchmark_says_why_an_utterance_was_not_found() -> None:
+    turn, neighbours = (10.0, 12.0, 0, "03a01Fa"), [(12.5, 14.0)]
+
+    def seg(start: float, end: float) -> dict:
+        return {"start_s": start, "end_s": end}
+
+    assert calls.miss([seg(10.1, 12.2)], turn, neighbours) is None
+    assert calls.miss([], turn, neighbours) == "none"
+    assert calls.miss([seg(10.0, 10.8), seg(11.3, 12.0)], turn, neighbours) == "split"
+    assert calls.miss([seg(10.0, 14.0)], turn, neighbours) == "merged"
+    assert calls.miss([seg(10.5, 12.0)], turn, neighbours) == "late start"
+    assert calls.miss([seg(9.6, 12.0)], turn, neighbours) == "early start"
+    assert calls.miss([seg(9.9, 11.5)], turn, neighbours) == "early end"
+    assert calls.miss([seg(9.9, 12.4)], turn, neighbours) == "late end"

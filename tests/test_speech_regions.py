@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from ser.errors import ParamsError
+from ser.inference.analysis_config import AnalysisConfig
 from ser.inference.vad import CHUNK_S, SpeechRules, speech_regions
 
 pytestmark = pytest.mark.unit
@@ -127,6 +129,25 @@ def test_over_a_background_the_model_hears_as_speech_only_what_stands_above_it_c
     assert [(round(s, 1), round(e, 1)) for s, e in regions] == [(2.0, 4.0), (5.0, 7.0)]
 
 
+def test_over_a_speechlike_background_a_region_goes_on_over_softer_speech_but_cannot_start_there():
+    """``background_release_db``: energy hysteresis, as ``release`` is for the probability. A caller's soft tail 6 dB
+    over the babble is kept once the region has started; as soft a voice alone never starts one."""
+    probabilities, energy = _babble_call(0.8)
+    for start, end in ((4.0, 4.5), (8.0, 8.8)):  # the first utterance's soft tail, and a voice behind the caller
+        energy[_chunks(start) : _chunks(end)] = -34.0
+        probabilities[_chunks(start) : _chunks(end)] = 0.95
+    margin = SpeechRules(**{**RULES.__dict__, "background_margin_db": 10.0})
+    released = SpeechRules(**{**margin.__dict__, "background_release_db": 4.0})
+
+    def rounded(regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        return [(round(s, 1), round(e, 1)) for s, e in regions]
+
+    assert rounded(speech_regions(probabilities, margin, energy)) == [(2.0, 4.0), (5.0, 7.0)]
+    assert rounded(speech_regions(probabilities, released, energy)) == [(2.0, 4.5), (5.0, 7.0)]
+    unreleased = SpeechRules(**{**margin.__dict__, "background_release_db": 10.0})
+    assert speech_regions(probabilities, unreleased, energy) == speech_regions(probabilities, margin, energy)
+
+
 def test_over_a_background_the_model_hears_as_noise_the_rule_changes_nothing():
     rules = SpeechRules(**{**RULES.__dict__, "background_margin_db": 10.0})
     probabilities, energy = _babble_call(0.05)
@@ -173,3 +194,10 @@ def test_a_region_far_under_the_streams_speech_level_is_background_not_the_calle
     kept = [round(start) for start, _ in speech_regions(probabilities, rules, energy)]
     assert kept == [2, 6, 9]  # the faint voice at 0.2 s dropped; the soft words at 8.6 s kept
     assert len(speech_regions(probabilities, RULES, None)) == 4  # without energies nothing is dropped
+
+
+def test_the_background_release_is_checked_against_the_margin():
+    assert AnalysisConfig(background_release_db=None).speech_rules.background_release_db is None
+    for bad in (-1.0, 12.0):
+        with pytest.raises(ParamsError, match="background_release_db"):
+            AnalysisConfig(background_margin_db=10.0, background_release_db=bad)

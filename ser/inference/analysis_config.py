@@ -49,6 +49,7 @@ class AnalysisConfig:
     edge_extension_s: float = 0.5
     edge_margin_db: float = 10.0
     background_margin_db: float = 10.0
+    background_release_db: float | None = 6.0
     quiet_region_db: float = 25.0
     detector_reset_s: float = 2.0
     detector_lead_s: float = 0.5
@@ -73,6 +74,9 @@ class AnalysisConfig:
             raise ParamsError(f"analysis.leg must be null (both voices) or one of {list(ROLES)}")
         if not 0 < self.vad_release <= self.vad_threshold < 1:
             raise ParamsError("analysis needs 0 < vad_release <= vad_threshold < 1")
+        release_db = self.background_release_db
+        if release_db is not None and not 0 <= release_db <= self.background_margin_db:
+            raise ParamsError("analysis needs 0 <= background_release_db <= background_margin_db (or null: the same)")
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> AnalysisConfig:
@@ -103,5 +107,6 @@ class AnalysisConfig:
             edge_extension_s=self.edge_extension_s,
             edge_margin_db=self.edge_margin_db,
             background_margin_db=self.background_margin_db,
+            background_release_db=self.background_release_db,
             quiet_region_db=self.quiet_region_db,
         )

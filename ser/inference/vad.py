@@ -196,6 +196,9 @@ class SpeechRules:
     # its median probability over the chunks within 3 dB of the noise floor at least SPEECHLIKE_BACKGROUND), only
     # chunks this far above the floor can be speech. 0 turns it off.
     background_margin_db: float = 0.0
+    # ... and a region, once started there, goes on over chunks only this far above the floor (energy hysteresis,
+    # as ``release`` is for the probability); None: the same margin.
+    background_release_db: float | None = None
     # A region whose loud chunks (its 90th-percentile chunk energy) stay more than this many dB under the stream's
     # speech level (the 90th percentile of the energies of the chunks at or above the threshold) is the background
     # (voices behind the caller), not the caller. 0 turns it off.
@@ -225,7 +228,7 @@ def speech_regions(
     threshold.
     """
     if energy_db is not None and rules.background_margin_db > 0:
-        probabilities = _above_speechlike_background(probabilities, np.asarray(energy_db), rules.background_margin_db)
+        probabilities = _above_speechlike_background(probabilities, np.asarray(energy_db), rules)
     regions: list[list[float]] = []
     active, start = False, 0
     for index, p in enumerate(probabilities):
@@ -257,7 +260,7 @@ def speech_regions(
     return [(max(0.0, s - rules.padding_s), min(end, e + rules.padding_s)) for s, e in kept]
 
 
-def _above_speechlike_background(probabilities: np.ndarray, energy_db: np.ndarray, margin_db: float) -> np.ndarray:
+def _above_speechlike_background(probabilities: np.ndarray, energy_db: np.ndarray, rules: SpeechRules) -> np.ndarray:
     """Probabilities with the chunks less than ``margin_db`` above the noise floor (the 10th-percentile chunk
     energy) set to 0, when the model hears that floor as speech (``SpeechRules.background_margin_db``); else as
     they are. Chunks of unknown (NaN, or missing) energy are never above it."""
@@ -270,7 +273,11 @@ def _above_speechlike_background(probabilities: np.ndarray, energy_db: np.ndarra
     floor = _noise_floor_db(energy)
     if not _speechlike_background(probabilities, energy, floor):
         return probabilities
-    return np.where(known & (energy >= floor + margin_db), probabilities, 0.0).astype(np.float32)
+    starting = known & (energy >= floor + rules.background_margin_db)
+    release_db = rules.background_margin_db if rules.background_release_db is None else rules.background_release_db
+    going_on = known & (energy >= floor + release_db)
+    below_threshold = np.minimum(probabilities, np.nextafter(np.float32(rules.threshold), np.float32(0)))
+    return np.where(starting, probabilities, np.where(going_on, below_threshold, 0.0)).astype(np.float32)
 
 
 def _speechlike_background(probabilities: np.ndarray, energy_db: np.ndarray, floor_db: float) -> bool:
