@@ -261,9 +261,10 @@ def speech_regions(
 
 
 def _above_speechlike_background(probabilities: np.ndarray, energy_db: np.ndarray, rules: SpeechRules) -> np.ndarray:
-    """Probabilities with the chunks less than ``margin_db`` above the noise floor (the 10th-percentile chunk
-    energy) set to 0, when the model hears that floor as speech (``SpeechRules.background_margin_db``); else as
-    they are. Chunks of unknown (NaN, or missing) energy are never above it."""
+    """When the model hears the noise floor (the 10th-percentile chunk energy) as speech, the chunks less than
+    ``background_margin_db`` above that floor are held just under the threshold (they may go on with a region, never
+    start one) if they stand ``background_release_db`` above it, else set to 0; otherwise the probabilities are as
+    they are. Chunks of unknown (NaN, or missing) energy are never above the floor."""
     probabilities = np.asarray(probabilities, dtype=np.float32)
     energy = np.full(len(probabilities), np.nan)
     energy[: min(len(energy), len(energy_db))] = energy_db[: len(energy)]
