@@ -88,8 +88,8 @@ def main() -> None:
     params = load_params(Path("params.yaml"))
     rules = AnalysisConfig.from_params(params.get("analysis") or {})
     min_samples = FeatureConfig.from_params(params["features"]).min_samples
-    custom_check = (args.threshold, args.enough_s) != (0.3, 0.3)
-    if custom_check and not args.check_only:
+    defaults = (parser.get_default("threshold"), parser.get_default("enough_s"))
+    if (args.threshold, args.enough_s) != defaults and not args.check_only:
         parser.error("--threshold and --enough-s change the check alone: use them with --check-only")
 
     def speech_in(signal: np.ndarray) -> bool:
