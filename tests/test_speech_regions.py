@@ -201,3 +201,80 @@ def test_the_background_release_is_checked_against_the_margin():
     for bad in (-1.0, 12.0):
         with pytest.raises(ParamsError, match="background_release_db"):
             AnalysisConfig(background_margin_db=10.0, background_release_db=bad)
+
+
+def _dipping_utterance(pause_db: float) -> tuple[np.ndarray, np.ndarray]:
+    """10 s of line noise (-60 dB) with one utterance from 2 s to 5 s whose probability dips under the release for
+    0.5 s in its middle (3.2-3.7 s), where the energy is ``pause_db``."""
+    n = _chunks(10.0)
+    probabilities, energy = np.zeros(n, np.float32), np.full(n, -60.0)
+    energy[_chunks(2.0) : _chunks(5.0)] = -25.0
+    probabilities[_chunks(2.0) : _chunks(5.0)] = 0.95
+    probabilities[_chunks(3.2) : _chunks(3.7)] = 0.1
+    energy[_chunks(3.2) : _chunks(3.7)] = pause_db
+    return probabilities, energy
+
+
+def test_a_dip_of_the_model_where_the_speaker_does_not_fall_quiet_is_no_pause():
+    """``pause_margin_db``: the probability dips for longer than ``min_gap_s`` over a breath or a doubted vowel (the
+    energy 25 dB over the floor): one region with the rule, two without. A pause at the floor still splits."""
+    rules = SpeechRules(**{**RULES.__dict__, "pause_margin_db": 10.0})
+    probabilities, energy = _dipping_utterance(-35.0)
+    assert len(speech_regions(probabilities, RULES, energy)) == 2
+    (start, end), *others = speech_regions(probabilities, rules, energy)
+    assert not others and (start, end) == (pytest.approx(2.0, abs=CHUNK_S), pytest.approx(5.0, abs=CHUNK_S))
+    assert len(speech_regions(probabilities, rules, None)) == 2  # without energies the rule cannot tell
+    quiet = _dipping_utterance(-55.0)  # the speaker stops: 0.5 s within 10 dB of the floor
+    assert len(speech_regions(quiet[0], rules, quiet[1])) == 2
+
+
+def test_a_pause_needs_min_gap_s_of_quiet_in_a_row_and_unknown_energy_counts_as_quiet():
+    rules = SpeechRules(**{**RULES.__dict__, "pause_margin_db": 10.0})
+    probabilities, energy = _dipping_utterance(-35.0)
+    energy[_chunks(3.3) : _chunks(3.5)] = -58.0  # 0.2 s of quiet: less than min_gap_s (0.35 s)
+    assert len(speech_regions(probabilities, rules, energy)) == 1
+    energy[_chunks(3.25) : _chunks(3.65)] = np.nan  # the other channel's voice leaking in (crosstalk): unknown
+    assert len(speech_regions(probabilities, rules, energy)) == 2
+
+
+def test_the_quiet_the_model_still_hears_as_speech_counts_for_the_pause():
+    """The model lingers over speech that has stopped (0.15 s here) and reacts late to what follows (0.3 s): a pause
+    of 0.45 s of quiet of which only 0.3 s lies between the two regions is still a pause (before, hold music right
+    after an utterance joined it)."""
+    rules = SpeechRules(**{**RULES.__dict__, "pause_margin_db": 10.0, "edge_extension_s": 0.0})
+    n = _chunks(10.0)
+    probabilities, energy = np.zeros(n, np.float32), np.full(n, -60.0)
+    energy[_chunks(2.0) : _chunks(4.0)] = -25.0
+    energy[_chunks(4.45) : _chunks(7.0)] = -20.0  # music right after the pause
+    probabilities[_chunks(2.0) : _chunks(4.15)] = 0.95  # lingering 0.15 s into the quiet
+    probabilities[_chunks(4.75) : _chunks(7.0)] = 0.95  # late (sure of the music, to keep the test about the pause)
+    assert len(speech_regions(probabilities, rules, energy)) == 2
+    energy[_chunks(4.1) : _chunks(4.25)] = -30.0  # the quiet broken up: no 0.35 s in a row any more
+    assert len(speech_regions(probabilities, rules, energy)) == 1
+
+
+def test_the_pause_margin_is_checked():
+    assert AnalysisConfig(pause_margin_db=0.0).speech_rules.pause_margin_db == 0.0
+    with pytest.raises(ParamsError, match="pause_margin_db"):
+        AnalysisConfig(pause_margin_db=-1.0)
+
+
+def test_a_joined_region_the_confidence_rules_drop_gives_back_its_pieces():
+    """Two stretches the model is sure of (0.6 s each) 3 s apart, loud between them (hold music under a voice, or a
+    doubted reverberant stretch). Joined, the region is sure of less than ``min_confident_share`` of itself and is
+    dropped; the regions its pieces make without the rule come back instead, so joining never loses speech."""
+    n = _chunks(10.0)
+    probabilities, energy = np.zeros(n, np.float32), np.full(n, -60.0)
+    energy[_chunks(2.0) : _chunks(6.2)] = -25.0
+    probabilities[_chunks(2.0) : _chunks(2.6)] = 0.95
+    probabilities[_chunks(5.6) : _chunks(6.2)] = 0.95
+    rules = SpeechRules(**{**RULES.__dict__, "min_confident_share": 0.3, "edge_extension_s": 0.0})
+    joined = SpeechRules(**{**rules.__dict__, "pause_margin_db": 10.0})
+    pieces = speech_regions(probabilities, rules, energy)
+    assert len(pieces) == 2
+    assert speech_regions(probabilities, joined, energy) == pieces
+    for start in (3.0, 3.6, 4.2, 4.8):  # sure of 0.2 s in every 0.6 s between: joined, the region is kept whole
+        probabilities[_chunks(start) : _chunks(start + 0.2)] = 0.95
+    assert speech_regions(probabilities, rules, energy) == pieces  # without the rule: the same two pieces
+    (start, end), *others = speech_regions(probabilities, joined, energy)
+    assert not others and (start, end) == (pytest.approx(2.0, abs=CHUNK_S), pytest.approx(6.2, abs=CHUNK_S))

@@ -51,6 +51,7 @@ class AnalysisConfig:
     background_margin_db: float = 10.0
     background_release_db: float | None = 6.0
     quiet_region_db: float = 25.0
+    pause_margin_db: float = 10.0
     detector_reset_s: float = 2.0
     detector_lead_s: float = 0.5
     detector_margin_db: float = 6.0
@@ -77,6 +78,8 @@ class AnalysisConfig:
         release_db = self.background_release_db
         if release_db is not None and not 0 <= release_db <= self.background_margin_db:
             raise ParamsError("analysis needs 0 <= background_release_db <= background_margin_db (or null: the same)")
+        if self.pause_margin_db < 0:
+            raise ParamsError("analysis.pause_margin_db must be 0 (off) or more")
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> AnalysisConfig:
@@ -109,4 +112,5 @@ class AnalysisConfig:
             background_margin_db=self.background_margin_db,
             background_release_db=self.background_release_db,
             quiet_region_db=self.quiet_region_db,
+            pause_margin_db=self.pause_margin_db,
         )

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -203,6 +203,10 @@ class SpeechRules:
     # speech level (the 90th percentile of the energies of the chunks at or above the threshold) is the background
     # (voices behind the caller), not the caller. 0 turns it off.
     quiet_region_db: float = 0.0
+    # A pause splits a region only if it holds ``min_gap_s`` of chunks within this many dB of the noise floor: where
+    # the probability dips but the energy does not fall (a breath, a soft consonant, a held vowel the model doubts),
+    # the speaker has not stopped. 0 turns it off (a dip of the probability alone splits).
+    pause_margin_db: float = 0.0
 
 
 # The background sounds like speech when the detector's median probability over the chunks within 3 dB of the noise
@@ -226,9 +230,25 @@ def speech_regions(
     length once its edges are extended: music and tones make the model spike for a chunk or two (and linger
     above the release level after) while staying loud around the spikes; speech holds the model above the
     threshold.
+
+    With ``pause_margin_db``, a dip of the probability where the energy does not fall quiet is no pause (the two
+    sides are one region); a region so joined that then fails the confidence rules gives back the regions its
+    pieces make without the rule, so joining never loses speech.
     """
     if energy_db is not None and rules.background_margin_db > 0:
         probabilities = _above_speechlike_background(probabilities, np.asarray(energy_db), rules)
+    if energy_db is None or rules.pause_margin_db <= 0:
+        return _regions(probabilities, rules, energy_db)
+    joined = _regions(probabilities, rules, energy_db)
+    pieces = _regions(probabilities, replace(rules, pause_margin_db=0.0), energy_db)
+    lost = [piece for piece in pieces if not any(piece[0] < e and s < piece[1] for s, e in joined)]
+    return sorted(joined + lost)
+
+
+def _regions(
+    probabilities: np.ndarray, rules: SpeechRules, energy_db: np.ndarray | None
+) -> list[tuple[float, float]]:
+    """``speech_regions`` on probabilities already held under a speech-like background."""
     regions: list[list[float]] = []
     active, start = False, 0
     for index, p in enumerate(probabilities):
@@ -239,9 +259,10 @@ def speech_regions(
             active = False
     if active:
         regions.append([start * CHUNK_S, len(probabilities) * CHUNK_S])
+    unquiet = _unquiet_pauses(energy_db, len(probabilities), rules)
     merged: list[list[float]] = []
     for region in regions:
-        if merged and region[0] - merged[-1][1] < rules.min_gap_s:
+        if merged and (region[0] - merged[-1][1] < rules.min_gap_s or unquiet(merged[-1][1], region[0])):
             merged[-1][1] = region[1]
         else:
             merged.append(region)
@@ -258,6 +279,34 @@ def speech_regions(
     if energy_db is not None and rules.quiet_region_db > 0 and kept:
         kept = _loud_enough(kept, np.asarray(probabilities), np.asarray(energy_db), rules)
     return [(max(0.0, s - rules.padding_s), min(end, e + rules.padding_s)) for s, e in kept]
+
+
+def _unquiet_pauses(energy_db: np.ndarray | None, length: int, rules: SpeechRules) -> Callable[[float, float], bool]:
+    """Whether the pause between two regions (start_s, end_s) lacks ``min_gap_s`` of quiet chunks in a row (within
+    ``pause_margin_db`` of the noise floor; NaN energies count as quiet), counting the quiet chunks next to it that
+    the model still (or already) heard as speech: always False when the rule is off."""
+    if energy_db is None or rules.pause_margin_db <= 0:
+        return lambda start_s, end_s: False
+    energy = np.full(length, np.nan)
+    energy[: min(length, len(energy_db))] = np.asarray(energy_db)[:length]
+    if not np.isfinite(energy).any():
+        return lambda start_s, end_s: False
+    quiet = ~(energy >= _noise_floor_db(energy) + rules.pause_margin_db)
+    needed = max(1, round(rules.min_gap_s / CHUNK_S))
+
+    def unquiet(start_s: float, end_s: float) -> bool:
+        low, high = round(start_s / CHUNK_S), round(end_s / CHUNK_S)
+        while low > 0 and quiet[low - 1]:  # the model lingers after speech stops and reacts late to its start:
+            low -= 1  # the quiet it covers is part of the pause
+        while high < length and quiet[high]:
+            high += 1
+        pause = quiet[low:high]
+        if len(pause) < needed:
+            return True
+        runs = np.convolve(pause.astype(np.int32), np.ones(needed, dtype=np.int32), mode="valid")
+        return not bool((runs >= needed).any())
+
+    return unquiet
 
 
 def _above_speechlike_background(probabilities: np.ndarray, energy_db: np.ndarray, rules: SpeechRules) -> np.ndarray:
