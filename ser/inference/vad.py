@@ -245,9 +245,7 @@ def speech_regions(
     return sorted(joined + lost)
 
 
-def _regions(
-    probabilities: np.ndarray, rules: SpeechRules, energy_db: np.ndarray | None
-) -> list[tuple[float, float]]:
+def _regions(probabilities: np.ndarray, rules: SpeechRules, energy_db: np.ndarray | None) -> list[tuple[float, float]]:
     """``speech_regions`` on probabilities already held under a speech-like background."""
     regions: list[list[float]] = []
     active, start = False, 0
