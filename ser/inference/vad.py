@@ -203,9 +203,10 @@ class SpeechRules:
     # speech level (the 90th percentile of the energies of the chunks at or above the threshold) is the background
     # (voices behind the caller), not the caller. 0 turns it off.
     quiet_region_db: float = 0.0
-    # A pause splits a region only if it holds ``min_gap_s`` of chunks within this many dB of the noise floor: where
-    # the probability dips but the energy does not fall (a breath, a soft consonant, a held vowel the model doubts),
-    # the speaker has not stopped. 0 turns it off (a dip of the probability alone splits).
+    # A pause splits a region only if it holds ``min_gap_s`` of chunks in a row within this many dB of the noise floor
+    # (with the quiet chunks next to it the model still, or already, hears as speech): where the probability dips but
+    # the energy does not fall (a breath, a soft consonant, a held vowel the model doubts), the speaker has not
+    # stopped. 0 turns it off (a dip of the probability alone splits).
     pause_margin_db: float = 0.0
 
 
@@ -294,9 +295,12 @@ def _unquiet_pauses(energy_db: np.ndarray | None, length: int, rules: SpeechRule
 
     def unquiet(start_s: float, end_s: float) -> bool:
         low, high = round(start_s / CHUNK_S), round(end_s / CHUNK_S)
-        while low > 0 and quiet[low - 1]:  # the model lingers after speech stops and reacts late to its start:
-            low -= 1  # the quiet it covers is part of the pause
-        while high < length and quiet[high]:
+        # the model lingers after speech stops and reacts late to its start: the quiet it covers is part of the
+        # pause (looking further than ``needed`` chunks into a region could not change the answer)
+        reach_low, reach_high = max(0, low - needed), min(length, high + needed)
+        while low > reach_low and quiet[low - 1]:
+            low -= 1
+        while high < reach_high and quiet[high]:
             high += 1
         pause = quiet[low:high]
         if len(pause) < needed:
