@@ -238,33 +238,43 @@ def speech_regions(
     """
     if energy_db is not None and rules.background_margin_db > 0:
         probabilities = _above_speechlike_background(probabilities, np.asarray(energy_db), rules)
+    heard = _hysteresis(probabilities, rules)
     if energy_db is None or rules.pause_margin_db <= 0:
-        return _regions(probabilities, rules, energy_db)
-    joined = _regions(probabilities, rules, energy_db)
-    pieces = _regions(probabilities, replace(rules, pause_margin_db=0.0), energy_db)
+        return _regions(heard, probabilities, rules, energy_db)
+    joined = _regions(heard, probabilities, rules, energy_db)
+    pieces = _regions(heard, probabilities, replace(rules, pause_margin_db=0.0), energy_db)
     lost = [piece for piece in pieces if not any(piece[0] < e and s < piece[1] for s, e in joined)]
     return sorted(joined + lost)
 
 
-def _regions(probabilities: np.ndarray, rules: SpeechRules, energy_db: np.ndarray | None) -> list[tuple[float, float]]:
-    """``speech_regions`` on probabilities already held under a speech-like background."""
-    regions: list[list[float]] = []
+def _hysteresis(probabilities: np.ndarray, rules: SpeechRules) -> list[tuple[float, float]]:
+    """Stretches (start_s, end_s) from where the probability reaches the threshold to where it falls below the
+    release."""
+    regions: list[tuple[float, float]] = []
     active, start = False, 0
     for index, p in enumerate(probabilities):
         if not active and p >= rules.threshold:
             active, start = True, index
         elif active and p < rules.release:
-            regions.append([start * CHUNK_S, index * CHUNK_S])
+            regions.append((start * CHUNK_S, index * CHUNK_S))
             active = False
     if active:
-        regions.append([start * CHUNK_S, len(probabilities) * CHUNK_S])
+        regions.append((start * CHUNK_S, len(probabilities) * CHUNK_S))
+    return regions
+
+
+def _regions(
+    heard: list[tuple[float, float]], probabilities: np.ndarray, rules: SpeechRules, energy_db: np.ndarray | None
+) -> list[tuple[float, float]]:
+    """``speech_regions`` from the stretches ``_hysteresis`` heard (probabilities already held under a speech-like
+    background): pauses merged, then the confidence rules, edges and padding."""
     unquiet = _unquiet_pauses(energy_db, len(probabilities), rules)
     merged: list[list[float]] = []
-    for region in regions:
-        if merged and (region[0] - merged[-1][1] < rules.min_gap_s or unquiet(merged[-1][1], region[0])):
-            merged[-1][1] = region[1]
+    for start_s, end_s in heard:
+        if merged and (start_s - merged[-1][1] < rules.min_gap_s or unquiet(merged[-1][1], start_s)):
+            merged[-1][1] = end_s
         else:
-            merged.append(region)
+            merged.append([start_s, end_s])
     end = len(probabilities) * CHUNK_S
     confident = np.concatenate([[0], np.cumsum(np.asarray(probabilities) >= rules.threshold)])
 
@@ -280,14 +290,20 @@ def _regions(probabilities: np.ndarray, rules: SpeechRules, energy_db: np.ndarra
     return [(max(0.0, s - rules.padding_s), min(end, e + rules.padding_s)) for s, e in kept]
 
 
+def _per_chunk(energy_db: np.ndarray, length: int) -> np.ndarray:
+    """Chunk energies cut or padded with NaN (unknown) to ``length`` chunks."""
+    energy = np.full(length, np.nan)
+    energy[: min(length, len(energy_db))] = energy_db[:length]
+    return energy
+
+
 def _unquiet_pauses(energy_db: np.ndarray | None, length: int, rules: SpeechRules) -> Callable[[float, float], bool]:
     """Whether the pause between two regions (start_s, end_s) lacks ``min_gap_s`` of quiet chunks in a row (within
     ``pause_margin_db`` of the noise floor; NaN energies count as quiet), counting the quiet chunks next to it that
     the model still (or already) heard as speech: always False when the rule is off."""
     if energy_db is None or rules.pause_margin_db <= 0:
         return lambda start_s, end_s: False
-    energy = np.full(length, np.nan)
-    energy[: min(length, len(energy_db))] = np.asarray(energy_db)[:length]
+    energy = _per_chunk(np.asarray(energy_db), length)
     if not np.isfinite(energy).any():
         return lambda start_s, end_s: False
     quiet = ~(energy >= _noise_floor_db(energy) + rules.pause_margin_db)
@@ -317,8 +333,7 @@ def _above_speechlike_background(probabilities: np.ndarray, energy_db: np.ndarra
     start one) if they stand ``background_release_db`` above it, else set to 0; otherwise the probabilities are as
     they are. Chunks of unknown (NaN, or missing) energy are never above the floor."""
     probabilities = np.asarray(probabilities, dtype=np.float32)
-    energy = np.full(len(probabilities), np.nan)
-    energy[: min(len(energy), len(energy_db))] = energy_db[: len(energy)]
+    energy = _per_chunk(energy_db, len(probabilities))
     known = np.isfinite(energy)
     if not known.any():
         return probabilities
