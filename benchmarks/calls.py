@@ -19,11 +19,15 @@ then sent through an 8 kHz mu-law line), and skips the timed call. `--mono` anal
 the timed call); `--no-denoise` lets the voice encoder hear their segments with the line noise
 (`analysis.denoise_voices` off).
 
+`--held-out-space` diarises each pair's mono calls in a speaker space fitted without the pair's two speakers (the
+default space was fitted on every training speaker, which flatters pairs of training speakers): the honest figure for
+voices the product never heard, e.g. `--mono --held-out-space --pairs 10,11 09,13` for pairs of two men or two women.
+
 `--timed-only` runs the timed call alone (`--repeat N` times after its warm-up).
 
 Needs a trained project (`dvc repro`). Usage: python benchmarks/calls.py [--pairs 03,08 10,14] [--minutes 10]
 [--through speakerphone_8k] [--mono] [--no-denoise] [--timed-only] [--repeat N] [--leak-db -10 --leak-delay-ms 100]
-[--set min_gap_s=0.5]
+[--set min_gap_s=0.5] [--held-out-space]
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ from ser.inference.calls import analyze
 from ser.inference.diarisation import diarisation_error_rate
 from ser.inference.predictor import Predictor
 from ser.inference.speech import segment
+from ser.models import voice_space
 from ser.pipeline.params import load_params
 from tests.speech import busy, dtmf, leaking, melody, pink_noise, ringback
 
@@ -150,6 +155,22 @@ def through_conditions(channels: dict, names: list[str], babble: BabblePool) -> 
                 steps += [{"resample": 8000}, {"codec": "ulaw"}]
             conditions.append(Condition(name, steps, int(channels.get("seed", 0)), babble))
     return conditions
+
+
+class HeldOutSpaces:
+    """Speaker spaces fitted as the ``voice_space`` stage fits the default one, without two given speakers."""
+
+    def __init__(self, workers: int) -> None:
+        params = load_params(ROOT / "params.yaml")["diarisation"]
+        self.paths = [ROOT / "data/raw/wav" / f"{r}.wav" for r in read_manifest(ROOT / "data/split/train.csv")["id"]]
+        stored = [np.load(ROOT / "data/voice_embeddings" / f"{name}.npy") for name in params["conditions"]]
+        self.embedded = [voice_space.embeddings(self.paths, [None], workers), *stored]
+        self.regularisation = float(params["regularisation"])
+
+    def without(self, speakers: set[str]) -> np.ndarray:
+        keep = np.array([emodb.parse_id(path.stem).speaker not in speakers for path in self.paths])
+        kept = [path for path, k in zip(self.paths, keep, strict=True) if k]
+        return voice_space.fit(kept, [vectors[keep] for vectors in self.embedded], self.regularisation)
 
 
 def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -250,6 +271,7 @@ def main() -> None:
     parser.add_argument("--leak-delay-ms", type=float, default=0.0, help="... delayed by this much (line echo)")
     parser.add_argument("--leak-correlation", type=float, help="analysis.leak_correlation (0: no leak rule)")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="other analysis: rules (numbers)")
+    parser.add_argument("--held-out-space", action="store_true", help="diarise in a space fitted without the pair")
     args = parser.parse_args()
     if args.timed_only:
         args.pairs = []
@@ -260,6 +282,7 @@ def main() -> None:
         babble = BabblePool([ROOT / "data/raw/wav" / f"{r}.wav" for r in train_ids])
         conditions = {c.name: c for c in through_conditions(params["channels"], args.through, babble)}
     predictor = Predictor.load(ROOT / "models/model")
+    spaces = HeldOutSpaces(args.workers) if args.held_out_space else None
     config = AnalysisConfig(denoise_voices=not args.no_denoise)
     if args.leak_correlation is not None:
         config = dataclasses.replace(config, leak_correlation=args.leak_correlation)
@@ -274,6 +297,8 @@ def main() -> None:
     totals: dict[tuple[str, str], list] = {}
     for seed, pair in enumerate(args.pairs):
         a, b = pair.split(",")
+        if spaces is not None:
+            predictor.artifact = dataclasses.replace(predictor.artifact, voice_space=spaces.without({a, b}))
         call = build_call({s: [n for n in names if n.startswith(s)] for s in (a, b)}, seed)
         if args.leak_db is not None:
             call["stereo"] = leaking(call["stereo"], args.leak_db, args.leak_delay_ms / 1000, SR)

@@ -20,6 +20,10 @@ class RoleAudio(BaseModel):
     decay_db_per_s: float | None = Field(
         description="how fast the speech can fall silent: low in a room or hands-free; null if the noise hides it"
     )
+    narrow_band: bool = Field(
+        False,
+        description="telephone-band (next to no energy above 4 kHz): a mono call's voices are harder to tell apart",
+    )
     warnings: list[Literal["noisy", "reverberant"]]
 
 
@@ -119,7 +123,7 @@ class RoleSummary(BaseModel):
     dominant_emotion: EmotionName
     strongest_negative: Moment | None
     confidence: float = Field(ge=0, le=1)
-    audio: RoleAudio | None = Field(description="noise and reverberation of the role's speech; null if unmeasured")
+    audio: RoleAudio | None = Field(description="noise, reverberation, band of the role's speech; null if unmeasured")
 
 
 class CallSummary(BaseModel):
@@ -128,7 +132,7 @@ class CallSummary(BaseModel):
     strongest_negative: Moment | None
     confidence: float = Field(ge=0, le=1)
     talk_time_s: dict[Role, float]
-    warnings: list[str] = Field(description="audio that makes the figures less reliable (noise, reverberation)")
+    warnings: list[str] = Field(description="audio that makes the figures less reliable (noise, reverberation, band)")
     roles: dict[Role, RoleSummary | None]
 
 

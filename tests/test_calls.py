@@ -77,6 +77,8 @@ def test_speech_is_found_and_music_tones_dtmf_and_noise_are_not(predictor, mono_
 def test_mono_voices_are_told_apart_and_whoever_speaks_first_is_the_agent(predictor, mono_call):
     result = analyze(wav_bytes(mono_call.signal), predictor, AnalysisConfig())
     assert result["separation"] == "diarisation" and result["first_speaker"] == "agent"
+    assert result["summary"]["warnings"] == []  # wide-band, clean: nothing to say about the roles
+    assert not any(role["audio"]["narrow_band"] for role in result["summary"]["roles"].values())
     assert [item["role"] for item in result["timeline"]] == [
         "agent" if v == 0 else "customer" for *_, v in mono_call.turns
     ]
@@ -151,6 +153,10 @@ def test_telephone_mulaw_8k_call_is_segmented_and_diarised_the_same(predictor, m
     result = analyze(wav_bytes(narrow, 8000, "ULAW"), predictor, AnalysisConfig())
     assert_one_segment_per_turn(result["timeline"], mono_call)
     assert [item["speaker"] for item in result["timeline"]] == [v for *_, v in mono_call.turns]
+    # Right here, but two voices of the same sex are often confused through a telephone line: the summary says so.
+    assert all(role["audio"]["narrow_band"] for role in result["summary"]["roles"].values())
+    (warning,) = result["summary"]["warnings"]
+    assert "telephone-band" in warning and "roles are less reliable" in warning
 
 
 def test_stereo_roles_follow_the_customer_channel_and_ignore_crosstalk(predictor):

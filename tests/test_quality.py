@@ -1,11 +1,14 @@
 """How well a call's audio lets emotions be heard: the SNR and decay measures and the warnings they raise."""
 
+import librosa
 import numpy as np
 import pytest
 
 from ser.audio.channels import Condition
 from ser.inference.quality import (
     MAX_SNR_DB,
+    MIN_HIGH_BAND_DB,
+    NARROW_BAND_BELOW_DB,
     NOISY_BELOW_DB,
     REVERBERANT_BELOW_DB_PER_S,
     SegmentAudio,
@@ -68,19 +71,39 @@ def test_silence_or_a_blip_is_not_measured(signal):
 
 
 def test_a_role_takes_the_duration_weighted_median_and_reports_both_warnings_or_none():
-    clean, reverberant = SegmentAudio(35, 500), SegmentAudio(30, 150)
-    noisy, drowned = SegmentAudio(12, 400), SegmentAudio(8, None)
+    clean, reverberant = SegmentAudio(35, 500, -15), SegmentAudio(30, 150, -90)
+    noisy, drowned = SegmentAudio(12, 400, -12), SegmentAudio(8, None, -10)
     assert role_audio([(clean, 5.0), (reverberant, 1.0), (None, 9.0)]) == {
         "snr_db": 35.0,
         "decay_db_per_s": 500,
+        "narrow_band": False,
         "warnings": [],
     }
+    assert role_audio([(clean, 1.0), (reverberant, 5.0)])["narrow_band"] is True
     assert role_audio([(clean, 1.0), (reverberant, 5.0)])["warnings"] == ["reverberant"]
     assert role_audio([(noisy, 5.0), (reverberant, 1.0)])["warnings"] == ["noisy"]
-    assert role_audio([(noisy, 1.0), (SegmentAudio(12, 150), 5.0)])["warnings"] == ["noisy", "reverberant"]
-    assert role_audio([(drowned, 5.0), (clean, 1.0)]) == {"snr_db": 8.0, "decay_db_per_s": 500, "warnings": ["noisy"]}
+    assert role_audio([(noisy, 1.0), (SegmentAudio(12, 150, -15), 5.0)])["warnings"] == ["noisy", "reverberant"]
+    assert role_audio([(drowned, 5.0), (clean, 1.0)]) == {
+        "snr_db": 8.0,
+        "decay_db_per_s": 500,
+        "narrow_band": False,
+        "warnings": ["noisy"],
+    }
     assert role_audio([(drowned, 5.0)])["decay_db_per_s"] is None  # the noise hides every fall
     assert role_audio([(None, 3.0)]) is None and role_audio([]) is None
+
+
+def test_telephone_band_audio_is_told_at_any_rate_it_is_stored_at():
+    """Wide-band sound has energy above 4 kHz; the same sound through an 8 kHz line has next to none, whether it is
+    read at 8 kHz or resampled to 16 kHz, and at any level."""
+    hiss = through(syllables(seed=2), [{"noise": {"kind": "white", "snr_db": 15}}])
+    wide = measure(hiss, SR).high_band_db
+    assert NARROW_BAND_BELOW_DB < wide < 0
+    line, rate = Condition("line", [{"resample": 8000}, {"codec": "ulaw"}], seed=1).apply(hiss, SR, "x")
+    assert rate == 8000 and measure(line, rate).high_band_db == MIN_HIGH_BAND_DB
+    upsampled = librosa.resample(line, orig_sr=rate, target_sr=SR)
+    assert measure(upsampled, SR).high_band_db < NARROW_BAND_BELOW_DB - 10
+    assert measure(hiss * np.float32(0.01), SR).high_band_db == pytest.approx(wide, abs=0.01)
 
 
 def test_noise_does_not_pass_for_reverberation():
@@ -101,8 +124,12 @@ def test_warnings_name_the_role_and_a_diarised_call_warns_about_its_roles():
     probabilities = {"anger": 0.9, "neutral": 0.1}
     timeline = [{"start_s": 0, "end_s": 2, "role": "customer", "emotion": "anger", "probabilities": probabilities}]
     timeline[0]["satisfaction"] = -0.9
-    fine = {"snr_db": 35, "decay_db_per_s": 500, "warnings": []}
+    fine = {"snr_db": 35, "decay_db_per_s": 500, "narrow_band": False, "warnings": []}
     assert call_summary(timeline, 5, {"customer": fine}, diarised=True)["warnings"] == []
+    phone = {**fine, "narrow_band": True}  # no warning for the emotions; one for the roles of a diarised call
+    assert call_summary(timeline, 5, {"customer": phone}, diarised=False)["warnings"] == []
+    (roles_warning,) = call_summary(timeline, 5, {"customer": phone}, diarised=True)["warnings"]
+    assert "telephone-band" in roles_warning and "same sex" in roles_warning
     summary = call_summary(timeline, 5, {"customer": noisy, "agent": fine}, diarised=True)
     assert summary["roles"]["customer"]["audio"] == noisy and summary["roles"]["agent"] is None
     assert len(summary["warnings"]) == 2 and "told apart by voice" in summary["warnings"][1]

@@ -1,4 +1,4 @@
-"""How well a call's audio lets its emotions be heard, per role: line noise and reverberation.
+"""How well a call's audio lets its emotions (and its voices) be heard, per role: line noise, reverberation, band.
 
 The model is least accurate on noisy lines and on hands-free callers (BENCHMARKS.md: five test pairs, babble at
 10 dB SNR 0.85, hands-free 0.81, against 0.90 on clean audio), and it does not know it: its mean top probability
@@ -20,10 +20,12 @@ on the test speakers; the measures are label-free and cheap (one pass of running
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.fft
 
 FRAME_S = 0.02
 HOP_S = 0.005
@@ -41,6 +43,16 @@ MIN_DECAY_FRAMES = 10
 NOISY_BELOW_DB = 23.5
 MAX_SNR_DB = 60.0  # reported at most: digital silence between words would read 120 dB
 REVERBERANT_BELOW_DB_PER_S = 280.0
+# Telephone band: every second training recording, share of its energy above 4 kHz, 1st-50th-99th percentiles:
+# clean -26.6 / -17.5 / -9.0 dB, white or babble noise 10 dB and level changes within -29.1 (1st) and -7.4 (99th);
+# G.711, GSM, MP3, AMR-NB at 8 kHz under -64 (99th); Opus narrow-band 12 kb/s, whose decoder leaves some energy
+# above 4 kHz, -50.3 / -38.5 / -25.5 (benchmarks/LOG.md, session 36). A role whose median is below this is heard
+# through a telephone-band line.
+NARROW_BAND_BELOW_DB = -30.0
+BAND_EDGE_HZ = 4000.0
+MIN_HIGH_BAND_DB = -120.0  # audio sampled at 8 kHz or less: nothing above 4 kHz
+BAND_BLOCK = 4096  # samples per spectrum (0.26 s at 16 kHz)
+BLOCKS_AT_ONCE = 64
 
 
 @dataclass(frozen=True)
@@ -49,10 +61,12 @@ class SegmentAudio:
 
     snr_db: float
     decay_db_per_s: float | None  # None: too few frames far enough over the noise to tell
+    high_band_db: float  # the share of the energy above 4 kHz (dB)
 
 
 def measure(signal: np.ndarray, sr: int) -> SegmentAudio | None:
-    """The segment's SNR and decay rate; None when it is too short to tell (under 0.1 s) or silent."""
+    """The segment's SNR, decay rate and energy above 4 kHz; None when it is too short to tell (under 0.1 s) or
+    silent."""
     frame, hop, span = round(FRAME_S * sr), round(HOP_S * sr), round(DECAY_SPAN_S / HOP_S)
     if signal.size < frame + (span + 1) * hop:
         return None
@@ -67,7 +81,33 @@ def measure(signal: np.ndarray, sr: int) -> SegmentAudio | None:
     start = db[:-span]
     from_loud = drops[(start > loud - LOUD_WITHIN_DB) & (start > quiet + HEADROOM_DB)]
     decay = float(np.percentile(from_loud, 95) / DECAY_SPAN_S) if from_loud.size >= MIN_DECAY_FRAMES else None
-    return SegmentAudio(snr_db=float(min(loud - quiet, MAX_SNR_DB)), decay_db_per_s=decay)
+    return SegmentAudio(float(min(loud - quiet, MAX_SNR_DB)), decay, _high_band_db(signal, sr))
+
+
+@functools.cache
+def _hann(size: int) -> np.ndarray:
+    return np.hanning(size).astype(np.float32)
+
+
+def _high_band_db(signal: np.ndarray, sr: int) -> float:
+    """The share of ``signal``'s energy above ``BAND_EDGE_HZ``, in dB (``MIN_HIGH_BAND_DB`` at rates of 8 kHz or
+    less), from Hann-windowed blocks of ``BAND_BLOCK`` samples, a few at a time, so that a long upload costs no
+    more memory than a short one."""
+    if sr <= 2 * BAND_EDGE_HZ:
+        return MIN_HIGH_BAND_DB
+    block = min(BAND_BLOCK, signal.size)
+    window = _hann(block)
+    edge = int(np.ceil(BAND_EDGE_HZ * block / sr))
+    high = total = 0.0
+    for start in range(0, signal.size, block * BLOCKS_AT_ONCE):
+        chunk = signal[start : start + block * BLOCKS_AT_ONCE]
+        blocks = np.zeros((-(-chunk.size // block), block), np.float32)
+        blocks.reshape(-1)[: chunk.size] = chunk
+        spectrum = scipy.fft.rfft(blocks * window, axis=1, workers=1)
+        power = np.square(spectrum.real) + np.square(spectrum.imag)
+        high += float(power[:, edge:].sum(dtype=np.float64))
+        total += float(power.sum(dtype=np.float64))
+    return float(max(10 * np.log10(high / total), MIN_HIGH_BAND_DB)) if high > 0 else MIN_HIGH_BAND_DB
 
 
 def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
@@ -78,8 +118,9 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
 
 def role_audio(measures: list[tuple[SegmentAudio | None, float]]) -> dict[str, Any] | None:
     """A role's audio from its segments' measures and durations: medians weighted by duration (the decay over the
-    segments where it is known; None if nowhere), and warnings (``noisy``, ``reverberant``). None when no segment
-    could be measured."""
+    segments where it is known; None if nowhere), whether it is telephone-band (``narrow_band``: the median share of
+    energy above 4 kHz under ``NARROW_BAND_BELOW_DB``) and warnings (``noisy``, ``reverberant``; a narrow band is no
+    warning for the emotions). None when no segment could be measured."""
     known = [(m, duration) for m, duration in measures if m is not None]
     if not known:
         return None
@@ -91,7 +132,13 @@ def role_audio(measures: list[tuple[SegmentAudio | None, float]]) -> dict[str, A
         warnings.append("noisy")
     if decay is not None and decay < REVERBERANT_BELOW_DB_PER_S:
         warnings.append("reverberant")
-    return {"snr_db": round(snr, 1), "decay_db_per_s": None if decay is None else round(decay), "warnings": warnings}
+    high_band = _weighted_median(np.array([m.high_band_db for m, _ in known]), np.array([d for _, d in known]))
+    return {
+        "snr_db": round(snr, 1),
+        "decay_db_per_s": None if decay is None else round(decay),
+        "narrow_band": bool(high_band < NARROW_BAND_BELOW_DB),
+        "warnings": warnings,
+    }
 
 
 WARNING_TEXT = {

@@ -75,7 +75,8 @@ def call_summary(
 
     ``audio``: each role's noise and reverberation (``ser.inference.quality.role_audio``), kept in its summary;
     their warnings are listed in ``warnings`` (one line each), plus one on telling the voices apart when a
-    ``diarised`` call's audio is noisy or reverberant (BENCHMARKS.md: diarisation is weakest there)."""
+    ``diarised`` call's audio is noisy, reverberant or telephone-band (BENCHMARKS.md: diarisation is weakest
+    there; through a telephone line, two voices of the same sex were told apart in 3 of 12 pairs)."""
     roles = {role: role_summary([t for t in timeline if t["role"] == role], duration_s) for role in ROLES}
     audio = audio or {}
     warnings = []
@@ -83,7 +84,13 @@ def call_summary(
         if summary is not None:
             summary["audio"] = audio.get(role)
             warnings += warning_lines(role, audio.get(role))
-    if diarised and warnings:
+    narrow = any((audio.get(role) or {}).get("narrow_band") for role, summary in roles.items() if summary)
+    if diarised and narrow:
+        warnings.append(
+            "customer and agent were told apart by voice in telephone-band audio, where two voices of the same sex"
+            " are often confused: the roles are less reliable (a stereo recording keeps them apart)"
+        )
+    elif diarised and warnings:
         warnings.append("customer and agent were told apart by voice in this audio: the roles are less reliable")
     customer = roles["customer"]
     return {
