@@ -126,6 +126,24 @@ def build_call(stereo: bool = False, line_noise: float = 0.002, seed: int = 0) -
     return Call(channels[0] + channels[1] + noise[:, 0], turns, other)
 
 
+def build_exchange(seed: int = 0, line_noise: float = 0.002) -> Call:
+    """A mono call in which each voice answers the other within 0.1-0.25 s, as people do in conversation (shorter
+    than the pauses that separate segments), over faint line noise. The sentences are said without their commas,
+    at which espeak-ng pauses long enough to end a segment."""
+    rng = np.random.default_rng(seed)
+    pieces, turns, t = [np.zeros(SR // 2, np.float32)], [], 0.5
+    for index, sentence in enumerate(SENTENCES):
+        speech = say(sentence.replace(",", ""), VOICES[index % 2])
+        turns.append((t, t + len(speech) / SR, index % 2))
+        gap = np.zeros(int(rng.uniform(0.1, 0.25) * SR), np.float32)
+        pieces += [speech, gap]
+        t += (len(speech) + len(gap)) / SR
+    pieces.append(np.zeros(SR // 2, np.float32))
+    signal = np.concatenate(pieces)
+    noise = np.random.default_rng(seed + 1).standard_normal(len(signal)).astype(np.float32) * line_noise
+    return Call(signal + noise, turns, [])
+
+
 def wav_bytes(signal: np.ndarray, sr: int = SR, subtype: str = "PCM_16") -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, signal, sr, subtype=subtype, format="WAV")

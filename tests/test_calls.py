@@ -35,6 +35,7 @@ from tests.speech import (
     SR,
     VOICES,
     build_call,
+    build_exchange,
     busy,
     dtmf,
     leaking,
@@ -144,6 +145,22 @@ def test_a_call_in_two_files_is_analysed_as_its_stereo_recording(predictor, tmp_
         analyze_legs(customer, agent, predictor, AnalysisConfig())
     with pytest.raises(AudioTooLong, match="the customer's leg: audio lasts"):
         analyze_legs(customer, agent, predictor, AnalysisConfig(), max_seconds=5)
+
+
+def test_a_quick_answer_is_a_turn_of_its_own(predictor):
+    """Each voice answers within 0.1-0.25 s, under ``min_gap_s``: the segments are cut at such gaps, diarised piece
+    by piece and joined again where the voice stays, so every turn is one segment with its voice. Without the cut,
+    answers merge with what they answer."""
+    call = build_exchange()
+    result = analyze(wav_bytes(call.signal), predictor, AnalysisConfig())
+    segments = [(item["start_s"], item["end_s"]) for item in result["timeline"]]
+    assert len(segments) == len(call.turns)
+    for (start, end), (turn_start, turn_end, _) in zip(segments, call.turns, strict=True):
+        # cut in the middle of the gap, which may begin in the inaudible end of espeak's sentence (line noise)
+        assert abs(start - turn_start) <= 0.3 and abs(end - turn_end) <= 0.3, (start, end, turn_start, turn_end)
+    assert [item["speaker"] for item in result["timeline"]] == [voice for *_, voice in call.turns]
+    uncut = analyze(wav_bytes(call.signal), predictor, AnalysisConfig(turn_gap_s=None))
+    assert len(uncut["timeline"]) < len(call.turns)
 
 
 def test_telephone_mulaw_8k_call_is_segmented_and_diarised_the_same(predictor, mono_call):

@@ -12,6 +12,7 @@ from ser.data import emodb
 from ser.errors import ParamsError
 from ser.inference import vad
 from ser.inference.summary import ROLES
+from ser.inference.turns import TurnSplit
 from ser.pipeline.params import load_params
 
 # Satisfaction weight of each emotion: the score of a segment is sum(p(emotion) * weight), in [-1, 1].
@@ -57,6 +58,9 @@ class AnalysisConfig:
     detector_margin_db: float = 6.0
     block_s: float = 30.0
     denoise_voices: bool = True
+    turn_gap_s: float | None = 0.1
+    min_turn_s: float = 1.0
+    turn_quiet_db: float = 25.0
     satisfaction_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SATISFACTION_WEIGHTS))
 
     def __post_init__(self) -> None:
@@ -80,6 +84,17 @@ class AnalysisConfig:
             raise ParamsError("analysis needs 0 <= background_release_db <= background_margin_db (or null: the same)")
         if self.pause_margin_db < 0:
             raise ParamsError("analysis.pause_margin_db must be 0 (off) or more")
+        if self.turn_gap_s is not None and not 0 < self.turn_gap_s < self.min_turn_s:
+            raise ParamsError("analysis needs 0 < turn_gap_s < min_turn_s (or turn_gap_s null: off)")
+        if not self.turn_quiet_db > 0:
+            raise ParamsError("analysis.turn_quiet_db must be above 0 dB")
+
+    @property
+    def turn_split(self) -> TurnSplit | None:
+        """How a diarised call's segments are cut where the voice may change; None: not cut."""
+        if self.turn_gap_s is None:
+            return None
+        return TurnSplit(self.turn_gap_s, self.min_turn_s, self.turn_quiet_db)
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> AnalysisConfig:

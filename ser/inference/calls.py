@@ -11,7 +11,9 @@
 3. **Roles**: by channel for stereo; for mono, the segments' voice-encoder embeddings are clustered into two
    speakers (``ser.inference.diarisation``; the encoder hears each segment with the line's steady noise gated out,
    its profile taken from the call's quietest chunks: ``denoise_voices``) and whoever speaks first is
-   ``first_speaker`` (the agent by default: agents answer the phone with a greeting). A stereo file whose
+   ``first_speaker`` (the agent by default: agents answer the phone with a greeting). Segments are diarised in
+   pieces cut at their short quiet gaps (``ser.inference.turns``: the other party often answers within 0.1-0.3 s),
+   consecutive pieces with one voice joined again. A stereo file whose
    channels carry one signal (dual mono, or a low-bitrate stereo codec that merged them) is treated as mono. A mono
    file that holds one side of the call only (recorders that write each leg to its own file) is not diarised:
    ``leg`` names its role, and every segment is that role's. A call whose two sides are in two files is joined
@@ -48,6 +50,7 @@ from ser.inference.quality import role_audio
 from ser.inference.segments import segment_outputs
 from ser.inference.speech import Segment, Speech, classification_windows, segment
 from ser.inference.summary import ROLES, call_summary, satisfaction
+from ser.inference.turns import TurnSplit
 
 
 class _Bar(tqdm):
@@ -87,28 +90,36 @@ def _segment_outputs(
     bar: tqdm,
     embed: bool,
     line_noise: NoiseProfile | None = None,
+    turn_split: TurnSplit | None = None,
 ) -> Iterator[tuple[Segment, np.ndarray, Any]]:
-    """Each usable segment with its feature vector and, paired, its voice embedding if ``embed`` (calls to diarise;
-    ``line_noise`` gated out) and its audio's measures (``ser.inference.quality``), in order; ``mix``: the signs of
-    a mixed-down call's channels (``vad.mix_polarity``), None for a call read by channel.
+    """Each usable segment, or with ``turn_split`` each piece of it (``ser.inference.turns``: a ``Segment`` of the
+    piece's times, its first piece starting and its last ending with the segment), with its feature vector and,
+    paired, its voice embedding if ``embed`` (calls to diarise; ``line_noise`` gated out) and its audio's measures
+    (``ser.inference.quality``), in order; ``mix``: the signs of a mixed-down call's channels
+    (``vad.mix_polarity``), None for a call read by channel.
 
     Windows are read lazily, and with ``workers`` > 1 a pool works through all of them without waiting between
     batches (``ordered_pool``: processes forked from this one, which inherit its warm encoders, or threads); at most
     ``4 * workers`` windows are in flight, so memory stays bounded however long the call.
     """
     usable: list[Segment] = []  # in submission order, which is the order results come back in
+    sr = config.sample_rate
 
-    def jobs() -> Iterator[tuple[np.ndarray, int, FeatureConfig, bool, NoiseProfile | None]]:
+    def jobs() -> Iterator[tuple[np.ndarray, int, FeatureConfig, bool, NoiseProfile | None, TurnSplit | None]]:
         for seg in segments:
             start, end = windows[seg]
-            signal = _segment_signal(audio, start, end, seg.channel, mix, config.sample_rate)
+            signal = _segment_signal(audio, start, end, seg.channel, mix, sr)
             bar.update(1)
             if signal.size >= config.min_samples:
                 usable.append(seg)
-                yield signal, config.sample_rate, config, embed, line_noise
+                yield signal, sr, config, embed, line_noise, turn_split
 
-    for index, (vector, embedding, heard) in enumerate(ordered_map(segment_outputs, jobs(), workers)):
-        yield usable[index], vector, (embedding, heard)
+    for index, parts in enumerate(ordered_map(segment_outputs, jobs(), workers)):
+        seg, window_start = usable[index], windows[usable[index]][0]
+        for number, (first, last, vector, embedding, heard) in enumerate(parts):
+            start_s = seg.start_s if number == 0 else window_start + first / sr
+            end_s = seg.end_s if number == len(parts) - 1 else window_start + last / sr
+            yield Segment(start_s, end_s, seg.channel), vector, (embedding, [(heard, end_s - start_s)], index)
 
 
 def _predicted(
@@ -119,6 +130,37 @@ def _predicted(
         return []
     answers = predictor.predict_features(np.vstack([vector for _, vector, _ in outputs]))
     return [(seg, answer, embedding) for (seg, _, embedding), answer in zip(outputs, answers, strict=True)]
+
+
+def _joined_turns(
+    results: list[tuple[Segment, dict[str, Any], Any]], speakers: list[int], predictor: Predictor, longest_s: float
+) -> tuple[list[tuple[Segment, dict[str, Any], Any]], list[int]]:
+    """Consecutive pieces given the same voice joined into one segment again: the pieces of one segment, and pieces
+    of two segments that touch (a region cut at ``max_segment_s``, not a pause) while the whole stays within
+    ``longest_s``. The answer pools the pieces' probabilities by duration (as ``/pred`` pools an upload's
+    utterances); the audio measures are theirs."""
+    groups: list[list[tuple[Segment, dict[str, Any], Any]]] = []
+    group_speakers: list[int] = []
+    for item, speaker in zip(results, speakers, strict=True):
+        seg, (_, _, parent) = item[0], item[2]
+        if groups and group_speakers[-1] == speaker:
+            last = groups[-1][-1]
+            touching = abs(last[0].end_s - seg.start_s) < 1e-6
+            if touching and (last[2][2] == parent or seg.end_s - groups[-1][0][0].start_s <= longest_s):
+                groups[-1].append(item)
+                continue
+        groups.append([item])
+        group_speakers.append(speaker)
+    joined = []
+    for group in groups:
+        first, last = group[0][0], group[-1][0]
+        answer = group[0][1]
+        if len(group) > 1:
+            weights = np.array([seg.end_s - seg.start_s for seg, _, _ in group])
+            answer = predictor.pooled_answer([a for _, a, _ in group], weights)
+        measures = [m for _, _, (_, ms, _) in group for m in ms]
+        joined.append((Segment(first.start_s, last.end_s, first.channel), answer, (None, measures, group[0][2][2])))
+    return joined, group_speakers
 
 
 def analyze(
@@ -195,7 +237,8 @@ def analyze_speech(
         if diarised and config.denoise_voices:
             line_noise = _line_noise_profile(audio, speech.line_noise_s, predictor.feature_config.sample_rate, mix)
         features = predictor.feature_config
-        outputs = _segment_outputs(audio, segments, windows, mix, features, workers, bar, diarised, line_noise)
+        split = config.turn_split if diarised else None
+        outputs = _segment_outputs(audio, segments, windows, mix, features, workers, bar, diarised, line_noise, split)
         pending: list[tuple[Segment, np.ndarray, Any]] = []
         for output in outputs:
             pending.append(output)
@@ -211,8 +254,9 @@ def analyze_speech(
         speakers = [0] * len(results)
     else:
         durations = np.array([seg.end_s - seg.start_s for seg, _, _ in results])
-        embeddings = np.array([e for _, _, (e, _) in results]).reshape(len(results), voice_encoder.HIDDEN)
+        embeddings = np.array([e for _, _, (e, _, _) in results]).reshape(len(results), voice_encoder.HIDDEN)
         speakers = assign_speakers(embeddings, durations, predictor.voice_space)
+        results, speakers = _joined_turns(results, speakers, predictor, config.max_segment_s)
         second = ROLES[1] if config.first_speaker == ROLES[0] else ROLES[0]
         roles = [config.first_speaker if speaker == 0 else second for speaker in speakers]
     timeline = [
@@ -227,8 +271,8 @@ def analyze_speech(
         }
         for (seg, answer, _), role, speaker in zip(results, roles, speakers, strict=True)
     ]
-    heard = [(measures, seg.end_s - seg.start_s) for seg, _, (_, measures) in results]
-    audio = {role: role_audio([h for h, r in zip(heard, roles, strict=True) if r == role]) for role in ROLES}
+    heard = [(role, h) for (_, _, (_, measures, _)), role in zip(results, roles, strict=True) for h in measures]
+    audio = {role: role_audio([h for r, h in heard if r == role]) for role in ROLES}
     summary = call_summary(timeline, duration, audio, diarised)
     return {
         "duration_s": round(duration, 3),

@@ -44,8 +44,8 @@ NOISY_BELOW_DB = 23.5
 MAX_SNR_DB = 60.0  # reported at most: digital silence between words would read 120 dB
 REVERBERANT_BELOW_DB_PER_S = 280.0
 # Telephone band: every second training recording, share of its energy above 4 kHz, 1st-50th-99th percentiles:
-# clean -26.6 / -17.5 / -9.0 dB, white or babble noise 10 dB and level changes within -29.1 (1st) and -7.4 (99th);
-# G.711, GSM, MP3, AMR-NB at 8 kHz under -64 (99th); Opus narrow-band 12 kb/s, whose decoder leaves some energy
+# clean -26.6 / -17.5 / -9.0 dB, white or babble noise 10 dB and level changes within -29.1 (1st) and -7.5 (99th);
+# G.711, GSM, MP3, AMR-NB at 8 kHz at the floor (-120); Opus narrow-band 12 kb/s, whose decoder leaves some energy
 # above 4 kHz, -50.3 / -38.5 / -25.5 (benchmarks/LOG.md, session 36). A role whose median is below this is heard
 # through a telephone-band line.
 NARROW_BAND_BELOW_DB = -30.0
@@ -91,19 +91,17 @@ def _hann(size: int) -> np.ndarray:
 
 def _high_band_db(signal: np.ndarray, sr: int) -> float:
     """The share of ``signal``'s energy above ``BAND_EDGE_HZ``, in dB (``MIN_HIGH_BAND_DB`` at rates of 8 kHz or
-    less), from Hann-windowed blocks of ``BAND_BLOCK`` samples, a few at a time, so that a long upload costs no
-    more memory than a short one."""
+    less), from the Hann-windowed spectra of its whole blocks of ``BAND_BLOCK`` samples (the whole signal when
+    shorter; without the window a block's edges leak up to -32 dB into the band), ``BLOCKS_AT_ONCE`` at a time, so
+    that a long upload costs no more memory than a short one."""
     if sr <= 2 * BAND_EDGE_HZ:
         return MIN_HIGH_BAND_DB
     block = min(BAND_BLOCK, signal.size)
-    window = _hann(block)
     edge = int(np.ceil(BAND_EDGE_HZ * block / sr))
+    blocks = signal[: signal.size // block * block].reshape(-1, block)
     high = total = 0.0
-    for start in range(0, signal.size, block * BLOCKS_AT_ONCE):
-        chunk = signal[start : start + block * BLOCKS_AT_ONCE]
-        blocks = np.zeros((-(-chunk.size // block), block), np.float32)
-        blocks.reshape(-1)[: chunk.size] = chunk
-        spectrum = scipy.fft.rfft(blocks * window, axis=1, workers=1)
+    for start in range(0, len(blocks), BLOCKS_AT_ONCE):
+        spectrum = scipy.fft.rfft(blocks[start : start + BLOCKS_AT_ONCE] * _hann(block), axis=1, workers=1)
         power = np.square(spectrum.real) + np.square(spectrum.imag)
         high += float(power[:, edge:].sum(dtype=np.float64))
         total += float(power.sum(dtype=np.float64))

@@ -12,14 +12,30 @@ from ser.features import voice_encoder
 from ser.features.extractor import FeatureConfig, extract
 from ser.inference.denoise import NoiseProfile, gated
 from ser.inference.quality import SegmentAudio, measure
+from ser.inference.turns import TurnSplit, pieces
+
+Piece = tuple[int, int, np.ndarray, Any, SegmentAudio | None]  # start and end sample, features, embedding, audio
 
 
 def segment_outputs(
-    signal: np.ndarray, sr: int, config: FeatureConfig, embed: bool, line_noise: NoiseProfile | None = None
+    signal: np.ndarray,
+    sr: int,
+    config: FeatureConfig,
+    embed: bool,
+    line_noise: NoiseProfile | None = None,
+    turn_split: TurnSplit | None = None,
+) -> list[Piece]:
+    """A segment's window in pieces (one unless ``turn_split`` cuts it where the voice may change,
+    ``ser.inference.turns``), each with its sample range, feature vector, for diarisation its voice embedding (None
+    when not asked for) of the piece with ``line_noise`` gated out when given (the features always hear it as it
+    is), and its audio (``ser.inference.quality``)."""
+    ranges = pieces(signal, sr, turn_split) if turn_split is not None else [(0, signal.size)]
+    return [(start, end, *_piece_outputs(signal[start:end], sr, config, embed, line_noise)) for start, end in ranges]
+
+
+def _piece_outputs(
+    signal: np.ndarray, sr: int, config: FeatureConfig, embed: bool, line_noise: NoiseProfile | None
 ) -> tuple[np.ndarray, Any, SegmentAudio | None]:
-    """A segment's feature vector, for diarisation its voice embedding (None when not asked for) of the segment
-    with ``line_noise`` gated out when given (the features always hear the segment as it is), and its audio
-    (``ser.inference.quality``)."""
     audio = measure(signal, sr)
     if not embed:
         return extract(signal, sr, config), None, audio
