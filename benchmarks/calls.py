@@ -23,11 +23,14 @@ the timed call); `--no-denoise` lets the voice encoder hear their segments with 
 default space was fitted on every training speaker, which flatters pairs of training speakers): the honest figure for
 voices the product never heard, e.g. `--mono --held-out-space --pairs 10,11 09,13` for pairs of two men or two women.
 
+`--answer-gap 0.05 0.35` lets each turn start that soon after the other voice's last utterance (drawn in that range)
+instead of 0.4-1.2 s after: the quick answers of conversation, shorter than the pauses that separate segments.
+
 `--timed-only` runs the timed call alone (`--repeat N` times after its warm-up).
 
 Needs a trained project (`dvc repro`). Usage: python benchmarks/calls.py [--pairs 03,08 10,14] [--minutes 10]
 [--through speakerphone_8k] [--mono] [--no-denoise] [--timed-only] [--repeat N] [--leak-db -10 --leak-delay-ms 100]
-[--set min_gap_s=0.5] [--held-out-space]
+[--set min_gap_s=0.5] [--held-out-space] [--answer-gap 0.05 0.35]
 """
 
 from __future__ import annotations
@@ -71,8 +74,11 @@ SR = 16_000
 PAIRS = ["03,08", "10,14", "11,09", "12,13", "15,16"]
 
 
-def build_call(ids: dict[str, list[str]], seed: int, minutes: float | None = None) -> dict:
-    """Turns of the two speakers (first = agent), fillers between some turns; both channels and the truth."""
+def build_call(
+    ids: dict[str, list[str]], seed: int, minutes: float | None = None, answer_gap: tuple[float, float] | None = None
+) -> dict:
+    """Turns of the two speakers (first = agent), fillers between some turns; both channels and the truth. With
+    ``answer_gap`` (low, high seconds) each turn starts that soon after the other voice's (else 0.4-1.2 s)."""
     rng = np.random.default_rng(seed)
     first, second = list(ids)
     queues = {speaker: list(rng.permutation(ids[speaker])) for speaker in ids}
@@ -92,14 +98,15 @@ def build_call(ids: dict[str, list[str]], seed: int, minutes: float | None = Non
 
     while more():
         lane = 0 if speaker == first else 1
-        for _ in range(int(rng.integers(1, 4))):
+        for number in range(int(rng.integers(1, 4))):
             if not queues[speaker]:
                 if minutes is None:
                     break
                 queues[speaker] = list(rng.permutation(ids[speaker]))
             utterance = queues[speaker].pop()
             signal, _ = sf.read(ROOT / "data/raw/wav" / f"{utterance}.wav", dtype="float32")
-            add(np.zeros(int(rng.uniform(0.4, 1.2) * SR)), lane)
+            low, high = answer_gap if answer_gap and number == 0 and turns else (0.4, 1.2)
+            add(np.zeros(int(rng.uniform(low, high) * SR)), lane)
             turns.append((t, t + len(signal) / SR, lane, utterance))
             add(signal, lane)
         if rng.random() < 0.3:
@@ -272,6 +279,7 @@ def main() -> None:
     parser.add_argument("--leak-correlation", type=float, help="analysis.leak_correlation (0: no leak rule)")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="other analysis: rules (numbers)")
     parser.add_argument("--held-out-space", action="store_true", help="diarise in a space fitted without the pair")
+    parser.add_argument("--answer-gap", nargs=2, type=float, metavar=("LOW", "HIGH"), help="seconds before each turn")
     args = parser.parse_args()
     if args.timed_only:
         args.pairs = []
@@ -299,7 +307,8 @@ def main() -> None:
         a, b = pair.split(",")
         if spaces is not None:
             predictor.artifact = dataclasses.replace(predictor.artifact, voice_space=spaces.without({a, b}))
-        call = build_call({s: [n for n in names if n.startswith(s)] for s in (a, b)}, seed)
+        gap = tuple(args.answer_gap) if args.answer_gap else None
+        call = build_call({s: [n for n in names if n.startswith(s)] for s in (a, b)}, seed, answer_gap=gap)
         if args.leak_db is not None:
             call["stereo"] = leaking(call["stereo"], args.leak_db, args.leak_delay_ms / 1000, SR)
         for condition, chain in conditions.items():

@@ -163,6 +163,19 @@ def test_a_quick_answer_is_a_turn_of_its_own(predictor):
     assert len(uncut["timeline"]) < len(call.turns)
 
 
+def test_cutting_for_turns_changes_nothing_where_the_voice_stays(predictor, mono_call):
+    """Pieces of one voice are joined again and classified from their own audio: a call whose turns are far apart
+    gets the timeline, emotions and probabilities it gets without the cut (pooling the pieces' probabilities
+    instead cost 03 + 08 five points of segment accuracy, BENCHMARKS.md "Quick answers")."""
+    from ser.inference.turns import pieces
+
+    split = AnalysisConfig().turn_split
+    cut = [pieces(mono_call.signal[int(a * SR) : int(b * SR)], SR, split) for a, b, _ in mono_call.turns]
+    assert any(len(ranges) > 1 for ranges in cut)  # some sentences are cut at a pause inside them
+    data = wav_bytes(mono_call.signal)
+    assert analyze(data, predictor, AnalysisConfig()) == analyze(data, predictor, AnalysisConfig(turn_gap_s=None))
+
+
 def test_telephone_mulaw_8k_call_is_segmented_and_diarised_the_same(predictor, mono_call):
     import librosa
 

@@ -13,7 +13,8 @@
    its profile taken from the call's quietest chunks: ``denoise_voices``) and whoever speaks first is
    ``first_speaker`` (the agent by default: agents answer the phone with a greeting). Segments are diarised in
    pieces cut at their short quiet gaps (``ser.inference.turns``: the other party often answers within 0.1-0.3 s),
-   consecutive pieces with one voice joined again. A stereo file whose
+   consecutive pieces with one voice joined again, before the emotions (step 2) are classified turn by turn. A
+   stereo file whose
    channels carry one signal (dual mono, or a low-bitrate stereo codec that merged them) is treated as mono. A mono
    file that holds one side of the call only (recorders that write each leg to its own file) is not diarised:
    ``leg`` names its role, and every segment is that role's. A call whose two sides are in two files is joined
@@ -91,12 +92,13 @@ def _segment_outputs(
     embed: bool,
     line_noise: NoiseProfile | None = None,
     turn_split: TurnSplit | None = None,
-) -> Iterator[tuple[Segment, np.ndarray, Any]]:
+    classify: bool = True,
+) -> Iterator[tuple[Segment, np.ndarray | None, Any]]:
     """Each usable segment, or with ``turn_split`` each piece of it (``ser.inference.turns``: a ``Segment`` of the
-    piece's times, its first piece starting and its last ending with the segment), with its feature vector and,
-    paired, its voice embedding if ``embed`` (calls to diarise; ``line_noise`` gated out) and its audio's measures
-    (``ser.inference.quality``), in order; ``mix``: the signs of a mixed-down call's channels
-    (``vad.mix_polarity``), None for a call read by channel.
+    piece's times, its first piece starting and its last ending with the segment), with its feature vector (None
+    unless ``classify``) and, paired, its voice embedding if ``embed`` (calls to diarise; ``line_noise`` gated out)
+    and its audio's measures (``ser.inference.quality``), in order; ``mix``: the signs of a mixed-down call's
+    channels (``vad.mix_polarity``), None for a call read by channel.
 
     Windows are read lazily, and with ``workers`` > 1 a pool works through all of them without waiting between
     batches (``ordered_pool``: processes forked from this one, which inherit its warm encoders, or threads); at most
@@ -104,22 +106,24 @@ def _segment_outputs(
     """
     usable: list[Segment] = []  # in submission order, which is the order results come back in
     sr = config.sample_rate
+    job = tuple[np.ndarray, int, FeatureConfig, bool, NoiseProfile | None, TurnSplit | None, bool]
 
-    def jobs() -> Iterator[tuple[np.ndarray, int, FeatureConfig, bool, NoiseProfile | None, TurnSplit | None]]:
+    def jobs() -> Iterator[job]:
         for seg in segments:
             start, end = windows[seg]
             signal = _segment_signal(audio, start, end, seg.channel, mix, sr)
             bar.update(1)
             if signal.size >= config.min_samples:
                 usable.append(seg)
-                yield signal, sr, config, embed, line_noise, turn_split
+                yield signal, sr, config, embed, line_noise, turn_split, classify
 
     for index, parts in enumerate(ordered_map(segment_outputs, jobs(), workers)):
         seg, window_start = usable[index], windows[usable[index]][0]
         for number, (first, last, vector, embedding, heard) in enumerate(parts):
             start_s = seg.start_s if number == 0 else window_start + first / sr
             end_s = seg.end_s if number == len(parts) - 1 else window_start + last / sr
-            yield Segment(start_s, end_s, seg.channel), vector, (embedding, [(heard, end_s - start_s)], index)
+            piece = seg if len(parts) == 1 else Segment(round(start_s, 3), round(end_s, 3), seg.channel)
+            yield piece, vector, (embedding, heard, index)
 
 
 def _predicted(
@@ -132,35 +136,51 @@ def _predicted(
     return [(seg, answer, embedding) for (seg, _, embedding), answer in zip(outputs, answers, strict=True)]
 
 
-def _joined_turns(
-    results: list[tuple[Segment, dict[str, Any], Any]], speakers: list[int], predictor: Predictor, longest_s: float
-) -> tuple[list[tuple[Segment, dict[str, Any], Any]], list[int]]:
-    """Consecutive pieces given the same voice joined into one segment again: the pieces of one segment, and pieces
-    of two segments that touch (a region cut at ``max_segment_s``, not a pause) while the whole stays within
-    ``longest_s``. The answer pools the pieces' probabilities by duration (as ``/pred`` pools an upload's
-    utterances); the audio measures are theirs."""
-    groups: list[list[tuple[Segment, dict[str, Any], Any]]] = []
-    group_speakers: list[int] = []
-    for item, speaker in zip(results, speakers, strict=True):
-        seg, (_, _, parent) = item[0], item[2]
-        if groups and group_speakers[-1] == speaker:
-            last = groups[-1][-1]
-            touching = abs(last[0].end_s - seg.start_s) < 1e-6
-            if touching and (last[2][2] == parent or seg.end_s - groups[-1][0][0].start_s <= longest_s):
-                groups[-1].append(item)
+def _turns(pieces: list[tuple[Segment, int]], speakers: list[int], longest_s: float) -> tuple[list[Segment], list[int]]:
+    """Consecutive pieces (each with the number of the segment it was cut from) given the same voice joined into
+    one segment again: the pieces of one segment, and pieces of two segments that touch (a region cut at
+    ``max_segment_s``, not a pause) while the whole stays within ``longest_s``. Each joined segment is then
+    classified from its own audio, as if it had never been cut."""
+    joined: list[tuple[Segment, int]] = []
+    joined_speakers: list[int] = []
+    for (seg, parent), speaker in zip(pieces, speakers, strict=True):
+        if joined and joined_speakers[-1] == speaker:
+            last, last_parent = joined[-1]
+            touching = abs(last.end_s - seg.start_s) < 1e-6
+            if touching and (last_parent == parent or seg.end_s - last.start_s <= longest_s):
+                joined[-1] = (Segment(last.start_s, seg.end_s, seg.channel), parent)
                 continue
-        groups.append([item])
-        group_speakers.append(speaker)
-    joined = []
-    for group in groups:
-        first, last = group[0][0], group[-1][0]
-        answer = group[0][1]
-        if len(group) > 1:
-            weights = np.array([seg.end_s - seg.start_s for seg, _, _ in group])
-            answer = predictor.pooled_answer([a for _, a, _ in group], weights)
-        measures = [m for _, _, (_, ms, _) in group for m in ms]
-        joined.append((Segment(first.start_s, last.end_s, first.channel), answer, (None, measures, group[0][2][2])))
-    return joined, group_speakers
+        joined.append((seg, parent))
+        joined_speakers.append(speaker)
+    return [seg for seg, _ in joined], joined_speakers
+
+
+def _who_speaks(
+    audio: sf.SoundFile,
+    speech: Speech,
+    predictor: Predictor,
+    config: AnalysisConfig,
+    workers: int,
+    bar: tqdm,
+) -> tuple[list[Segment], list[int]]:
+    """A mono call's segments as turns (cut where the voice changes, ``ser.inference.turns``) and the speaker (0 or
+    1, 0 speaking first) of each: the voice embeddings of their pieces, with the line's steady noise gated out
+    (``denoise_voices``), clustered into two voices."""
+    features, mix = predictor.feature_config, speech.plan.mix
+    line_noise = None
+    if config.denoise_voices:
+        line_noise = _line_noise_profile(audio, speech.line_noise_s, features.sample_rate, mix)
+    windows = classification_windows(speech.segments, speech.plan.duration, config.context_s)
+    split = config.turn_split
+    voices = list(
+        _segment_outputs(audio, speech.segments, windows, mix, features, workers, bar, True, line_noise, split, False)
+    )
+    if not voices:
+        return [], []
+    durations = np.array([seg.end_s - seg.start_s for seg, _, _ in voices])
+    embeddings = np.array([e for _, _, (e, _, _) in voices]).reshape(len(voices), voice_encoder.HIDDEN)
+    speakers = assign_speakers(embeddings, durations, predictor.voice_space)
+    return _turns([(seg, parent) for seg, _, (_, _, parent) in voices], speakers, config.max_segment_s)
 
 
 def analyze(
@@ -229,16 +249,17 @@ def analyze_speech(
     diarised = not by_channel and config.leg is None
     results: list[tuple[Segment, dict[str, Any], Any]] = []
     batch = 8 * max(workers, 1)  # segments per model call
-    bar = _Bar(total=len(segments), desc="segments", unit="segment", disable=not progress)
+    bar = _Bar(total=len(segments) * (2 if diarised else 1), desc="segments", unit="segment", disable=not progress)
     with vad.open_sound_file(source) as audio, bar:
-        windows = classification_windows(segments, duration, config.context_s)
         mix = plan.mix
-        line_noise = None
-        if diarised and config.denoise_voices:
-            line_noise = _line_noise_profile(audio, speech.line_noise_s, predictor.feature_config.sample_rate, mix)
         features = predictor.feature_config
-        split = config.turn_split if diarised else None
-        outputs = _segment_outputs(audio, segments, windows, mix, features, workers, bar, diarised, line_noise, split)
+        speaker_of: dict[Segment, int] = {}
+        if diarised:  # first who speaks when (in pieces where the voice may change), then the emotions
+            segments, speakers = _who_speaks(audio, speech, predictor, config, workers, bar)
+            speaker_of = dict(zip(segments, speakers, strict=True))
+            bar.total = len(speech.segments) + len(segments)
+        windows = classification_windows(segments, duration, config.context_s)
+        outputs = _segment_outputs(audio, segments, windows, mix, features, workers, bar, False)
         pending: list[tuple[Segment, np.ndarray, Any]] = []
         for output in outputs:
             pending.append(output)
@@ -253,10 +274,7 @@ def analyze_speech(
         roles = [config.leg] * len(results)
         speakers = [0] * len(results)
     else:
-        durations = np.array([seg.end_s - seg.start_s for seg, _, _ in results])
-        embeddings = np.array([e for _, _, (e, _, _) in results]).reshape(len(results), voice_encoder.HIDDEN)
-        speakers = assign_speakers(embeddings, durations, predictor.voice_space)
-        results, speakers = _joined_turns(results, speakers, predictor, config.max_segment_s)
+        speakers = [speaker_of[seg] for seg, _, _ in results]
         second = ROLES[1] if config.first_speaker == ROLES[0] else ROLES[0]
         roles = [config.first_speaker if speaker == 0 else second for speaker in speakers]
     timeline = [
@@ -271,8 +289,8 @@ def analyze_speech(
         }
         for (seg, answer, _), role, speaker in zip(results, roles, speakers, strict=True)
     ]
-    heard = [(role, h) for (_, _, (_, measures, _)), role in zip(results, roles, strict=True) for h in measures]
-    audio = {role: role_audio([h for r, h in heard if r == role]) for role in ROLES}
+    heard = [(measures, seg.end_s - seg.start_s) for seg, _, (_, measures, _) in results]
+    audio = {role: role_audio([h for h, r in zip(heard, roles, strict=True) if r == role]) for role in ROLES}
     summary = call_summary(timeline, duration, audio, diarised)
     return {
         "duration_s": round(duration, 3),

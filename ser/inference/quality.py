@@ -70,12 +70,10 @@ def measure(signal: np.ndarray, sr: int) -> SegmentAudio | None:
     frame, hop, span = round(FRAME_S * sr), round(HOP_S * sr), round(DECAY_SPAN_S / HOP_S)
     if signal.size < frame + (span + 1) * hop:
         return None
-    energy_sums = np.concatenate([[0.0], np.cumsum(np.square(signal, dtype=np.float64))])
-    starts = np.arange(0, signal.size - frame + 1, hop)
-    power = (energy_sums[starts + frame] - energy_sums[starts]) / frame
-    if not power.max() > 0:
+    framed = frame_db(signal, frame, hop)
+    if framed is None:
         return None
-    db = 10 * np.log10(power + power.max() * 1e-12)
+    db = framed[1]
     loud, quiet = np.percentile(db, 95), np.percentile(db, 5)
     drops = db[:-span] - db[span:]
     start = db[:-span]
@@ -87,6 +85,17 @@ def measure(signal: np.ndarray, sr: int) -> SegmentAudio | None:
 @functools.cache
 def _hann(size: int) -> np.ndarray:
     return np.hanning(size).astype(np.float32)
+
+
+def frame_db(signal: np.ndarray, frame: int, hop: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The start sample and energy (dB, floored 120 dB under the loudest) of every ``frame`` samples of ``signal``
+    every ``hop`` (running sums); None when it is silent."""
+    sums = np.concatenate([[0.0], np.cumsum(np.square(signal, dtype=np.float64))])
+    starts = np.arange(0, signal.size - frame + 1, hop)
+    power = (sums[starts + frame] - sums[starts]) / frame
+    if not power.max() > 0:
+        return None
+    return starts, 10 * np.log10(power + power.max() * 1e-12)
 
 
 def _high_band_db(signal: np.ndarray, sr: int) -> float:

@@ -14,7 +14,7 @@ from ser.inference.denoise import NoiseProfile, gated
 from ser.inference.quality import SegmentAudio, measure
 from ser.inference.turns import TurnSplit, pieces
 
-Piece = tuple[int, int, np.ndarray, Any, SegmentAudio | None]  # start and end sample, features, embedding, audio
+Piece = tuple[int, int, np.ndarray | None, Any, SegmentAudio | None]  # samples, features, embedding, audio
 
 
 def segment_outputs(
@@ -24,20 +24,24 @@ def segment_outputs(
     embed: bool,
     line_noise: NoiseProfile | None = None,
     turn_split: TurnSplit | None = None,
+    classify: bool = True,
 ) -> list[Piece]:
     """A segment's window in pieces (one unless ``turn_split`` cuts it where the voice may change,
-    ``ser.inference.turns``), each with its sample range, feature vector, for diarisation its voice embedding (None
-    when not asked for) of the piece with ``line_noise`` gated out when given (the features always hear it as it
-    is), and its audio (``ser.inference.quality``)."""
+    ``ser.inference.turns``), each with its sample range, feature vector and audio (``ser.inference.quality``; both
+    None unless ``classify``) and, for diarisation, its voice embedding (None when not asked for) of the piece with
+    ``line_noise`` gated out when given (the features always hear it as it is)."""
     ranges = pieces(signal, sr, turn_split) if turn_split is not None else [(0, signal.size)]
-    return [(start, end, *_piece_outputs(signal[start:end], sr, config, embed, line_noise)) for start, end in ranges]
+    return [
+        (start, end, *_piece_outputs(signal[start:end], sr, config, embed, line_noise, classify))
+        for start, end in ranges
+    ]
 
 
 def _piece_outputs(
-    signal: np.ndarray, sr: int, config: FeatureConfig, embed: bool, line_noise: NoiseProfile | None
-) -> tuple[np.ndarray, Any, SegmentAudio | None]:
-    audio = measure(signal, sr)
+    signal: np.ndarray, sr: int, config: FeatureConfig, embed: bool, line_noise: NoiseProfile | None, classify: bool
+) -> tuple[np.ndarray | None, Any, SegmentAudio | None]:
+    vector, audio = (extract(signal, sr, config), measure(signal, sr)) if classify else (None, None)
     if not embed:
-        return extract(signal, sr, config), None, audio
+        return vector, None, audio
     voice = signal if line_noise is None else gated(signal, sr, line_noise)
-    return extract(signal, sr, config), voice_encoder.embedding(voice, sr), audio
+    return vector, voice_encoder.embedding(voice, sr), audio

@@ -4,8 +4,8 @@ In conversation the other party often answers within 0.1-0.3 s, shorter than the
 separate segments, so one segment can hold the end of one voice and the start of the other. A diarised call's
 segments are therefore cut in their quiet gaps of at least ``gap_s`` (frames ``quiet_db`` under the segment's
 loud frames) into pieces of at least ``min_piece_s``; each piece is diarised on its own, and consecutive pieces of
-one segment given the same voice are joined again (``ser.inference.calls``), so a sentence with a breath inside it
-stays one segment.
+one segment given the same voice are joined again (``ser.inference.calls``) before any emotion is classified, so a
+sentence with a breath inside it stays one segment with the answer it had.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+
+from ser.inference.quality import frame_db
 
 FRAME_S = 0.02
 HOP_S = 0.01
@@ -34,12 +36,10 @@ def pieces(signal: np.ndarray, sr: int, split: TurnSplit) -> list[tuple[int, int
     whole = [(0, signal.size)]
     if signal.size < 2 * split.min_piece_s * sr or signal.size < frame:
         return whole
-    sums = np.concatenate([[0.0], np.cumsum(np.square(signal, dtype=np.float64))])
-    starts = np.arange(0, signal.size - frame + 1, hop)
-    power = (sums[starts + frame] - sums[starts]) / frame
-    if not power.max() > 0:
+    framed = frame_db(signal, frame, hop)
+    if framed is None:
         return whole
-    db = 10 * np.log10(power + power.max() * 1e-12)
+    starts, db = framed
     quiet = db < np.percentile(db, 95) - split.quiet_db
     cuts, last = [], 0
     run_start = None
