@@ -113,11 +113,6 @@ class Predictor:
         """Load the encoders' weights and compile the feature code, so the first request is as fast as the next."""
         prepare(self.feature_config)
 
-    def pooled_answer(self, answers: list[dict[str, Any]], weights: np.ndarray) -> dict[str, Any]:
-        """One answer for the pieces of one utterance: their probabilities averaged, weighted by ``weights``."""
-        rows = np.array([[answer["probabilities"][emodb.EMOTIONS[c]] for c in emodb.CODES] for answer in answers])
-        return describe(self.artifact, np.average(rows, axis=0, weights=weights))
-
     def predict_features(self, features: np.ndarray) -> list[dict[str, Any]]:
         """Answers for a (n, n_features) matrix: the one step every other method ends in."""
         return [describe(self.artifact, row) for row in self.artifact.predict_proba(np.atleast_2d(features))]
