@@ -26,7 +26,7 @@ what is kept per call is one float per 32 ms and the per-segment results.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -48,10 +48,9 @@ from ser.inference.legs import joined_legs, labelled_as_legs, legs_config
 from ser.inference.ordered_pool import ordered_map
 from ser.inference.predictor import Predictor
 from ser.inference.quality import role_audio
-from ser.inference.segments import segment_outputs
+from ser.inference.segments import segment_features, voice_pieces
 from ser.inference.speech import Segment, Speech, classification_windows, segment
 from ser.inference.summary import ROLES, call_summary, satisfaction
-from ser.inference.turns import TurnSplit
 
 
 class _Bar(tqdm):
@@ -81,7 +80,7 @@ def _segment_signal(
     return signal
 
 
-def _segment_outputs(
+def _per_window(
     audio: sf.SoundFile,
     segments: list[Segment],
     windows: dict[Segment, tuple[float, float]],
@@ -89,16 +88,12 @@ def _segment_outputs(
     config: FeatureConfig,
     workers: int,
     bar: tqdm,
-    embed: bool,
-    line_noise: NoiseProfile | None = None,
-    turn_split: TurnSplit | None = None,
-    classify: bool = True,
-) -> Iterator[tuple[Segment, np.ndarray | None, Any]]:
-    """Each usable segment, or with ``turn_split`` each piece of it (``ser.inference.turns``: a ``Segment`` of the
-    piece's times, its first piece starting and its last ending with the segment), with its feature vector (None
-    unless ``classify``) and, paired, its voice embedding if ``embed`` (calls to diarise; ``line_noise`` gated out)
-    and its audio's measures (``ser.inference.quality``), in order; ``mix``: the signs of a mixed-down call's
-    channels (``vad.mix_polarity``), None for a call read by channel.
+    work: Callable[..., Any],
+    *args: Any,
+) -> Iterator[tuple[Segment, Any]]:
+    """Each usable segment (its window at least ``min_samples`` long) with ``work(signal, sample_rate, *args)`` of
+    its window, in order; ``mix``: the signs of a mixed-down call's channels (``vad.mix_polarity``), None for a call
+    read by channel.
 
     Windows are read lazily, and with ``workers`` > 1 a pool works through all of them without waiting between
     batches (``ordered_pool``: processes forked from this one, which inherit its warm encoders, or threads); at most
@@ -106,34 +101,28 @@ def _segment_outputs(
     """
     usable: list[Segment] = []  # in submission order, which is the order results come back in
     sr = config.sample_rate
-    job = tuple[np.ndarray, int, FeatureConfig, bool, NoiseProfile | None, TurnSplit | None, bool]
 
-    def jobs() -> Iterator[job]:
+    def jobs() -> Iterator[tuple[Any, ...]]:
         for seg in segments:
             start, end = windows[seg]
             signal = _segment_signal(audio, start, end, seg.channel, mix, sr)
             bar.update(1)
             if signal.size >= config.min_samples:
                 usable.append(seg)
-                yield signal, sr, config, embed, line_noise, turn_split, classify
+                yield signal, sr, *args
 
-    for index, parts in enumerate(ordered_map(segment_outputs, jobs(), workers)):
-        seg, window_start = usable[index], windows[usable[index]][0]
-        for number, (first, last, vector, embedding, heard) in enumerate(parts):
-            start_s = seg.start_s if number == 0 else window_start + first / sr
-            end_s = seg.end_s if number == len(parts) - 1 else window_start + last / sr
-            piece = seg if len(parts) == 1 else Segment(round(start_s, 3), round(end_s, 3), seg.channel)
-            yield piece, vector, (embedding, heard, index)
+    for index, output in enumerate(ordered_map(work, jobs(), workers)):
+        yield usable[index], output
 
 
 def _predicted(
-    predictor: Predictor, outputs: list[tuple[Segment, np.ndarray, Any]]
+    predictor: Predictor, outputs: list[tuple[Segment, tuple[np.ndarray, Any]]]
 ) -> list[tuple[Segment, dict[str, Any], Any]]:
-    """Segments with the model's answer for their feature vectors (one model call), and their embeddings."""
+    """Segments with the model's answer for their feature vectors (one model call), and their audio measures."""
     if not outputs:
         return []
-    answers = predictor.predict_features(np.vstack([vector for _, vector, _ in outputs]))
-    return [(seg, answer, embedding) for (seg, _, embedding), answer in zip(outputs, answers, strict=True)]
+    answers = predictor.predict_features(np.vstack([vector for _, (vector, _) in outputs]))
+    return [(seg, answer, heard) for (seg, (_, heard)), answer in zip(outputs, answers, strict=True)]
 
 
 def _turns(pieces: list[tuple[Segment, int]], speakers: list[int], longest_s: float) -> tuple[list[Segment], list[int]]:
@@ -171,16 +160,21 @@ def _who_speaks(
     if config.denoise_voices:
         line_noise = _line_noise_profile(audio, speech.line_noise_s, features.sample_rate, mix)
     windows = classification_windows(speech.segments, speech.plan.duration, config.context_s)
-    split = config.turn_split
-    voices = list(
-        _segment_outputs(audio, speech.segments, windows, mix, features, workers, bar, True, line_noise, split, False)
-    )
+    split, sr = config.turn_split, features.sample_rate
+    voices: list[tuple[Segment, int, np.ndarray]] = []  # each piece, the number of its segment, its embedding
+    outputs = _per_window(audio, speech.segments, windows, mix, features, workers, bar, voice_pieces, line_noise, split)
+    for number, (seg, parts) in enumerate(outputs):
+        window_start = windows[seg][0]
+        for index, (first, last, embedding) in enumerate(parts):
+            start_s = seg.start_s if index == 0 else round(window_start + first / sr, 3)
+            end_s = seg.end_s if index == len(parts) - 1 else round(window_start + last / sr, 3)
+            voices.append((seg if len(parts) == 1 else Segment(start_s, end_s, seg.channel), number, embedding))
     if not voices:
         return [], []
     durations = np.array([seg.end_s - seg.start_s for seg, _, _ in voices])
-    embeddings = np.array([e for _, _, (e, _, _) in voices]).reshape(len(voices), voice_encoder.HIDDEN)
+    embeddings = np.array([e for _, _, e in voices]).reshape(len(voices), voice_encoder.HIDDEN)
     speakers = assign_speakers(embeddings, durations, predictor.voice_space)
-    return _turns([(seg, parent) for seg, _, (_, _, parent) in voices], speakers, config.max_segment_s)
+    return _turns([(seg, number) for seg, number, _ in voices], speakers, config.max_segment_s)
 
 
 def analyze(
@@ -259,8 +253,8 @@ def analyze_speech(
             speaker_of = dict(zip(segments, speakers, strict=True))
             bar.total = len(speech.segments) + len(segments)
         windows = classification_windows(segments, duration, config.context_s)
-        outputs = _segment_outputs(audio, segments, windows, mix, features, workers, bar, False)
-        pending: list[tuple[Segment, np.ndarray, Any]] = []
+        outputs = _per_window(audio, segments, windows, mix, features, workers, bar, segment_features, features)
+        pending: list[tuple[Segment, tuple[np.ndarray, Any]]] = []
         for output in outputs:
             pending.append(output)
             if len(pending) == batch:
@@ -289,7 +283,7 @@ def analyze_speech(
         }
         for (seg, answer, _), role, speaker in zip(results, roles, speakers, strict=True)
     ]
-    heard = [(measures, seg.end_s - seg.start_s) for seg, _, (_, measures, _) in results]
+    heard = [(measures, seg.end_s - seg.start_s) for seg, _, measures in results]
     audio = {role: role_audio([h for h, r in zip(heard, roles, strict=True) if r == role]) for role in ROLES}
     summary = call_summary(timeline, duration, audio, diarised)
     return {

@@ -40,19 +40,15 @@ def pieces(signal: np.ndarray, sr: int, split: TurnSplit) -> list[tuple[int, int
     if framed is None:
         return whole
     starts, db = framed
-    quiet = db < np.percentile(db, 95) - split.quiet_db
-    cuts, last = [], 0
-    run_start = None
+    quiet = (db < np.percentile(db, 95) - split.quiet_db).astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet, [0]])))  # where each quiet run starts and ends
     needed = max(1, round(split.gap_s / HOP_S))
-    for index, is_quiet in enumerate([*quiet, False]):
-        if is_quiet and run_start is None:
-            run_start = index
-        elif not is_quiet and run_start is not None:
-            if index - run_start >= needed and run_start > 0 and index < len(quiet):
-                cut = int(starts[(run_start + index) // 2]) + frame // 2
-                if cut - last >= split.min_piece_s * sr and signal.size - cut >= split.min_piece_s * sr:
-                    cuts.append(cut)
-                    last = cut
-            run_start = None
-    bounds = [0, *cuts, signal.size]
-    return list(itertools.pairwise(bounds))
+    cuts, last = [], 0
+    for run_start, run_end in zip(edges[::2], edges[1::2], strict=True):
+        if run_end - run_start < needed or run_start == 0 or run_end == len(quiet):  # short, or the window's edge
+            continue
+        cut = int(starts[(run_start + run_end) // 2]) + frame // 2
+        if cut - last >= split.min_piece_s * sr and signal.size - cut >= split.min_piece_s * sr:
+            cuts.append(cut)
+            last = cut
+    return list(itertools.pairwise([0, *cuts, signal.size]))
