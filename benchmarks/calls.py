@@ -26,11 +26,15 @@ voices the product never heard, e.g. `--mono --held-out-space --pairs 10,11 09,1
 `--answer-gap 0.05 0.35` lets each turn start that soon after the other voice's last utterance (drawn in that range)
 instead of 0.4-1.2 s after: the quick answers of conversation, shorter than the pauses that separate segments.
 
+`--gain-control MAX_DB RELEASE_S` passes each channel (mono: the mix) through a handset's automatic gain control
+before the line: its level is brought to -20 dBFS with at most MAX_DB of gain, falling levels followed within
+RELEASE_S, so the line noise rises by up to MAX_DB in every pause and falls when speech returns (e.g. `12 1.0`).
+
 `--timed-only` runs the timed call alone (`--repeat N` times after its warm-up).
 
 Needs a trained project (`dvc repro`). Usage: python benchmarks/calls.py [--pairs 03,08 10,14] [--minutes 10]
 [--through speakerphone_8k] [--mono] [--no-denoise] [--timed-only] [--repeat N] [--leak-db -10 --leak-delay-ms 100]
-[--set min_gap_s=0.5] [--held-out-space] [--answer-gap 0.05 0.35]
+[--set min_gap_s=0.5] [--held-out-space] [--answer-gap 0.05 0.35] [--gain-control 12 1.0]
 """
 
 from __future__ import annotations
@@ -119,6 +123,24 @@ def build_call(
     channels = np.stack([np.concatenate(lane) for lane in lanes], axis=1)
     channels += rng.standard_normal(channels.shape).astype(np.float32) * 0.002
     return {"stereo": channels, "mono": channels.sum(axis=1), "turns": turns, "other": other}
+
+
+def gain_controlled(signal: np.ndarray, max_gain_db: float, release_s: float, target_db: float = -20.0) -> np.ndarray:
+    """``signal`` (one channel) through an automatic gain control: the RMS level of 20 ms frames (10 ms hop),
+    followed at once when it rises (10 ms) and within ``release_s`` when it falls, is brought to ``target_db`` with
+    -30 dB to ``max_gain_db`` of gain, interpolated between frames; clipped at full scale."""
+    hop = SR // 100
+    frames = np.lib.stride_tricks.sliding_window_view(np.pad(signal, (hop, hop)), 2 * hop)[::hop]
+    level = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1) + 1e-12)
+    attack, release = np.exp(-1 / 1.0), np.exp(-1 / (release_s * 100))
+    followed, current = np.empty_like(level), level[0]
+    for index, value in enumerate(level):
+        weight = attack if value > current else release
+        current = weight * current + (1 - weight) * value
+        followed[index] = current
+    gain_db = np.clip(target_db - 20 * np.log10(followed), -30.0, max_gain_db)
+    gain = np.interp(np.arange(len(signal)), np.arange(len(gain_db)) * hop, 10 ** (gain_db / 20))
+    return np.clip(signal * gain, -1.0, 1.0).astype(np.float32)
 
 
 def encode(signal: np.ndarray, condition: str) -> bytes:
@@ -280,6 +302,7 @@ def main() -> None:
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="other analysis: rules (numbers)")
     parser.add_argument("--held-out-space", action="store_true", help="diarise in a space fitted without the pair")
     parser.add_argument("--answer-gap", nargs=2, type=float, metavar=("LOW", "HIGH"), help="seconds before each turn")
+    parser.add_argument("--gain-control", nargs=2, type=float, metavar=("MAX_DB", "RELEASE_S"), help="handset AGC")
     args = parser.parse_args()
     if args.timed_only:
         args.pairs = []
@@ -311,6 +334,10 @@ def main() -> None:
         call = build_call({s: [n for n in names if n.startswith(s)] for s in (a, b)}, seed, answer_gap=gap)
         if args.leak_db is not None:
             call["stereo"] = leaking(call["stereo"], args.leak_db, args.leak_delay_ms / 1000, SR)
+        if args.gain_control:
+            stereo = call["stereo"]
+            call["stereo"] = np.stack([gain_controlled(stereo[:, c], *args.gain_control) for c in (0, 1)], axis=1)
+            call["mono"] = gain_controlled(stereo.sum(axis=1), *args.gain_control)
         for condition, chain in conditions.items():
             for kind in ("mono",) if args.mono else ("mono", "stereo"):
                 data = encode(call[kind], condition) if chain is None else through(call[kind], chain, f"call{seed}")
@@ -341,7 +368,7 @@ def main() -> None:
         why = ", ".join(f"{misses[name]} {name}" for name in MISSES)
         print(f"  {kind:<7} {condition:<8}: {share}, {inside} segments in music/tones/noise, {stray} stray{der}")
         print(f"  {'':<7} {'':<8}  not found: {why} (early / late: the one segment's edge more than 0.3 s off)")
-    if args.through or args.mono:
+    if args.through or args.mono or args.gain_control:
         return
 
     call = build_call({s: [n for n in names if n.startswith(s)] for s in ("03", "08")}, 99, minutes=args.minutes)

@@ -184,6 +184,20 @@ def test_a_background_that_rises_and_falls_like_voices_gets_the_rule_steady_jitt
     assert len(speech_regions(rumble[0], rules, rumble[1])) == 3
 
 
+def test_steady_noise_that_gain_control_raises_in_the_pauses_is_no_speechlike_background():
+    """A handset's automatic gain control lifts the line noise by up to 12 dB over the 0.75 s after each utterance and
+    drops it when speech returns: the floor spreads like babble over the whole stream, but not within a second."""
+    rules = SpeechRules(**{**RULES.__dict__, "background_margin_db": 10.0})
+    rng = np.random.default_rng(1)
+    seconds = np.arange(_chunks(10.0)) * CHUNK_S
+    since_speech = np.minimum.reduce([np.where(seconds >= end, seconds - end, np.inf) for end in (0.0, 4.0, 7.0)])
+    pumped = -52.0 + np.minimum(12.0, 16.0 * since_speech) + 0.2 * rng.standard_normal(len(seconds))
+    probabilities, energy = _background_voice_call(pumped)
+    assert np.percentile(energy, 10) - np.percentile(energy, 1) > 2.7  # over the whole stream it looks like babble
+    assert speech_regions(probabilities, rules, energy) == speech_regions(probabilities, RULES, energy)
+    assert len(speech_regions(probabilities, rules, energy)) == 3
+
+
 def test_a_region_far_under_the_streams_speech_level_is_background_not_the_caller():
     probabilities, energy = _call(late_onset_s=0.0)  # two utterances at -25 dB over line noise at -60 dB
     for start, level in ((0.2, -55.0), (8.6, -43.0)):  # a faint voice 30 dB under the speech, a soft one 18 dB under

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+from scipy.ndimage import percentile_filter
 
 from ser.audio.decoding import UNDECODABLE, AudioError
 from ser.audio.mixing import mix_down, polarity
@@ -216,9 +217,18 @@ class SpeechRules:
 # (digital silence left out). Steady noise (white and pink down to 0 dB SNR, brown at 5-10 dB; line hiss; a room's
 # tail) spreads by at most 2.1 dB, babble 20 dB under the voices by 3.2 dB or more (LOG.md "Session 14"); averaging
 # 96 ms evens out the chunk-to-chunk jitter of low-frequency noise, not the syllables of voices.
+# A spread that only a slow change of level makes is no babble: a handset's or softphone's automatic gain control
+# raises the line noise in every pause by up to its maximum gain and lowers it again when speech returns, which
+# spreads steady noise by 4.6-11.5 dB (6-30 dB of gain). So the floor must also rise and fall within a second: the
+# median over the stream of the 10th-minus-1st-percentile spread within LOCAL_SPREAD_CHUNKS (1 s) of the same
+# 96 ms powers reaches BABBLE_LOCAL_SPREAD_DB (steady noise, also pumped by gain control, 0.1-1.3 dB; babble 15-25 dB
+# under the voices, also through μ-law, 1.5-2.8 dB and at least 1.74 wherever the first test fires; LOG.md
+# "Session 37").
 SPEECHLIKE_BACKGROUND = 0.5
 SPREAD_CHUNKS = 3
 BABBLE_SPREAD_DB = 2.7
+LOCAL_SPREAD_CHUNKS = 31
+BABBLE_LOCAL_SPREAD_DB = 1.5
 
 
 def speech_regions(
@@ -348,7 +358,8 @@ def _above_speechlike_background(probabilities: np.ndarray, energy_db: np.ndarra
 
 
 def _speechlike_background(probabilities: np.ndarray, energy_db: np.ndarray, floor_db: float) -> bool:
-    """Whether a stream's background sounds like speech (``SPEECHLIKE_BACKGROUND``, ``BABBLE_SPREAD_DB``)."""
+    """Whether a stream's background sounds like speech (``SPEECHLIKE_BACKGROUND``, ``BABBLE_SPREAD_DB``,
+    ``BABBLE_LOCAL_SPREAD_DB``)."""
     background = np.isfinite(energy_db) & (energy_db < floor_db + 3.0)
     if float(np.median(probabilities[background])) >= SPEECHLIKE_BACKGROUND:
         return True
@@ -358,7 +369,12 @@ def _speechlike_background(probabilities: np.ndarray, energy_db: np.ndarray, flo
     if len(sounding) == 0:
         return False
     low, floor = 10.0 * np.log10(np.percentile(sounding, [1, 10]))
-    return bool(floor - low >= BABBLE_SPREAD_DB)
+    if floor - low < BABBLE_SPREAD_DB:
+        return False
+    sounding_db = 10.0 * np.log10(sounding)
+    local_floor = percentile_filter(sounding_db, 10, size=LOCAL_SPREAD_CHUNKS, mode="nearest")
+    local_low = percentile_filter(sounding_db, 1, size=LOCAL_SPREAD_CHUNKS, mode="nearest")
+    return bool(np.median(local_floor - local_low) >= BABBLE_LOCAL_SPREAD_DB)
 
 
 def _loud_enough(
