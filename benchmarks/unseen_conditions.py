@@ -2,6 +2,7 @@
 
 The product will meet lines and recording setups nobody named: an overdriven handset that clips, mains hum, line echo,
 brown noise, the lowest Opus and MP3 bit rates, AAC (M4A) storage, headerless G.726, G.729 and VOX files from a PBX,
+dynamic-range compression and limiting,
 level changes within an utterance. This script
 sends the current test speakers' recordings (data/split/test.csv, the speakers the served model never saw) through
 such chains and prints, per condition, accuracy, UAR and the share of answers equal to the answer on the clean
@@ -98,6 +99,28 @@ def echo(delay_s: float, relative_db: float) -> Transform:
     return apply
 
 
+def compressed(below_peak_db: float, ratio: float, attack_ms: float, release_ms: float) -> Transform:
+    """A dynamic-range compressor as handsets, softphones and recorders apply one: 1 ms frame levels, a hard knee
+    ``below_peak_db`` under the loudest frame, gain reduction smoothed with the attack and release times."""
+
+    def apply(signal: np.ndarray, sr: int, recording_id: str) -> tuple[np.ndarray, int]:
+        hop = max(1, sr // 1000)
+        frames = int(np.ceil(signal.size / hop))
+        padded = np.pad(signal.astype(np.float64), (0, frames * hop - signal.size))
+        level = 10 * np.log10(np.mean(padded.reshape(frames, hop) ** 2, axis=1) + 1e-12)
+        wanted = -np.maximum(level - (level.max() - below_peak_db), 0.0) * (1 - 1 / ratio)
+        attack, release = np.exp(-1 / attack_ms), np.exp(-1 / release_ms)
+        smoothed, gain_db = np.empty(frames), 0.0
+        for index, target in enumerate(wanted):
+            weight = attack if target < gain_db else release
+            gain_db = weight * gain_db + (1 - weight) * target
+            smoothed[index] = gain_db
+        gain = np.interp(np.arange(signal.size), np.arange(frames) * hop + hop / 2, 10 ** (smoothed / 20))
+        return (signal * gain).astype(np.float32), sr
+
+    return apply
+
+
 def stored_as(suffix: str) -> Transform:
     """The recording at 8 kHz as a headerless PBX file named ``*suffix`` (written as the tests write them; G.729 by
     bcg729), read back by the product's own decoder, as ``ser analyze`` reads it."""
@@ -167,6 +190,8 @@ CHAINS: dict[str, Chain | list[dict] | None] = {
         {"codec": "ulaw"},
     ],
     "48 kHz recording": [{"resample": 48000}],
+    "compressor 4:1, 20 dB under the peak (5 / 100 ms)": Chain(compressed(20.0, 4.0, 5.0, 100.0)),
+    "limiter 20:1, 12 dB under the peak (1 / 100 ms), μ-law 8 kHz": Chain(compressed(12.0, 20.0, 1.0, 100.0), ULAW_8K),
     "G.726 32 kb/s, 8 kHz (Asterisk's raw g726-32 file)": Chain(stored_as(".g726-32")),
     "G.726 16 kb/s, 8 kHz (Asterisk's raw g726-16 file)": Chain(stored_as(".g726-16")),
     "Dialogic VOX ADPCM, 8 kHz (raw .vox file)": Chain(stored_as(".vox")),
