@@ -59,11 +59,26 @@ def test_edges_move_at_most_the_extension_and_never_into_quiet_or_unknown_chunks
 def test_an_extended_edge_keeps_the_minimum_gap_to_its_neighbour():
     probabilities, energy = _call()
     probabilities[_chunks(4.6) : _chunks(8.0)] = 0.95  # the second utterance 0.6 s after the first
-    energy[_chunks(4.0) : _chunks(4.6)] = -30.0  # and loud between them (e.g. babble)
+    energy[_chunks(4.0) : _chunks(4.3)] = -30.0  # and the first one's soft tail runs on to 4.3 s
     first, second = speech_regions(probabilities, RULES, energy)
     assert first[1] == pytest.approx(4.6 - RULES.min_gap_s, abs=CHUNK_S)
     assert second[0] == pytest.approx(4.6, abs=CHUNK_S)
     assert second[0] - first[1] >= RULES.min_gap_s - 1e-9
+
+
+def test_an_edge_moves_out_over_soft_speech_not_over_line_noise_that_gain_control_lifted():
+    """After the first utterance a handset's gain control lifts the line noise by 12 dB over a second; the second
+    utterance starts softly (-35 dB) 0.2 s before the model hears it. Its edge moves back over the soft speech only,
+    though the lifted noise stands more than ``edge_margin_db`` over the stream's floor."""
+    probabilities, energy = _call(late_onset_s=0.0)
+    seconds = np.arange(len(energy)) * CHUNK_S
+    pause = (seconds >= 4.0) & (seconds < 6.0)
+    energy[pause] = -60.0 + np.minimum(12.0, 12.0 * (seconds[pause] - 4.0))
+    energy[_chunks(5.8) : _chunks(6.0)] = -35.0
+    second = speech_regions(probabilities, RULES, energy)[1]
+    assert second[0] == pytest.approx(5.8, abs=CHUNK_S)
+    steady = np.where(pause & (energy < -40.0), -60.0, energy)  # without the lifted noise: the same onset
+    assert speech_regions(probabilities, RULES, steady)[1][0] == pytest.approx(5.8, abs=CHUNK_S)
 
 
 def test_spikes_of_music_stay_below_the_confidence_rule_even_when_loud():

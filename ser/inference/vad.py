@@ -396,21 +396,47 @@ def _loud_enough(
     return kept
 
 
+# The background next to an edge, when louder than the stream's floor: automatic gain control lifts the line noise in
+# every pause (by up to its maximum gain) above the floor the quiet right after speech sets, and an edge must not move
+# out over that lifted noise. Judged on the chunks outside every region within LOCAL_FLOOR_S beyond the edge's reach
+# (their 10th percentile, at least LOCAL_FLOOR_CHUNKS of them), and used only when it stands LOCAL_FLOOR_RISE_DB over
+# the stream's floor, so that steady noise keeps the stream's floor (LOG.md "Session 37").
+LOCAL_FLOOR_S = 1.0
+LOCAL_FLOOR_CHUNKS = 8
+LOCAL_FLOOR_RISE_DB = 3.0
+
+
 def _extended_edges(
     regions: list[tuple[float, float]], energy_db: np.ndarray, rules: SpeechRules
 ) -> list[tuple[float, float]]:
-    """Regions (chunk-aligned seconds) whose edges move out over chunks ``edge_margin_db`` above the noise floor
-    (NaN energies never count as loud)."""
-    loud = energy_db >= _noise_floor_db(energy_db) + rules.edge_margin_db
+    """Regions (chunk-aligned seconds) whose edges move out over chunks ``edge_margin_db`` above the noise floor,
+    or above the background next to the edge where that is louder (``LOCAL_FLOOR_S``); NaN energies never count
+    as loud."""
+    floor = _noise_floor_db(energy_db)
     reach, gap = round(rules.edge_extension_s / CHUNK_S), round(rules.min_gap_s / CHUNK_S)
     bounds = [(round(s / CHUNK_S), round(e / CHUNK_S)) for s, e in regions]
+    outside = np.ones(len(energy_db), dtype=bool)
+    for first, stop in bounds:
+        outside[first:stop] = False
+    beyond = reach + round(LOCAL_FLOOR_S / CHUNK_S)
+
+    def loud_level(low: int, high: int) -> float:
+        """The energy a chunk needs to be loud, judged against the background in chunks ``low`` to ``high``."""
+        low, high = max(0, low), max(0, high)
+        background = energy_db[low:high][outside[low:high]]
+        background = background[np.isfinite(background)]
+        local = float(np.percentile(background, 10)) if len(background) >= LOCAL_FLOOR_CHUNKS else floor
+        return (local if local >= floor + LOCAL_FLOOR_RISE_DB else floor) + rules.edge_margin_db
+
     extended: list[tuple[int, int]] = []
     for index, (first, stop) in enumerate(bounds):
         low = max(0, first - reach, extended[-1][1] + gap if extended else 0)
-        high = min(len(loud), stop + reach, bounds[index + 1][0] - gap if index + 1 < len(bounds) else len(loud))
-        while first > low and loud[first - 1]:
+        following = bounds[index + 1][0] - gap if index + 1 < len(bounds) else len(energy_db)
+        high = min(len(energy_db), stop + reach, following)
+        loud_before, loud_after = loud_level(first - beyond, first), loud_level(stop, stop + beyond)
+        while first > low and energy_db[first - 1] >= loud_before:
             first -= 1
-        while stop < high and loud[stop]:
+        while stop < high and energy_db[stop] >= loud_after:
             stop += 1
         extended.append((first, stop))
     return [(first * CHUNK_S, stop * CHUNK_S) for first, stop in extended]
