@@ -71,7 +71,7 @@ from ser.inference.predictor import Predictor
 from ser.inference.speech import segment
 from ser.models import voice_space
 from ser.pipeline.params import load_params
-from tests.speech import busy, dtmf, leaking, melody, pink_noise, ringback
+from tests.speech import busy, dtmf, gain_controlled, leaking, melody, pink_noise, ringback
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 16_000
@@ -123,24 +123,6 @@ def build_call(
     channels = np.stack([np.concatenate(lane) for lane in lanes], axis=1)
     channels += rng.standard_normal(channels.shape).astype(np.float32) * 0.002
     return {"stereo": channels, "mono": channels.sum(axis=1), "turns": turns, "other": other}
-
-
-def gain_controlled(signal: np.ndarray, max_gain_db: float, release_s: float, target_db: float = -20.0) -> np.ndarray:
-    """``signal`` (one channel) through an automatic gain control: the RMS level of 20 ms frames (10 ms hop),
-    followed at once when it rises (10 ms) and within ``release_s`` when it falls, is brought to ``target_db`` with
-    -30 dB to ``max_gain_db`` of gain, interpolated between frames; clipped at full scale."""
-    hop = SR // 100
-    frames = np.lib.stride_tricks.sliding_window_view(np.pad(signal, (hop, hop)), 2 * hop)[::hop]
-    level = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1) + 1e-12)
-    attack, release = np.exp(-1 / 1.0), np.exp(-1 / (release_s * 100))
-    followed, current = np.empty_like(level), level[0]
-    for index, value in enumerate(level):
-        weight = attack if value > current else release
-        current = weight * current + (1 - weight) * value
-        followed[index] = current
-    gain_db = np.clip(target_db - 20 * np.log10(followed), -30.0, max_gain_db)
-    gain = np.interp(np.arange(len(signal)), np.arange(len(gain_db)) * hop, 10 ** (gain_db / 20))
-    return np.clip(signal * gain, -1.0, 1.0).astype(np.float32)
 
 
 def encode(signal: np.ndarray, condition: str) -> bytes:

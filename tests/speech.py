@@ -156,3 +156,24 @@ def leaking(stereo: np.ndarray, leak_db: float, delay_s: float = 0.0, sr: int = 
     delay = int(delay_s * sr)
     late = np.concatenate([np.zeros((delay, 2), stereo.dtype), stereo])[: len(stereo)]
     return stereo + np.asarray(10 ** (leak_db / 20), stereo.dtype) * late[:, ::-1]
+
+
+def gain_controlled(
+    signal: np.ndarray, max_gain_db: float, release_s: float, target_db: float = -20.0, sr: int = SR
+) -> np.ndarray:
+    """``signal`` (one channel) through a handset's automatic gain control, which lifts the line noise by up to
+    ``max_gain_db`` in every pause and lowers it when speech returns: the RMS level of 20 ms frames (10 ms hop),
+    followed at once when it rises (10 ms) and within ``release_s`` when it falls, is brought to ``target_db`` with
+    -30 dB to ``max_gain_db`` of gain, interpolated between frames; clipped at full scale."""
+    hop = sr // 100
+    frames = np.lib.stride_tricks.sliding_window_view(np.pad(signal, (hop, hop)), 2 * hop)[::hop]
+    level = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1) + 1e-12)
+    attack, release = np.exp(-1 / 1.0), np.exp(-1 / (release_s * 100))
+    followed, current = np.empty_like(level), level[0]
+    for index, value in enumerate(level):
+        weight = attack if value > current else release
+        current = weight * current + (1 - weight) * value
+        followed[index] = current
+    gain_db = np.clip(target_db - 20 * np.log10(followed), -30.0, max_gain_db)
+    gain = np.interp(np.arange(len(signal)), np.arange(len(gain_db)) * hop, 10 ** (gain_db / 20))
+    return np.clip(signal * gain, -1.0, 1.0).astype(np.float32)

@@ -38,6 +38,7 @@ from tests.speech import (
     build_exchange,
     busy,
     dtmf,
+    gain_controlled,
     leaking,
     melody,
     needs_espeak,
@@ -240,6 +241,20 @@ def test_a_quieter_or_louder_call_gives_the_same_segments_and_emotions(predictor
         assert [(i["start_s"], i["end_s"], i["role"], i["emotion"]) for i in result["timeline"]] == [
             (i["start_s"], i["end_s"], i["role"], i["emotion"]) for i in reference["timeline"]
         ], gain_db
+
+
+@pytest.mark.parametrize("stereo", [True, False])
+def test_a_call_through_gain_control_that_lifts_the_line_noise_in_its_pauses_keeps_its_segments(predictor, stereo):
+    """A handset's gain control lifts the line noise by up to 12 dB in every pause and lowers it when speech returns:
+    the floor then spreads as babble's does, and the lifted noise stands over the floor the quiet after speech sets.
+    Each turn is still one segment within 0.3 s, and music, tones and noise give none."""
+    call = build_call(stereo=stereo)
+    if stereo:
+        lifted = np.stack([gain_controlled(call.signal[:, channel], 12.0, 1.0) for channel in (0, 1)], axis=1)
+    else:
+        lifted = gain_controlled(call.signal, 12.0, 1.0)
+    result = analyze(wav_bytes(lifted), predictor, AnalysisConfig())
+    assert_one_segment_per_turn(result["timeline"], call)
 
 
 def test_a_mono_call_keeps_a_party_30_db_quieter_than_the_other():
