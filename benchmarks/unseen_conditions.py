@@ -9,7 +9,7 @@ such chains and prints, per condition, accuracy, UAR and the share of answers eq
 recording. Nothing here feeds back into training or selection: these are figures to read, not to tune to.
 
 Chains use the pipeline's channel steps (ser.audio.channels) where one exists, audiomentations for distortion, and
-two small signal functions (hum, echo). Seeded per recording. Needs a trained project (`dvc repro`).
+small signal functions (hum, echo, a compressor). Seeded per recording. Needs a trained project (`dvc repro`).
 Usage: python benchmarks/unseen_conditions.py [--only NAME ...]   # about 6 min on 2 cores
 """
 
