@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -124,24 +123,12 @@ class DetectorGate:
     margin_db: float = 6.0
 
 
-# A steady chunk (within GATE_STEADY_DB of the median of the GATE_STEADY_CHUNKS before it) is quiet to the gate up to
-# GATE_STEADY_CEILING_DB over the floor: a handset's gain control lifts the line noise in every pause by up to its
-# maximum gain, and over a stereo channel's long pauses the detector then never reset (a hands-free pair's calls: 37.5 %
-# of utterances found, 81.2 % with this; white noise 10 dB and hands-free without gain control the same; LOG.md
-# "Session 37"). Speech rises and falls by syllables, so it never stays steady for ``reset_s``.
-GATE_STEADY_DB = 1.5
-GATE_STEADY_CHUNKS = 8
-GATE_STEADY_CEILING_DB = 15.0
-
-
 class GatedVoiceActivity:
     """``VoiceActivity`` of one stream, listening only around loud chunks (``DetectorGate``); fed whole chunks."""
 
     def __init__(self, floor_db: float, gate: DetectorGate) -> None:
         self._detector = VoiceActivity()
         self._loud_db = floor_db + gate.margin_db
-        self._steady_ceiling_db = floor_db + GATE_STEADY_CEILING_DB
-        self._recent: deque[float] = deque(maxlen=GATE_STEADY_CHUNKS)
         self._reset = max(0, round(gate.reset_s / CHUNK_S))
         self._lead = max(0, round(gate.lead_s / CHUNK_S))
         self._listening = False
@@ -154,7 +141,7 @@ class GatedVoiceActivity:
         """Add whole 32 ms chunks (chunks x CHUNK, at the detector's level) with their energies (dB, as recorded)."""
         run: list[np.ndarray] = []
         for chunk, energy in zip(chunks, energy_db, strict=True):
-            loud = bool(energy >= self._loud_db) and not self._steady(float(energy))
+            loud = bool(energy >= self._loud_db)
             if self._listening:
                 run.append(chunk)
                 self._quiet = 0 if loud else self._quiet + 1
@@ -171,15 +158,6 @@ class GatedVoiceActivity:
                     self._unheard.pop(0)
                     self._silent += 1
         self._hear(run)
-
-    def _steady(self, energy: float) -> bool:
-        """Whether a chunk under the steady ceiling stays within ``GATE_STEADY_DB`` of the chunks before it."""
-        recent = sorted(self._recent)
-        self._recent.append(energy)
-        if len(recent) < GATE_STEADY_CHUNKS or not energy < self._steady_ceiling_db:
-            return False
-        middle = len(recent) // 2
-        return abs(energy - (recent[middle - 1] + recent[middle]) / 2) < GATE_STEADY_DB
 
     def _skip(self) -> None:
         """The chunks given probability 0 so far go out, in order, before the next heard ones."""
