@@ -30,11 +30,16 @@ instead of 0.4-1.2 s after: the quick answers of conversation, shorter than the 
 before the line: its level is brought to -20 dBFS with at most MAX_DB of gain, falling levels followed within
 RELEASE_S, so the line noise rises by up to MAX_DB in every pause and falls when speech returns (e.g. `12 1.0`).
 
+`--room RT60_S` first passes each channel through a reverberant room (direct-to-reverberant ratio 1, as
+`speakerphone_8k`): a hands-free caller. With `--gain-control` and `--through alaw_8k`, e.g. `--room 0.5
+--gain-control 12 1.0 --through alaw_8k`, a hands-free caller whose handset lifts the line noise in every pause.
+(The mono call mixes the two reverberant channels before the gain control.)
+
 `--timed-only` runs the timed call alone (`--repeat N` times after its warm-up).
 
 Needs a trained project (`dvc repro`). Usage: python benchmarks/calls.py [--pairs 03,08 10,14] [--minutes 10]
 [--through speakerphone_8k] [--mono] [--no-denoise] [--timed-only] [--repeat N] [--leak-db -10 --leak-delay-ms 100]
-[--set min_gap_s=0.5] [--held-out-space] [--answer-gap 0.05 0.35] [--gain-control 12 1.0]
+[--set min_gap_s=0.5] [--held-out-space] [--answer-gap 0.05 0.35] [--gain-control 12 1.0] [--room 0.5]
 """
 
 from __future__ import annotations
@@ -285,6 +290,7 @@ def main() -> None:
     parser.add_argument("--held-out-space", action="store_true", help="diarise in a space fitted without the pair")
     parser.add_argument("--answer-gap", nargs=2, type=float, metavar=("LOW", "HIGH"), help="seconds before each turn")
     parser.add_argument("--gain-control", nargs=2, type=float, metavar=("MAX_DB", "RELEASE_S"), help="handset AGC")
+    parser.add_argument("--room", type=float, metavar="RT60_S", help="each channel first through a reverberant room")
     args = parser.parse_args()
     if args.timed_only:
         args.pairs = []
@@ -316,6 +322,10 @@ def main() -> None:
         call = build_call({s: [n for n in names if n.startswith(s)] for s in (a, b)}, seed, answer_gap=gap)
         if args.leak_db is not None:
             call["stereo"] = leaking(call["stereo"], args.leak_db, args.leak_delay_ms / 1000, SR)
+        if args.room is not None:
+            room = Condition("room", [{"reverb": {"rt60_s": args.room, "direct_ratio": 1}}], 7)
+            stereo = np.stack([room.apply(call["stereo"][:, c], SR, f"room{seed}-{c}")[0] for c in (0, 1)], axis=1)
+            call["stereo"], call["mono"] = stereo, stereo.sum(axis=1)
         if args.gain_control:
             stereo = call["stereo"]
             call["stereo"] = np.stack([gain_controlled(stereo[:, c], *args.gain_control) for c in (0, 1)], axis=1)

@@ -257,6 +257,22 @@ def test_a_call_through_gain_control_that_lifts_the_line_noise_in_its_pauses_kee
     assert_one_segment_per_turn(result["timeline"], call)
 
 
+def test_a_hands_free_call_through_gain_control_keeps_its_segments(predictor):
+    """A hands-free caller (a reverberant room) whose handset's gain control lifts the line noise in every pause, on
+    an 8 kHz A-law line: the lifted noise keeps the detector's gate open through the other party's turns, and only
+    clearing its state where it hears no speech for a while lets it hear the next reverberant onset."""
+    call = build_call(stereo=True)
+    room = Condition("room", [{"reverb": {"rt60_s": 0.5, "direct_ratio": 1}}], 7)
+    line = Condition("line", [{"resample": 8000}, {"codec": "alaw"}], 7)
+    channels = []
+    for channel in (0, 1):
+        reverberant, _ = room.apply(call.signal[:, channel], 16_000, f"leg{channel}")
+        heard, _ = line.apply(gain_controlled(reverberant, 12.0, 1.0), 16_000, f"leg{channel}")
+        channels.append(heard)
+    result = analyze(wav_bytes(np.stack(channels, axis=1), sr=8000), predictor, AnalysisConfig())
+    assert_one_segment_per_turn(result["timeline"], call)
+
+
 def test_a_mono_call_keeps_a_party_30_db_quieter_than_the_other():
     """Regions far under a stream's speech level are voices behind a caller on a stereo channel (one voice each),
     but in a mono call they may be the quieter party: every turn of a voice 30 dB under the other is still found."""

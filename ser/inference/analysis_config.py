@@ -56,6 +56,8 @@ class AnalysisConfig:
     detector_reset_s: float = 2.0
     detector_lead_s: float = 0.5
     detector_margin_db: float = 6.0
+    detector_idle_probability: float = 0.1
+    detector_idle_margin_db: float = 20.0
     block_s: float = 30.0
     denoise_voices: bool = True
     turn_gap_s: float | None = 0.1
@@ -82,6 +84,8 @@ class AnalysisConfig:
         release_db = self.background_release_db
         if release_db is not None and not 0 <= release_db <= self.background_margin_db:
             raise ParamsError("analysis needs 0 <= background_release_db <= background_margin_db (or null: the same)")
+        if not 0 <= self.detector_idle_probability < self.vad_release:
+            raise ParamsError("analysis needs 0 <= detector_idle_probability < vad_release (0: off)")
         if self.pause_margin_db < 0:
             raise ParamsError("analysis.pause_margin_db must be 0 (off) or more")
         if self.turn_gap_s is not None and not 0 < self.turn_gap_s < self.min_turn_s:
@@ -110,7 +114,13 @@ class AnalysisConfig:
 
     @property
     def detector_gate(self) -> vad.DetectorGate:
-        return vad.DetectorGate(self.detector_reset_s, self.detector_lead_s, self.detector_margin_db)
+        return vad.DetectorGate(
+            self.detector_reset_s,
+            self.detector_lead_s,
+            self.detector_margin_db,
+            self.detector_idle_probability,
+            self.detector_idle_margin_db,
+        )
 
     @property
     def speech_rules(self) -> vad.SpeechRules:

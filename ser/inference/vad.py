@@ -116,11 +116,19 @@ class DetectorGate:
     Why: Silero's state drifts over a long near-silence (a stereo call's channel while the other party speaks),
     after which it hears reverberant speech late or not at all; woken with a clear state it hears it as it does at
     the start of a recording. It also spends no time on that silence.
+
+    Noise that a handset's automatic gain control lifts in every pause stays loud, so the gate never stops there
+    and the state drifts all the same. While it listens, ``reset_s`` of idle chunks in a row (heard below
+    ``idle_probability``, less than ``idle_margin_db`` over the floor: not music or tones as loud as speech, after
+    which a cleared state hears the next onset late) clear its state too: it goes on listening, first fed the
+    ``lead_s`` before (whose probabilities stand). ``idle_probability`` 0 turns that off.
     """
 
     reset_s: float = 0.0
     lead_s: float = 0.5
     margin_db: float = 6.0
+    idle_probability: float = 0.0
+    idle_margin_db: float = 20.0
 
 
 class GatedVoiceActivity:
@@ -133,27 +141,31 @@ class GatedVoiceActivity:
         self._lead = max(0, round(gate.lead_s / CHUNK_S))
         self._listening = False
         self._quiet = 0
-        self._unheard: list[np.ndarray] = []  # the latest quiet chunks not fed (at most ``lead`` of them)
+        self._unheard: list[tuple[np.ndarray, float]] = []  # the latest quiet chunks not fed (at most ``lead``)
         self._silent = 0  # chunks given probability 0 since the last feed
         self._parts: list[np.ndarray] = []
+        self._idle_probability = gate.idle_probability if self._reset else 0.0
+        self._idle_db = floor_db + gate.idle_margin_db
+        self._idle = 0  # idle chunks in a row since the detector's state was last cleared
+        self._heard = np.zeros((0, CHUNK), dtype=np.float32)  # the latest chunks heard (at most ``lead`` of them)
 
     def feed(self, chunks: np.ndarray, energy_db: np.ndarray) -> None:
         """Add whole 32 ms chunks (chunks x CHUNK, at the detector's level) with their energies (dB, as recorded)."""
-        run: list[np.ndarray] = []
+        run: list[tuple[np.ndarray, float]] = []
         for chunk, energy in zip(chunks, energy_db, strict=True):
             loud = bool(energy >= self._loud_db)
             if self._listening:
-                run.append(chunk)
+                run.append((chunk, energy))
                 self._quiet = 0 if loud else self._quiet + 1
                 if self._reset and self._quiet >= self._reset:
                     self._hear(run)
                     run, self._listening = [], False
             elif loud or not self._reset:
                 self._detector.reset()
-                run = [*self._unheard, chunk]
-                self._unheard, self._listening, self._quiet = [], True, 0
+                run = [*self._unheard, (chunk, energy)]
+                self._unheard, self._listening, self._quiet, self._idle = [], True, 0, 0
             else:
-                self._unheard.append(chunk)
+                self._unheard.append((chunk, energy))
                 if len(self._unheard) > self._lead:
                     self._unheard.pop(0)
                     self._silent += 1
@@ -165,15 +177,44 @@ class GatedVoiceActivity:
             self._parts.append(np.zeros(self._silent, dtype=np.float32))
             self._silent = 0
 
-    def _hear(self, run: list[np.ndarray]) -> None:
-        if run:
-            self._skip()
-            self._parts.append(self._detector.feed(np.concatenate(run)))
+    def _hear(self, run: list[tuple[np.ndarray, float]]) -> None:
+        if not run:
+            return
+        self._skip()
+        chunks = np.stack([chunk for chunk, _ in run])
+        if not self._idle_probability:
+            self._parts.append(self._detector.feed(chunks.reshape(-1)))
+            return
+        soft = np.array([energy for _, energy in run]) < self._idle_db
+        start = 0
+        while start < len(chunks):
+            # up to the first chunk that could end ``reset`` idle chunks in a row (were every soft chunk idle), so
+            # that the state is cleared exactly there and no chunk is heard twice
+            possible = np.flatnonzero(_runs(soft[start:], self._idle) >= self._reset)
+            stop = len(chunks) if possible.size == 0 else start + int(possible[0]) + 1
+            probabilities = self._detector.feed(chunks[start:stop].reshape(-1))
+            self._parts.append(probabilities)
+            idle = (probabilities < self._idle_probability) & soft[start:stop]
+            self._idle = int(_runs(idle, self._idle)[-1])
+            if self._lead:
+                self._heard = np.concatenate([self._heard, chunks[start:stop][-self._lead :]])[-self._lead :]
+            start = stop
+            if self._idle >= self._reset:
+                self._detector.reset()
+                self._detector.feed(self._heard.reshape(-1))  # warmed up on the lead; its probabilities stand
+                self._idle = 0
 
     def probabilities(self) -> np.ndarray:
         """One speech probability per chunk fed so far."""
         parts = [*self._parts, np.zeros(self._silent + len(self._unheard), dtype=np.float32)]
         return np.concatenate(parts)
+
+
+def _runs(flags: np.ndarray, before: int) -> np.ndarray:
+    """For each flag, how many flags in a row up to it are set (``before`` of them set just before the first)."""
+    index = np.arange(len(flags))
+    last_unset = np.maximum.accumulate(np.where(flags, -1, index)) if len(flags) else index
+    return np.where(last_unset < 0, index + 1 + before, index - last_unset)
 
 
 @dataclass(frozen=True)
