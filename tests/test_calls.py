@@ -273,6 +273,20 @@ def test_a_hands_free_call_through_gain_control_keeps_its_segments(predictor):
     assert_one_segment_per_turn(result["timeline"], call)
 
 
+@pytest.mark.parametrize(("stereo", "seed"), [(True, 0), (False, 2)])
+def test_a_hands_free_caller_in_a_reverberant_room_keeps_their_segments(predictor, stereo, seed):
+    """A room with RT60 0.8 s on an 8 kHz A-law line: the detector hears reverberant speech weakly and lost one
+    utterance of each of these calls; it now hears such a stream with its late reverberation suppressed."""
+    call = build_call(stereo=stereo, seed=seed)
+    room = Condition("room", [{"reverb": {"rt60_s": 0.8, "direct_ratio": 1}}], 7)
+    line = Condition("line", [{"resample": 8000}, {"codec": "alaw"}], 7)
+    lanes = [call.signal[:, channel] for channel in (0, 1)] if stereo else [call.signal]
+    heard = [line.apply(room.apply(lane, 16_000, f"t{i}")[0], 16_000, f"t{i}")[0] for i, lane in enumerate(lanes)]
+    signal = np.stack(heard, axis=1) if stereo else heard[0]
+    result = analyze(wav_bytes(signal, sr=8000), predictor, AnalysisConfig())
+    assert_one_segment_per_turn(result["timeline"], call)
+
+
 def test_a_mono_call_keeps_a_party_30_db_quieter_than_the_other():
     """Regions far under a stream's speech level are voices behind a caller on a stereo channel (one voice each),
     but in a mono call they may be the quieter party: every turn of a voice 30 dB under the other is still found."""

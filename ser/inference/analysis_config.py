@@ -11,6 +11,7 @@ from typing import Any
 from ser.data import emodb
 from ser.errors import ParamsError
 from ser.inference import vad
+from ser.inference.dereverb import Dereverb
 from ser.inference.summary import ROLES
 from ser.inference.turns import TurnSplit
 from ser.pipeline.params import load_params
@@ -58,6 +59,8 @@ class AnalysisConfig:
     detector_margin_db: float = 6.0
     detector_idle_probability: float = 0.1
     detector_idle_margin_db: float = 20.0
+    detector_dereverb_rt60_s: float = 0.5
+    detector_dereverb_below_db_per_s: float = 280.0
     block_s: float = 30.0
     denoise_voices: bool = True
     turn_gap_s: float | None = 0.1
@@ -86,6 +89,8 @@ class AnalysisConfig:
             raise ParamsError("analysis needs 0 <= background_release_db <= background_margin_db (or null: the same)")
         if not 0 <= self.detector_idle_probability < self.vad_release:
             raise ParamsError("analysis needs 0 <= detector_idle_probability < vad_release (0: off)")
+        if self.detector_dereverb_rt60_s < 0:
+            raise ParamsError("analysis.detector_dereverb_rt60_s must be 0 (off) or more")
         if self.pause_margin_db < 0:
             raise ParamsError("analysis.pause_margin_db must be 0 (off) or more")
         if self.turn_gap_s is not None and not 0 < self.turn_gap_s < self.min_turn_s:
@@ -121,6 +126,10 @@ class AnalysisConfig:
             self.detector_idle_probability,
             self.detector_idle_margin_db,
         )
+
+    @property
+    def detector_dereverb(self) -> Dereverb:
+        return Dereverb(self.detector_dereverb_rt60_s, self.detector_dereverb_below_db_per_s)
 
     @property
     def speech_rules(self) -> vad.SpeechRules:

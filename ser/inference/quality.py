@@ -75,11 +75,24 @@ def measure(signal: np.ndarray, sr: int) -> SegmentAudio | None:
         return None
     db = framed[1]
     loud, quiet = np.percentile(db, 95), np.percentile(db, 5)
+    return SegmentAudio(float(min(loud - quiet, MAX_SNR_DB)), _decay(db, loud, quiet, span), _high_band_db(signal, sr))
+
+
+def decay_db_per_s(signal: np.ndarray, sr: int) -> float | None:
+    """``measure``'s decay rate alone (None: too short, silent, or too few frames far enough over the noise)."""
+    frame, hop, span = round(FRAME_S * sr), round(HOP_S * sr), round(DECAY_SPAN_S / HOP_S)
+    framed = frame_db(signal, frame, hop) if signal.size >= frame + (span + 1) * hop else None
+    if framed is None:
+        return None
+    db = framed[1]
+    return _decay(db, np.percentile(db, 95), np.percentile(db, 5), span)
+
+
+def _decay(db: np.ndarray, loud: float, quiet: float, span: int) -> float | None:
     drops = db[:-span] - db[span:]
     start = db[:-span]
     from_loud = drops[(start > loud - LOUD_WITHIN_DB) & (start > quiet + HEADROOM_DB)]
-    decay = float(np.percentile(from_loud, 95) / DECAY_SPAN_S) if from_loud.size >= MIN_DECAY_FRAMES else None
-    return SegmentAudio(float(min(loud - quiet, MAX_SNR_DB)), decay, _high_band_db(signal, sr))
+    return float(np.percentile(from_loud, 95) / DECAY_SPAN_S) if from_loud.size >= MIN_DECAY_FRAMES else None
 
 
 @functools.cache

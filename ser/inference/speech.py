@@ -90,7 +90,7 @@ def listening(
 def stream_activity(source: str | Path | bytes, plan: Listening, config: AnalysisConfig, index: int) -> Activity:
     """The detector's output on one stream of the recording (a channel, or the mix)."""
     probabilities, energies = vad.stream_activity(
-        source, plan.per_channel, config.block_s, [index], config.detector_gate, plan.mix
+        source, plan.per_channel, config.block_s, [index], config.detector_gate, plan.mix, config.detector_dereverb
     )
     return probabilities[0], energies[0]
 
@@ -101,7 +101,12 @@ def all_streams(source: str | Path | bytes, plan: Listening, config: AnalysisCon
         jobs = ((source, plan, config, index) for index in range(plan.streams))
         return list(ordered_map(stream_activity, jobs, min(workers, plan.streams), processes=False))
     probabilities, energies = vad.stream_activity(
-        source, plan.per_channel, config.block_s, gate=config.detector_gate, signs=plan.mix
+        source,
+        plan.per_channel,
+        config.block_s,
+        gate=config.detector_gate,
+        signs=plan.mix,
+        dereverb=config.detector_dereverb,
     )
     return list(zip(probabilities, energies, strict=True))
 

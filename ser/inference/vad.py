@@ -28,6 +28,8 @@ from scipy.ndimage import percentile_filter
 from ser.audio.decoding import UNDECODABLE, AudioError
 from ser.audio.mixing import mix_down, polarity
 from ser.features.pretrained import package_file, verified
+from ser.inference.dereverb import Dereverb, LateReverbSuppressor
+from ser.inference.quality import decay_db_per_s
 from ser.onnx_runtime import single_thread_session
 
 SAMPLE_RATE = 16_000
@@ -539,10 +541,16 @@ def _spread_windows(audio: sf.SoundFile, windows: int, window_s: float) -> Itera
 @dataclass(frozen=True)
 class StreamLevel:
     """A stream's active level and noise floor (dBFS): the 90th percentile of its 32 ms chunk energies, and the
-    10th of those that are not digital silence (a recorder may write exact zeros while a channel is muted)."""
+    10th of those that are not digital silence (a recorder may write exact zeros while a channel is muted); and how
+    fast its sound can fall (``quality.decay_db_per_s``, the median over the windows that tell it, None when fewer
+    than ``MIN_DECAY_WINDOWS`` do): a room's reverberation holds every stop up."""
 
     active_db: float
     floor_db: float
+    decay_db_per_s: float | None = None
+
+
+MIN_DECAY_WINDOWS = 5
 
 
 def stream_levels(audio: sf.SoundFile, per_channel: bool, signs: np.ndarray | None = None) -> list[StreamLevel]:
@@ -551,6 +559,7 @@ def stream_levels(audio: sf.SoundFile, per_channel: bool, signs: np.ndarray | No
     if not per_channel and signs is None:
         signs = mix_polarity(audio)
     energies: list[list[np.ndarray]] = [[] for _ in range(audio.channels if per_channel else 1)]
+    decays: list[list[float]] = [[] for _ in energies]
     frame = max(1, round(CHUNK_S * audio.samplerate))
     for data in _spread_windows(audio, SPREAD_WINDOWS, SPREAD_WINDOW_S):
         chunks = len(data) // frame
@@ -558,8 +567,11 @@ def stream_levels(audio: sf.SoundFile, per_channel: bool, signs: np.ndarray | No
             continue
         for index, stream in enumerate(_streams(data, per_channel, signs)):
             energies[index].append(_chunk_powers(stream, chunks, frame))
+            decay = decay_db_per_s(stream, audio.samplerate) if np.all(np.isfinite(stream)) else None
+            if decay is not None:
+                decays[index].append(decay)
     levels = []
-    for parts in energies:
+    for parts, stream_decays in zip(energies, decays, strict=True):
         if not parts:  # shorter than one chunk
             levels.append(StreamLevel(float("-inf"), float("-inf")))
             continue
@@ -569,7 +581,8 @@ def stream_levels(audio: sf.SoundFile, per_channel: bool, signs: np.ndarray | No
         sounding = powers[powers > DIGITAL_SILENCE]
         active = float(np.percentile(powers, 90))
         floor = float(np.percentile(sounding, 10)) if len(sounding) else 0.0
-        levels.append(StreamLevel(_decibels(active), _decibels(floor)))
+        decay = float(np.median(stream_decays)) if len(stream_decays) >= MIN_DECAY_WINDOWS else None
+        levels.append(StreamLevel(_decibels(active), _decibels(floor), decay))
     return levels
 
 
@@ -661,6 +674,37 @@ def hears_speech(
     return False
 
 
+def _dereverb_for(level: StreamLevel, dereverb: Dereverb | None) -> Dereverb | None:
+    """``dereverb`` for a stream that sounds reverberant (its decay rate under ``dereverb.below_db_per_s``), else
+    None: a dry stream reaches the detector as it is."""
+    if dereverb is None or dereverb.rt60_s <= 0 or level.decay_db_per_s is None:
+        return None
+    return dereverb if level.decay_db_per_s < dereverb.below_db_per_s else None
+
+
+class _DetectorInput:
+    """One stream on its way to the detector: resampled to 16 kHz, cut into whole chunks, and (as ``dereverb``
+    says) with its late reverberation suppressed, each chunk beside the energy of the same samples as recorded."""
+
+    def __init__(self, sample_rate: int, dereverb: Dereverb | None) -> None:
+        self._resampler = soxr.ResampleStream(sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+        on = dereverb is not None and dereverb.rt60_s > 0
+        self._suppressor = LateReverbSuppressor(dereverb) if on and dereverb is not None else None
+        self._recorded = np.zeros(0, dtype=np.float32)  # resampled, not yet cut into chunks
+        self._heard = np.zeros(0, dtype=np.float32)  # the same samples as the detector hears them
+
+    def chunks(self, stream: np.ndarray, last: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The stream's next samples: the whole chunks now complete (chunks x CHUNK) and their energies (dB)."""
+        samples = self._resampler.resample_chunk(stream, last=last)
+        self._recorded = np.concatenate([self._recorded, samples])
+        heard = samples if self._suppressor is None else self._suppressor.process(samples, last)
+        self._heard = np.concatenate([self._heard, heard])
+        count = len(self._heard) // CHUNK
+        whole, recorded = self._heard[: count * CHUNK], self._recorded[: count * CHUNK]
+        self._heard, self._recorded = self._heard[count * CHUNK :], self._recorded[count * CHUNK :]
+        return whole.reshape(count, CHUNK), _chunk_energy_db(recorded, count)
+
+
 def stream_activity(
     source: str | Path | bytes,
     per_channel: bool,
@@ -668,11 +712,13 @@ def stream_activity(
     streams: list[int] | None = None,
     gate: DetectorGate | None = None,
     signs: np.ndarray | None = None,
+    dereverb: Dereverb | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Speech probability and energy (dB) of every 32 ms chunk of each stream (the channels, or their mix), block
     by block; ``streams`` picks some of them (so that threads can take one channel each). The detector
-    hears each stream at ``DETECTOR_LEVEL_DBFS`` and listens as ``gate`` says (by default, to everything); a mix
-    takes the channels with ``signs`` (by default the recording's ``mix_polarity``)."""
+    hears each stream at ``DETECTOR_LEVEL_DBFS`` (with its late reverberation suppressed as ``dereverb`` says; the
+    energies are the recording's) and listens as ``gate`` says (by default, to everything); a mix takes the
+    channels with ``signs`` (by default the recording's ``mix_polarity``)."""
     gate = gate or DetectorGate()
     with open_sound_file(source) as audio:
         n_streams = audio.channels if per_channel else 1
@@ -681,12 +727,8 @@ def stream_activity(
         levels = stream_levels(audio, per_channel, signs)
         detectors = {index: GatedVoiceActivity(levels[index].floor_db, gate) for index in wanted}
         gains = {index: np.float32(detector_gain(levels[index].active_db)) for index in wanted}
-        resamplers = {
-            index: soxr.ResampleStream(audio.samplerate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
-            for index in wanted
-        }
+        inputs = {index: _DetectorInput(audio.samplerate, _dereverb_for(levels[index], dereverb)) for index in wanted}
         audio.seek(0)
-        pending = {index: np.zeros(0, dtype=np.float32) for index in wanted}
         energies: dict[int, list[np.ndarray]] = {index: [] for index in wanted}
         blocksize = max(1, int(block_s * audio.samplerate))
         blocks = audio.blocks(blocksize=blocksize, dtype="float32", always_2d=True, fill_value=None)
@@ -697,11 +739,8 @@ def stream_activity(
                 stream = mixed[index]
                 if not np.all(np.isfinite(stream)):
                     raise AudioError("audio contains NaN or infinite samples")
-                samples = np.concatenate([pending[index], resamplers[index].resample_chunk(stream, last=last)])
-                chunks = len(samples) // CHUNK
-                whole, pending[index] = samples[: chunks * CHUNK], samples[chunks * CHUNK :]
-                energy_db = _chunk_energy_db(whole, chunks)
-                detectors[index].feed(whole.reshape(chunks, CHUNK) * gains[index], energy_db)
+                heard, energy_db = inputs[index].chunks(stream, last)
+                detectors[index].feed(heard * gains[index], energy_db)
                 energies[index].append(energy_db)
     chunk_energies = [np.concatenate(energies[i]) if energies[i] else np.zeros(0) for i in wanted]  # no blocks: empty
     return [detectors[i].probabilities() for i in wanted], chunk_energies
