@@ -33,7 +33,8 @@ RELEASE_S, so the line noise rises by up to MAX_DB in every pause and falls when
 `--room RT60_S` first passes each channel through a reverberant room (direct-to-reverberant ratio 1, as
 `speakerphone_8k`): a hands-free caller. With `--gain-control` and `--through alaw_8k`, e.g. `--room 0.5
 --gain-control 12 1.0 --through alaw_8k`, a hands-free caller whose handset lifts the line noise in every pause.
-(The mono call mixes the two reverberant channels before the gain control.)
+(The mono call mixes the two reverberant channels before the gain control.) `--timed-only --room 0.5` times a
+10-minute call in that room (its streams are dereverberated for the detector).
 
 `--timed-only` runs the timed call alone (`--repeat N` times after its warm-up).
 
@@ -189,6 +190,12 @@ class HeldOutSpaces:
         return voice_space.fit(kept, [vectors[keep] for vectors in self.embedded], self.regularisation)
 
 
+def in_room(stereo: np.ndarray, rt60_s: float, seed: int) -> np.ndarray:
+    """Each channel of a stereo call through a reverberant room (direct-to-reverberant ratio 1): hands-free."""
+    room = Condition("room", [{"reverb": {"rt60_s": rt60_s, "direct_ratio": 1}}], 7)
+    return np.stack([room.apply(stereo[:, c], SR, f"room{seed}-{c}")[0] for c in (0, 1)], axis=1)
+
+
 def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
     return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
 
@@ -323,9 +330,8 @@ def main() -> None:
         if args.leak_db is not None:
             call["stereo"] = leaking(call["stereo"], args.leak_db, args.leak_delay_ms / 1000, SR)
         if args.room is not None:
-            room = Condition("room", [{"reverb": {"rt60_s": args.room, "direct_ratio": 1}}], 7)
-            stereo = np.stack([room.apply(call["stereo"][:, c], SR, f"room{seed}-{c}")[0] for c in (0, 1)], axis=1)
-            call["stereo"], call["mono"] = stereo, stereo.sum(axis=1)
+            call["stereo"] = in_room(call["stereo"], args.room, seed)
+            call["mono"] = call["stereo"].sum(axis=1)
         if args.gain_control:
             stereo = call["stereo"]
             call["stereo"] = np.stack([gain_controlled(stereo[:, c], *args.gain_control) for c in (0, 1)], axis=1)
@@ -364,6 +370,8 @@ def main() -> None:
         return
 
     call = build_call({s: [n for n in names if n.startswith(s)] for s in ("03", "08")}, 99, minutes=args.minutes)
+    if args.room is not None:
+        call["stereo"] = in_room(call["stereo"], args.room, 99)
     duration = call["stereo"].shape[0] / SR
     with tempfile.TemporaryDirectory(prefix="ser-call-") as directory:
         path = Path(directory) / "call.wav"  # read from a file, as `ser analyze` and POST /analyze do
