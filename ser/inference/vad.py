@@ -9,7 +9,8 @@ threshold, while speech is found at any level and through telephone channels (BE
 ``VoiceActivity`` streams: audio is fed in blocks of any length and the LSTM state is carried across them, so a
 two-hour call costs memory for its probabilities only (one float per 32 ms). ``stream_activity`` reads a recording
 block by block and feeds each channel (or their mix), resampled to 16 kHz, to its own detector, which stops and
-forgets its state after a long quiet (``DetectorGate``).
+forgets its state after a long quiet, or after 2 s it hears as no speech (``DetectorGate``); a stream that sounds
+reverberant reaches it with its late reverberation suppressed (``ser.inference.dereverb``).
 """
 
 from __future__ import annotations
@@ -166,6 +167,7 @@ class GatedVoiceActivity:
                 self._detector.reset()
                 run = [*self._unheard, (chunk, energy)]
                 self._unheard, self._listening, self._quiet, self._idle = [], True, 0, 0
+                self._heard = self._heard[:0]  # a warm-up after this wake hears only what follows it
             else:
                 self._unheard.append((chunk, energy))
                 if len(self._unheard) > self._lead:
