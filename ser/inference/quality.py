@@ -67,6 +67,22 @@ class SegmentAudio:
 def measure(signal: np.ndarray, sr: int) -> SegmentAudio | None:
     """The segment's SNR, decay rate and energy above 4 kHz; None when it is too short to tell (under 0.1 s) or
     silent."""
+    framed = _frame_levels(signal, sr)
+    if framed is None:
+        return None
+    db, loud, quiet = framed
+    return SegmentAudio(float(min(loud - quiet, MAX_SNR_DB)), _decay(db, loud, quiet), _high_band_db(signal, sr))
+
+
+def decay_db_per_s(signal: np.ndarray, sr: int) -> float | None:
+    """``measure``'s decay rate alone (None: too short, silent, or too few frames far enough over the noise)."""
+    framed = _frame_levels(signal, sr)
+    return None if framed is None else _decay(*framed)
+
+
+def _frame_levels(signal: np.ndarray, sr: int) -> tuple[np.ndarray, float, float] | None:
+    """The 20 ms frame energies (dB, every 5 ms) with their loud (95th) and quiet (5th percentile) levels; None when
+    the signal is too short to measure a decay or silent."""
     frame, hop, span = round(FRAME_S * sr), round(HOP_S * sr), round(DECAY_SPAN_S / HOP_S)
     if signal.size < frame + (span + 1) * hop:
         return None
@@ -74,21 +90,11 @@ def measure(signal: np.ndarray, sr: int) -> SegmentAudio | None:
     if framed is None:
         return None
     db = framed[1]
-    loud, quiet = np.percentile(db, 95), np.percentile(db, 5)
-    return SegmentAudio(float(min(loud - quiet, MAX_SNR_DB)), _decay(db, loud, quiet, span), _high_band_db(signal, sr))
+    return db, float(np.percentile(db, 95)), float(np.percentile(db, 5))
 
 
-def decay_db_per_s(signal: np.ndarray, sr: int) -> float | None:
-    """``measure``'s decay rate alone (None: too short, silent, or too few frames far enough over the noise)."""
-    frame, hop, span = round(FRAME_S * sr), round(HOP_S * sr), round(DECAY_SPAN_S / HOP_S)
-    framed = frame_db(signal, frame, hop) if signal.size >= frame + (span + 1) * hop else None
-    if framed is None:
-        return None
-    db = framed[1]
-    return _decay(db, np.percentile(db, 95), np.percentile(db, 5), span)
-
-
-def _decay(db: np.ndarray, loud: float, quiet: float, span: int) -> float | None:
+def _decay(db: np.ndarray, loud: float, quiet: float) -> float | None:
+    span = round(DECAY_SPAN_S / HOP_S)
     drops = db[:-span] - db[span:]
     start = db[:-span]
     from_loud = drops[(start > loud - LOUD_WITHIN_DB) & (start > quiet + HEADROOM_DB)]

@@ -690,8 +690,7 @@ class _DetectorInput:
 
     def __init__(self, sample_rate: int, dereverb: Dereverb | None) -> None:
         self._resampler = soxr.ResampleStream(sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
-        on = dereverb is not None and dereverb.rt60_s > 0
-        self._suppressor = LateReverbSuppressor(dereverb) if on and dereverb is not None else None
+        self._suppressor = None if dereverb is None else LateReverbSuppressor(dereverb)  # ``_dereverb_for``'s choice
         self._recorded = np.zeros(0, dtype=np.float32)  # resampled, not yet cut into chunks
         self._heard = np.zeros(0, dtype=np.float32)  # the same samples as the detector hears them
 
