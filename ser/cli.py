@@ -107,8 +107,9 @@ def _print_timeline(result: dict[str, Any]) -> None:
             print(f"{role}: silent")
             continue
         trend = "" if part["trend"] is None else f", trend {part['trend']:+.2f} (first to last third)"
+        segments = f"{part['segments']} segment{'' if part['segments'] == 1 else 's'}"
         print(
-            f"{role}: {part['talk_time_s']:.1f} s in {part['segments']} segments, mostly {part['dominant_emotion']}, "
+            f"{role}: {part['talk_time_s']:.1f} s in {segments}, mostly {part['dominant_emotion']}, "
             f"satisfaction {part['satisfaction']:+.2f}{trend}"
         )
     worst = summary["strongest_negative"]

@@ -383,6 +383,11 @@ def test_cli_analyses_one_call_with_roles(served, tmp_path, capsys, mono_call):
     assert cli.main([*model, "analyze", str(call_file), str(agent_leg), "--legs", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["separation"] == "legs" and {item["role"] for item in result["timeline"]} == {"customer"}
+    one_utterance = tmp_path / "one.wav"
+    pause = np.zeros(SR // 2, np.float32)
+    one_utterance.write_bytes(wav_bytes(np.concatenate([pause, say(SENTENCES[0], VOICES[0]), pause])))
+    assert cli.main([*model, "analyze", str(one_utterance), "--leg", "customer"]) == 0
+    assert " s in 1 segment, mostly " in capsys.readouterr().out
 
 
 def test_cli_analyses_one_call_without_pandas_and_as_with_one_thread(served, tmp_path, mono_call):
