@@ -25,6 +25,9 @@ voices the product never heard, e.g. `--mono --held-out-space --pairs 10,11 09,1
 
 `--answer-gap 0.05 0.35` lets each turn start that soon after the other voice's last utterance (drawn in that range)
 instead of 0.4-1.2 s after: the quick answers of conversation, shorter than the pauses that separate segments.
+Negative values start a turn that long before the other voice's last utterance ends: `--answer-gap -0.6 -0.1`, a
+caller who interrupts (the voices overlap; a turn after hold music or a tone starts that long after it instead). The
+DER then counts a voice missed where two speak and one is heard.
 
 `--gain-control MAX_DB RELEASE_S` passes each channel (mono: the mix) through a handset's automatic gain control
 before the line: its level is brought to -20 dBFS with at most MAX_DB of gain, falling levels followed within
@@ -88,20 +91,26 @@ def build_call(
     ids: dict[str, list[str]], seed: int, minutes: float | None = None, answer_gap: tuple[float, float] | None = None
 ) -> dict:
     """Turns of the two speakers (first = agent), fillers between some turns; both channels and the truth. With
-    ``answer_gap`` (low, high seconds) each turn starts that soon after the other voice's (else 0.4-1.2 s)."""
+    ``answer_gap`` (low, high seconds) each turn starts that soon after the other voice's (else 0.4-1.2 s); a negative
+    gap starts it that long *before* the other voice's last utterance ends (an interruption: the two voices overlap,
+    by at most all but that utterance's first 0.5 s), unless a filler came between them (then it starts as long after
+    the filler)."""
     rng = np.random.default_rng(seed)
     first, second = list(ids)
     queues = {speaker: list(rng.permutation(ids[speaker])) for speaker in ids}
     fillers = [lambda: melody(3.0, int(rng.integers(100))), lambda: ringback(3.0), lambda: dtmf("159#"),
                lambda: busy(2.0), lambda: pink_noise(1.5, 0.05, int(rng.integers(100)))]  # fmt: skip
-    lanes: list[list[np.ndarray]] = [[], []]
-    turns, other, t, speaker = [], [], 0.0, first
+    pieces: list[tuple[int, int, np.ndarray]] = []  # (first sample, lane, samples)
+    turns, other, t, end, speaker = [], [], 0.0, 0, first  # t, end: where the pieces so far end (s, samples)
+    last_utterance: tuple[int, float] | None = None  # (lane, start s) of the last piece if it was an utterance
 
-    def add(piece: np.ndarray, lane: int) -> None:
-        nonlocal t
-        lanes[lane].append(piece.astype(np.float32))
-        lanes[1 - lane].append(np.zeros(len(piece), np.float32))
-        t += len(piece) / SR
+    def add(piece: np.ndarray, lane: int, at: float | None = None) -> None:
+        """A piece on ``lane`` after the pieces so far, or from ``at`` seconds (over them)."""
+        nonlocal t, end
+        start = end if at is None else round(at * SR)
+        pieces.append((start, lane, piece.astype(np.float32)))
+        end = max(end, start + len(piece))
+        t = t + len(piece) / SR if at is None else max(t, at + len(piece) / SR)
 
     def more() -> bool:
         return (minutes is None and any(queues.values())) or (minutes is not None and t < minutes * 60)
@@ -116,17 +125,27 @@ def build_call(
             utterance = queues[speaker].pop()
             signal, _ = sf.read(ROOT / "data/raw/wav" / f"{utterance}.wav", dtype="float32")
             low, high = answer_gap if answer_gap and number == 0 and turns else (0.4, 1.2)
-            add(np.zeros(int(rng.uniform(low, high) * SR)), lane)
-            turns.append((t, t + len(signal) / SR, lane, utterance))
-            add(signal, lane)
+            gap = rng.uniform(low, high)
+            if gap < 0 and last_utterance is not None and last_utterance[0] != lane:
+                at = max(last_utterance[1] + 0.5, t + gap)
+                turns.append((at, at + len(signal) / SR, lane, utterance))
+                add(signal, lane, at=at)
+            else:
+                add(np.zeros(int(abs(gap) * SR)), lane)
+                turns.append((t, t + len(signal) / SR, lane, utterance))
+                add(signal, lane)
+            last_utterance = (lane, turns[-1][0])
         if rng.random() < 0.3:
             add(np.zeros(int(0.5 * SR)), 0)
             filler = fillers[int(rng.integers(len(fillers)))]()
             other.append((t, t + len(filler) / SR))
             add(filler, 1)
+            last_utterance = None
         speaker = second if speaker == first else first
     add(np.zeros(SR // 2), 0)
-    channels = np.stack([np.concatenate(lane) for lane in lanes], axis=1)
+    channels = np.zeros((end, 2), np.float32)
+    for start, lane, piece in pieces:
+        channels[start : start + len(piece), lane] += piece
     channels += rng.standard_normal(channels.shape).astype(np.float32) * 0.002
     return {"stereo": channels, "mono": channels.sum(axis=1), "turns": turns, "other": other}
 

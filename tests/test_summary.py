@@ -59,3 +59,14 @@ def test_diarisation_error_rate_counts_missed_false_and_confused_speech():
     false_alarm = diarisation_error_rate([(0.0, 10.0, 0)], [(0.0, 15.0, 0)], collar_s=0.0)
     assert false_alarm == pytest.approx(0.5, abs=0.01)
     assert diarisation_error_rate(reference, [(0.2, 10.2, 0), (10.2, 20.0, 1)]) == 0.0  # within the collar
+
+
+def test_diarisation_error_rate_where_two_voices_overlap():
+    reference = [(0.0, 10.0, 0), (6.0, 16.0, 1)]  # 4 s of both: 20 s of reference speech
+    assert diarisation_error_rate(reference, [(0.0, 10.0, 3), (6.0, 16.0, 4)], collar_s=0.0) == 0.0
+    one_voice_at_a_time = diarisation_error_rate(reference, [(0.0, 10.0, 3), (10.0, 16.0, 4)], collar_s=0.0)
+    assert one_voice_at_a_time == pytest.approx(4 / 20, abs=0.01)  # the second voice missed where it overlaps
+    one_voice_for_both = diarisation_error_rate(reference, [(0.0, 16.0, 3)], collar_s=0.0)
+    assert one_voice_for_both == pytest.approx(10 / 20, abs=0.01)  # 6 s confused, 4 s missed
+    both_throughout = diarisation_error_rate(reference, [(0.0, 16.0, 3), (0.0, 16.0, 4)], collar_s=0.0)
+    assert both_throughout == pytest.approx(12 / 20, abs=0.01)  # a voice too many for 6 s at each end

@@ -39,31 +39,30 @@ Turn = tuple[float, float, int]  # start_s, end_s, speaker
 def diarisation_error_rate(reference: list[Turn], hypothesis: list[Turn], collar_s: float = 0.25) -> float:
     """NIST-style diarisation error rate: (missed speech + false alarm + speaker confusion) / reference speech,
     on 10 ms frames, with hypothesis speakers mapped to reference speakers one-to-one to minimise the error and
-    ``collar_s`` around every reference boundary not scored (the NIST default). Speakers do not overlap here."""
+    ``collar_s`` around every reference boundary not scored (the NIST default). Where voices overlap, each frame
+    counts max(reference speakers, hypothesis speakers) minus the mapped pairs that speak in it as errors, over the
+    reference speakers in it (so one voice heard where two speak misses the other)."""
     step = 0.01
     end = max([e for _, e, _ in reference + hypothesis] + [0.0])
     frames = int(np.ceil(end / step)) + 1
 
-    def labels(turns: list[Turn]) -> np.ndarray:
-        track = np.full(frames, -1)
+    def activity(turns: list[Turn]) -> np.ndarray:  # speakers x frames: who speaks in each frame
+        speakers = sorted({speaker for _, _, speaker in turns})
+        track = np.zeros((len(speakers), frames), dtype=bool)
         for start, stop, speaker in turns:
-            track[round(start / step) : round(stop / step)] = speaker
+            track[speakers.index(speaker), round(start / step) : round(stop / step)] = True
         return track
 
-    truth, guess = labels(reference), labels(hypothesis)
+    truth, guess = activity(reference), activity(hypothesis)
     scored = np.ones(frames, dtype=bool)
     for start, stop, _ in reference:
         for boundary in (start, stop):
             scored[max(0, int((boundary - collar_s) / step)) : int((boundary + collar_s) / step) + 1] = False
-    truth, guess = truth[scored], guess[scored]
-    speech = int((truth >= 0).sum())
+    truth, guess = truth[:, scored], guess[:, scored]
+    speech = int(truth.sum())
     if speech == 0:
         return 0.0
-    missed = int(((truth >= 0) & (guess < 0)).sum())
-    false_alarm = int(((truth < 0) & (guess >= 0)).sum())
-    both = (truth >= 0) & (guess >= 0)
-    refs, hyps = np.unique(truth[both]), np.unique(guess[both])
-    agreement = np.array([[np.sum((truth[both] == r) & (guess[both] == h)) for h in hyps] for r in refs])
+    agreement = truth.astype(np.int64) @ guess.T.astype(np.int64)  # frames each pair speaks together
     rows, cols = linear_sum_assignment(-agreement) if agreement.size else ([], [])
-    confusion = int(both.sum()) - int(agreement[rows, cols].sum() if agreement.size else 0)
-    return (missed + false_alarm + confusion) / speech
+    correct = int(agreement[rows, cols].sum()) if agreement.size else 0
+    return (int(np.maximum(truth.sum(axis=0), guess.sum(axis=0)).sum()) - correct) / speech
