@@ -160,8 +160,11 @@ def test_a_quick_answer_is_a_turn_of_its_own(predictor):
         # cut in the middle of the gap, which may begin in the inaudible end of espeak's sentence (line noise)
         assert abs(start - turn_start) <= 0.3 and abs(end - turn_end) <= 0.3, (start, end, turn_start, turn_end)
     assert [item["speaker"] for item in result["timeline"]] == [voice for *_, voice in call.turns]
-    uncut = analyze(wav_bytes(call.signal), predictor, AnalysisConfig(turn_gap_s=None))
+    uncut = analyze(wav_bytes(call.signal), predictor, AnalysisConfig(turn_gap_s=None, voice_change_window_s=0))
     assert len(uncut["timeline"]) < len(call.turns)
+    # the windows' voices alone find the changes too (they are what cuts an interruption, which has no gap)
+    by_voice = analyze(wav_bytes(call.signal), predictor, AnalysisConfig(turn_gap_s=None))
+    assert [item["speaker"] for item in by_voice["timeline"]] == [voice for *_, voice in call.turns]
 
 
 def test_cutting_for_turns_changes_nothing_where_the_voice_stays(predictor, mono_call):

@@ -203,6 +203,39 @@ def test_a_mono_call_in_white_noise_is_diarised_by_voice_not_by_loudness(project
     assert errors[True] <= 0.15 and errors[False] > 0.25, errors
 
 
+def _interrupted_call(wav_dir: Path, seed: int) -> tuple[np.ndarray, list[tuple[float, float, int]]]:
+    """Every fourth recording of 03 and 08 in alternation; speaker 08 starts each utterance 0.3-0.6 s before 03
+    stops (an interruption: no quiet between them), 03 answers 0.4-1.0 s after 08 (16 kHz, faint line noise)."""
+    rng = np.random.default_rng(seed)
+    ids = [sorted(p.stem for p in wav_dir.glob(f"{speaker}*.wav"))[::4] for speaker in ("03", "08")]
+    placed, turns, t = [], [], 0.5
+    for index, utterance in enumerate(u for pair in zip(*ids, strict=False) for u in pair):
+        signal, _ = sf.read(wav_dir / f"{utterance}.wav", dtype="float32")
+        if turns:
+            t = turns[-1][1] - rng.uniform(0.3, 0.6) if index % 2 else turns[-1][1] + rng.uniform(0.4, 1.0)
+        turns.append((t, t + signal.size / 16000, int(utterance[:2])))
+        placed.append((round(t * 16000), signal))
+    call = np.zeros(round(turns[-1][1] * 16000) + 16000, np.float32)
+    for start, signal in placed:
+        call[start : start + signal.size] += signal
+    return call + np.random.default_rng(seed + 1).standard_normal(call.size).astype(np.float32) * 0.002, turns
+
+
+def test_a_mono_call_with_interruptions_is_cut_where_the_voice_changes(project):
+    """Overlapping voices leave no quiet to cut a segment at: the windows' voices find the change
+    (``analysis.voice_change_window_s``)."""
+    path, _ = project
+    call, turns = _interrupted_call(path / "data/raw/wav", seed=0)
+    predictor = Predictor(ModelArtifact.load(path / "models/model"))
+    errors = {}
+    for window_s in (AnalysisConfig().voice_change_window_s, 0.0):
+        result = analyze(encode(call), predictor, AnalysisConfig(voice_change_window_s=window_s))
+        hypothesis = [(item["start_s"], item["end_s"], item["speaker"]) for item in result["timeline"]]
+        errors[window_s] = diarisation_error_rate(turns, hypothesis)
+    # measured (26 utterances, 13 overlaps): 0.153 with the cut at voice changes, 0.298 without
+    assert errors[1.2] <= 0.2 and errors[0.0] - errors[1.2] >= 0.08, errors
+
+
 def caller_uploads(wav_dir: Path) -> dict[str, list[tuple[bytes, str]]]:
     """What callers upload, made of test-speaker recordings, with their emotion codes: two recordings of one speaker
     and emotion (sorted ids, in pairs) 0.4-1.4 s apart (a customer who says two sentences), and every third

@@ -14,6 +14,7 @@ from ser.inference import vad
 from ser.inference.dereverb import Dereverb
 from ser.inference.summary import ROLES
 from ser.inference.turns import TurnSplit
+from ser.inference.voice_changes import VoiceChange
 from ser.pipeline.params import load_params
 
 # Satisfaction weight of each emotion: the score of a segment is sum(p(emotion) * weight), in [-1, 1].
@@ -66,6 +67,8 @@ class AnalysisConfig:
     turn_gap_s: float | None = 0.1
     min_turn_s: float = 1.0
     turn_quiet_db: float = 25.0
+    voice_change_window_s: float = 1.2
+    voice_change_windows: int = 2
     satisfaction_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SATISFACTION_WEIGHTS))
 
     def __post_init__(self) -> None:
@@ -97,6 +100,15 @@ class AnalysisConfig:
             raise ParamsError("analysis needs 0 < turn_gap_s < min_turn_s (or turn_gap_s null: off)")
         if not self.turn_quiet_db > 0:
             raise ParamsError("analysis.turn_quiet_db must be above 0 dB")
+        if self.voice_change_window_s < 0 or self.voice_change_windows < 1:
+            raise ParamsError("analysis needs voice_change_window_s >= 0 (0: off) and voice_change_windows >= 1")
+
+    @property
+    def voice_change(self) -> VoiceChange | None:
+        """How a diarised call's pieces are cut where the voice changes with no quiet between; None: not cut."""
+        if self.voice_change_window_s == 0:
+            return None
+        return VoiceChange(self.voice_change_window_s, self.voice_change_windows)
 
     @property
     def turn_split(self) -> TurnSplit | None:

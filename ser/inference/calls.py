@@ -40,10 +40,10 @@ from ser.audio.decoding import AudioError, seekable
 from ser.audio.mixing import mix_down
 from ser.features import voice_encoder
 from ser.features.extractor import FeatureConfig
-from ser.inference import vad
+from ser.inference import vad, voice_changes
 from ser.inference.analysis_config import AnalysisConfig
 from ser.inference.denoise import NoiseProfile
-from ser.inference.diarisation import assign_speakers
+from ser.inference.diarisation import assign_speakers, project
 from ser.inference.legs import joined_legs, labelled_as_legs, legs_config
 from ser.inference.ordered_pool import ordered_map
 from ser.inference.predictor import Predictor
@@ -51,6 +51,7 @@ from ser.inference.quality import role_audio
 from ser.inference.segments import segment_features, voice_pieces
 from ser.inference.speech import Segment, Speech, classification_windows, segment
 from ser.inference.summary import ROLES, call_summary, satisfaction
+from ser.inference.voice_changes import VoiceChange
 
 
 class _Bar(tqdm):
@@ -144,6 +145,9 @@ def _turns(pieces: list[tuple[Segment, int]], speakers: list[int], longest_s: fl
     return [seg for seg, _ in joined], joined_speakers
 
 
+Voice = tuple[Segment, int, np.ndarray, np.ndarray, float, int]  # piece, segment, embeddings, from (s), samples
+
+
 def _who_speaks(
     audio: sf.SoundFile,
     speech: Speech,
@@ -160,21 +164,64 @@ def _who_speaks(
     if config.denoise_voices:
         line_noise = _line_noise_profile(audio, speech.line_noise_s, features.sample_rate, mix)
     windows = classification_windows(speech.segments, speech.plan.duration, config.context_s)
-    split, sr = config.turn_split, features.sample_rate
-    voices: list[tuple[Segment, int, np.ndarray]] = []  # each piece, the number of its segment, its embedding
-    outputs = _per_window(audio, speech.segments, windows, mix, features, workers, bar, voice_pieces, line_noise, split)
+    split, change, sr = config.turn_split, config.voice_change, features.sample_rate
+    voices: list[Voice] = []
+    outputs = _per_window(
+        audio, speech.segments, windows, mix, features, workers, bar, voice_pieces, line_noise, split, change
+    )
     for number, (seg, parts) in enumerate(outputs):
         window_start = windows[seg][0]
-        for index, (first, last, embedding) in enumerate(parts):
+        for index, (first, last, embedding, window_embeddings) in enumerate(parts):
             start_s = seg.start_s if index == 0 else round(window_start + first / sr, 3)
             end_s = seg.end_s if index == len(parts) - 1 else round(window_start + last / sr, 3)
-            voices.append((seg if len(parts) == 1 else Segment(start_s, end_s, seg.channel), number, embedding))
+            piece = seg if len(parts) == 1 else Segment(start_s, end_s, seg.channel)
+            voices.append((piece, number, embedding, window_embeddings, window_start + first / sr, last - first))
     if not voices:
         return [], []
-    durations = np.array([seg.end_s - seg.start_s for seg, _, _ in voices])
-    embeddings = np.array([e for _, _, e in voices]).reshape(len(voices), voice_encoder.HIDDEN)
+    durations = np.array([seg.end_s - seg.start_s for seg, *_ in voices])
+    embeddings = np.array([v[2] for v in voices]).reshape(len(voices), voice_encoder.HIDDEN)
     speakers = assign_speakers(embeddings, durations, predictor.voice_space)
-    return _turns([(seg, number) for seg, number, _ in voices], speakers, config.max_segment_s)
+    pieces = [(seg, number) for seg, number, *_ in voices]
+    if change is not None and len(voices) > 1:
+        pieces, speakers = _cut_at_voice_changes(voices, speakers, durations, predictor.voice_space, change, sr)
+    return _turns(pieces, speakers, config.max_segment_s)
+
+
+def _cut_at_voice_changes(
+    voices: list[Voice],
+    speakers: list[int],
+    durations: np.ndarray,
+    voice_space: np.ndarray | None,
+    change: VoiceChange,
+    sr: int,
+) -> tuple[list[tuple[Segment, int]], list[int]]:
+    """Pieces cut where their windows' voice changes (``ser.inference.voice_changes``), each part with its voice;
+    voice 0 is still whoever speaks first."""
+    embeddings = np.array([v[2] for v in voices]).reshape(len(voices), voice_encoder.HIDDEN)
+    both = voice_changes.centroids(project(embeddings, voice_space), speakers, durations)
+    pieces: list[tuple[Segment, int]] = []
+    voices_of_pieces: list[int] = []
+    for (seg, number, _, window_embeddings, heard_from, samples), speaker in zip(voices, speakers, strict=True):
+        ranges = voice_changes.window_ranges(samples, sr, change)
+        runs = [(0, speaker)]
+        if len(ranges) > change.min_windows:
+            runs = voice_changes.runs(project(window_embeddings, voice_space), speaker, both, change.min_windows)
+        if len(runs) < 2:
+            pieces.append((seg, number))
+            voices_of_pieces.append(speaker)
+            continue
+        inner = [
+            min(max(round(heard_from + cut / sr, 3), seg.start_s), seg.end_s)
+            for cut in voice_changes.cuts(ranges, runs)
+        ]
+        bounds = [seg.start_s, *inner, seg.end_s]
+        for (_, voice), start_s, end_s in zip(runs, bounds, bounds[1:], strict=False):
+            if end_s - start_s > 0:
+                pieces.append((Segment(start_s, end_s, seg.channel), number))
+                voices_of_pieces.append(voice)
+    if voices_of_pieces[0] == 1:
+        voices_of_pieces = [1 - voice for voice in voices_of_pieces]
+    return pieces, voices_of_pieces
 
 
 def analyze(

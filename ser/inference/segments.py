@@ -12,6 +12,7 @@ from ser.features.extractor import FeatureConfig, extract
 from ser.inference.denoise import NoiseProfile, gated
 from ser.inference.quality import SegmentAudio, measure
 from ser.inference.turns import TurnSplit, pieces
+from ser.inference.voice_changes import VoiceChange, window_ranges
 
 
 def segment_features(signal: np.ndarray, sr: int, config: FeatureConfig) -> tuple[np.ndarray, SegmentAudio | None]:
@@ -20,14 +21,22 @@ def segment_features(signal: np.ndarray, sr: int, config: FeatureConfig) -> tupl
 
 
 def voice_pieces(
-    signal: np.ndarray, sr: int, line_noise: NoiseProfile | None, turn_split: TurnSplit | None
-) -> list[tuple[int, int, np.ndarray]]:
+    signal: np.ndarray,
+    sr: int,
+    line_noise: NoiseProfile | None,
+    turn_split: TurnSplit | None,
+    change: VoiceChange | None = None,
+) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
     """A segment's window in pieces (one unless ``turn_split`` cuts it where the voice may change,
-    ``ser.inference.turns``), each with its sample range and the voice embedding of the piece with ``line_noise``
-    gated out when given."""
+    ``ser.inference.turns``), each with its sample range, the voice embedding of the piece with ``line_noise``
+    gated out when given, and the embeddings of its windows (``ser.inference.voice_changes``; none without
+    ``change`` or in a short piece)."""
     ranges = pieces(signal, sr, turn_split) if turn_split is not None else [(0, signal.size)]
-    return [(start, end, _embedding(signal[start:end], sr, line_noise)) for start, end in ranges]
-
-
-def _embedding(signal: np.ndarray, sr: int, line_noise: NoiseProfile | None) -> np.ndarray:
-    return voice_encoder.embedding(signal if line_noise is None else gated(signal, sr, line_noise), sr)
+    result = []
+    for start, end in ranges:
+        heard = signal[start:end] if line_noise is None else gated(signal[start:end], sr, line_noise)
+        windows = window_ranges(end - start, sr, change) if change is not None else []
+        embedded = [voice_encoder.embedding(heard[first:last], sr) for first, last in windows]
+        stacked = np.array(embedded).reshape(len(windows), voice_encoder.HIDDEN)
+        result.append((start, end, voice_encoder.embedding(heard, sr), stacked))
+    return result
