@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from ser.audio.channels import Condition
 from ser.errors import ParamsError
 from ser.inference.analysis_config import AnalysisConfig
 from ser.inference.voice_changes import VoiceChange, centroids, cuts, runs, window_ranges
@@ -52,3 +53,19 @@ def test_the_voice_change_params_are_checked():
     for bad in ({"voice_change_window_s": -1.0}, {"voice_change_windows": 0}):
         with pytest.raises(ParamsError):
             AnalysisConfig(**bad)
+
+
+def test_a_reverberant_piece_is_not_heard_in_windows():
+    """In a room the windows' voices flip inside one utterance (hands-free mono calls: 10 more utterances split of
+    535), so only a dry piece is looked at for a change of voice."""
+    from ser.inference.segments import voice_pieces
+    from tests.test_quality import syllables
+
+    dry = syllables(4.0)
+    room = Condition("room", [{"reverb": {"rt60_s": 0.5, "direct_ratio": 1}}], 1).apply(dry, SR, "u")[0]
+    change = AnalysisConfig().voice_change
+    [(_, _, _, dry_windows)] = voice_pieces(dry, SR, None, None, change)
+    [(_, _, _, room_windows)] = voice_pieces(room, SR, None, None, change)
+    assert len(dry_windows) == len(window_ranges(dry.size, SR, change)) > 0 and len(room_windows) == 0
+    [(_, _, _, unasked)] = voice_pieces(dry, SR, None, None, None)
+    assert unasked.shape == (0, dry_windows.shape[1])

@@ -74,6 +74,12 @@ def measure(signal: np.ndarray, sr: int) -> SegmentAudio | None:
     return SegmentAudio(float(min(loud - quiet, MAX_SNR_DB)), _decay(db, loud, quiet), _high_band_db(signal, sr))
 
 
+def reverberant(signal: np.ndarray, sr: int) -> bool:
+    """Whether the signal's sound falls slower than ``REVERBERANT_BELOW_DB_PER_S`` (unknown: False)."""
+    decay = decay_db_per_s(signal, sr)
+    return decay is not None and decay < REVERBERANT_BELOW_DB_PER_S
+
+
 def decay_db_per_s(signal: np.ndarray, sr: int) -> float | None:
     """``measure``'s decay rate alone (None: too short, silent, or too few frames far enough over the noise)."""
     framed = _frame_levels(signal, sr)
