@@ -93,8 +93,8 @@ def build_call(
     """Turns of the two speakers (first = agent), fillers between some turns; both channels and the truth. With
     ``answer_gap`` (low, high seconds) each turn starts that soon after the other voice's (else 0.4-1.2 s); a negative
     gap starts it that long *before* the other voice's last utterance ends (an interruption: the two voices overlap,
-    by at most all but that utterance's first 0.5 s), unless a filler came between them (then it starts as long after
-    the filler)."""
+    by at most all but that utterance's first 0.5 s, and never over its own voice's last one), unless a filler came
+    between them (then it starts as long after the filler)."""
     rng = np.random.default_rng(seed)
     first, second = list(ids)
     queues = {speaker: list(rng.permutation(ids[speaker])) for speaker in ids}
@@ -127,7 +127,8 @@ def build_call(
             low, high = answer_gap if answer_gap and number == 0 and turns else (0.4, 1.2)
             gap = rng.uniform(low, high)
             if gap < 0 and last_utterance is not None and last_utterance[0] != lane:
-                at = max(last_utterance[1] + 0.5, t + gap)
+                own_end = max((end_s for _, end_s, other, _ in turns if other == lane), default=0.0)
+                at = max(last_utterance[1] + 0.5, t + gap, own_end + 0.1)  # a voice never overlaps itself
                 turns.append((at, at + len(signal) / SR, lane, utterance))
                 add(signal, lane, at=at)
             else:
