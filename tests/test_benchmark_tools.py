@@ -1,5 +1,6 @@
 """The five-pair benchmark's saved runs merge into one table whose pooled figures come from the confusion counts."""
 
+import itertools
 import json
 from pathlib import Path
 
@@ -73,3 +74,31 @@ def test_the_calls_benchmark_says_why_an_utterance_was_not_found() -> None:
     assert calls.miss([seg(9.6, 12.0)], turn, neighbours) == "early start"
     assert calls.miss([seg(9.9, 11.5)], turn, neighbours) == "early end"
     assert calls.miss([seg(9.9, 12.4)], turn, neighbours) == "late end"
+
+
+@pytest.mark.unit
+def test_the_calls_benchmark_lets_a_caller_interrupt_but_never_overlaps_a_voice_with_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import soundfile as sf
+
+    wav_dir = tmp_path / "data/raw/wav"
+    wav_dir.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    ids: dict[str, list[str]] = {"03": [], "08": []}
+    for speaker in ids:
+        for number in range(12):
+            name = f"{speaker}a{number:02d}Na"
+            sf.write(wav_dir / f"{name}.wav", rng.uniform(-0.5, 0.5, int(rng.uniform(0.6, 1.2) * calls.SR)), calls.SR)
+            ids[speaker].append(name)
+    monkeypatch.setattr(calls, "ROOT", tmp_path)
+    for gap, overlapping in (((0.4, 1.2), False), ((-0.6, -0.1), True)):
+        call = calls.build_call(ids, seed=4, answer_gap=gap)  # seed 4: a short reply the guard is needed for
+        turns = sorted(call["turns"])
+        across = [b[0] < a[1] for a, b in itertools.pairwise(turns) if a[2] != b[2]]
+        assert any(across) == overlapping
+        for lane in (0, 1):
+            own = [turn for turn in turns if turn[2] == lane]
+            assert all(b[0] >= a[1] for a, b in itertools.pairwise(own)), lane
+            for start, end, _, _ in own:  # each utterance on its own channel
+                assert np.abs(call["stereo"][round(start * calls.SR) : round(end * calls.SR), lane]).mean() > 0.1
