@@ -127,7 +127,7 @@ def build_call(
             low, high = answer_gap if answer_gap and number == 0 and turns else (0.4, 1.2)
             gap = rng.uniform(low, high)
             if gap < 0 and last_utterance is not None and last_utterance[0] != lane:
-                own_end = max((end_s for _, end_s, other, _ in turns if other == lane), default=0.0)
+                own_end = max((end_s for _, end_s, voice, _ in turns if voice == lane), default=0.0)
                 at = max(last_utterance[1] + 0.5, t + gap, own_end + 0.1)  # a voice never overlaps itself
                 turns.append((at, at + len(signal) / SR, lane, utterance))
                 add(signal, lane, at=at)
