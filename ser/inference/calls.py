@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import librosa
 import numpy as np
@@ -145,7 +145,15 @@ def _turns(pieces: list[tuple[Segment, int]], speakers: list[int], longest_s: fl
     return [seg for seg, _ in joined], joined_speakers
 
 
-Voice = tuple[Segment, int, np.ndarray, np.ndarray, float, int]  # piece, segment, embeddings, from (s), samples
+class _Piece(NamedTuple):
+    """A diarised piece of a segment, with what its voice was heard as."""
+
+    segment: Segment
+    number: int  # of the segment it was cut from
+    embedding: np.ndarray
+    window_embeddings: np.ndarray  # (windows, HIDDEN): none unless ``voice_changes`` looks inside the piece
+    heard_from_s: float  # where the audio its embeddings heard starts
+    samples: int  # how long that audio is
 
 
 def _who_speaks(
@@ -165,7 +173,7 @@ def _who_speaks(
         line_noise = _line_noise_profile(audio, speech.line_noise_s, features.sample_rate, mix)
     windows = classification_windows(speech.segments, speech.plan.duration, config.context_s)
     split, change, sr = config.turn_split, config.voice_change, features.sample_rate
-    voices: list[Voice] = []
+    voices: list[_Piece] = []
     outputs = _per_window(
         audio, speech.segments, windows, mix, features, workers, bar, voice_pieces, line_noise, split, change
     )
@@ -175,41 +183,40 @@ def _who_speaks(
             start_s = seg.start_s if index == 0 else round(window_start + first / sr, 3)
             end_s = seg.end_s if index == len(parts) - 1 else round(window_start + last / sr, 3)
             piece = seg if len(parts) == 1 else Segment(start_s, end_s, seg.channel)
-            voices.append((piece, number, embedding, window_embeddings, window_start + first / sr, last - first))
+            voices.append(_Piece(piece, number, embedding, window_embeddings, window_start + first / sr, last - first))
     if not voices:
         return [], []
-    durations = np.array([seg.end_s - seg.start_s for seg, *_ in voices])
-    embeddings = np.array([v[2] for v in voices]).reshape(len(voices), voice_encoder.HIDDEN)
+    durations = np.array([v.segment.end_s - v.segment.start_s for v in voices])
+    embeddings = np.array([v.embedding for v in voices]).reshape(len(voices), voice_encoder.HIDDEN)
     speakers = assign_speakers(embeddings, durations, predictor.voice_space)
-    pieces = [(seg, number) for seg, number, *_ in voices]
+    pieces = [(v.segment, v.number) for v in voices]
     if change is not None and len(voices) > 1:
-        pieces, speakers = _cut_at_voice_changes(voices, speakers, durations, predictor.voice_space, change, sr)
+        both = voice_changes.centroids(project(embeddings, predictor.voice_space), speakers, durations)
+        pieces, speakers = _cut_at_voice_changes(voices, speakers, both, predictor.voice_space, change, sr)
     return _turns(pieces, speakers, config.max_segment_s)
 
 
 def _cut_at_voice_changes(
-    voices: list[Voice],
+    voices: list[_Piece],
     speakers: list[int],
-    durations: np.ndarray,
+    both: np.ndarray,
     voice_space: np.ndarray | None,
     change: VoiceChange,
     sr: int,
 ) -> tuple[list[tuple[Segment, int]], list[int]]:
-    """Pieces cut where their windows' voice changes (``ser.inference.voice_changes``), each part with its voice;
-    voice 0 is still whoever speaks first."""
-    embeddings = np.array([v[2] for v in voices]).reshape(len(voices), voice_encoder.HIDDEN)
-    both = voice_changes.centroids(project(embeddings, voice_space), speakers, durations)
+    """Pieces cut where their windows' voice changes (``ser.inference.voice_changes``; ``both``: the two voices'
+    centroids), each part with its voice; voice 0 is still whoever speaks first."""
     pieces: list[tuple[Segment, int]] = []
     voices_of_pieces: list[int] = []
     for (seg, number, _, window_embeddings, heard_from, samples), speaker in zip(voices, speakers, strict=True):
-        ranges = voice_changes.window_ranges(samples, sr, change)
         runs = [(0, speaker)]
-        if len(ranges) > change.min_windows:
+        if len(window_embeddings) > change.min_windows:
             runs = voice_changes.runs(project(window_embeddings, voice_space), speaker, both, change.min_windows)
         if len(runs) < 2:
             pieces.append((seg, number))
             voices_of_pieces.append(speaker)
             continue
+        ranges = voice_changes.window_ranges(samples, sr, change)  # the windows ``voice_pieces`` heard
         inner = [
             min(max(round(heard_from + cut / sr, 3), seg.start_s), seg.end_s)
             for cut in voice_changes.cuts(ranges, runs)
