@@ -39,11 +39,15 @@ RELEASE_S, so the line noise rises by up to MAX_DB in every pause and falls when
 (The mono call mixes the two reverberant channels before the gain control.) `--timed-only --room 0.5` times a
 10-minute call in that room (its streams are dereverberated for the detector).
 
+`--dc-offset X` adds a constant X (of full scale) to each channel (mono: to the mix) before the line: a handset's
+or sound card's DC offset, e.g. `--dc-offset 0.05`.
+
 `--timed-only` runs the timed call alone (`--repeat N` times after its warm-up).
 
 Needs a trained project (`dvc repro`). Usage: python benchmarks/calls.py [--pairs 03,08 10,14] [--minutes 10]
 [--through speakerphone_8k] [--mono] [--no-denoise] [--timed-only] [--repeat N] [--leak-db -10 --leak-delay-ms 100]
 [--set min_gap_s=0.5] [--held-out-space] [--answer-gap 0.05 0.35] [--gain-control 12 1.0] [--room 0.5]
+[--dc-offset 0.05]
 """
 
 from __future__ import annotations
@@ -318,6 +322,7 @@ def main() -> None:
     parser.add_argument("--answer-gap", nargs=2, type=float, metavar=("LOW", "HIGH"), help="seconds before each turn")
     parser.add_argument("--gain-control", nargs=2, type=float, metavar=("MAX_DB", "RELEASE_S"), help="handset AGC")
     parser.add_argument("--room", type=float, metavar="RT60_S", help="each channel first through a reverberant room")
+    parser.add_argument("--dc-offset", type=float, metavar="X", help="a constant added to each channel (mono: the mix)")
     args = parser.parse_args()
     if args.timed_only:
         args.pairs = []
@@ -356,6 +361,8 @@ def main() -> None:
             stereo = call["stereo"]
             call["stereo"] = np.stack([gain_controlled(stereo[:, c], *args.gain_control) for c in (0, 1)], axis=1)
             call["mono"] = gain_controlled(stereo.sum(axis=1), *args.gain_control)
+        if args.dc_offset:
+            call["stereo"], call["mono"] = call["stereo"] + args.dc_offset, call["mono"] + args.dc_offset
         for condition, chain in conditions.items():
             for kind in ("mono",) if args.mono else ("mono", "stereo"):
                 data = encode(call[kind], condition) if chain is None else through(call[kind], chain, f"call{seed}")
@@ -386,7 +393,7 @@ def main() -> None:
         why = ", ".join(f"{misses[name]} {name}" for name in MISSES)
         print(f"  {kind:<7} {condition:<8}: {share}, {inside} segments in music/tones/noise, {stray} stray{der}")
         print(f"  {'':<7} {'':<8}  not found: {why} (early / late: the one segment's edge more than 0.3 s off)")
-    if args.through or args.mono or args.gain_control:
+    if args.through or args.mono or args.gain_control or args.dc_offset:
         return
 
     call = build_call({s: [n for n in names if n.startswith(s)] for s in ("03", "08")}, 99, minutes=args.minutes)

@@ -247,6 +247,23 @@ def test_a_quieter_or_louder_call_gives_the_same_segments_and_emotions(predictor
 
 
 @pytest.mark.parametrize("stereo", [True, False])
+def test_a_call_with_a_dc_offset_gives_the_same_segments_and_emotions(predictor, stereo):
+    """A handset's or sound card's DC offset (here 0.1 and -0.05 of full scale, one per channel) would be the noise
+    floor of every pause, 34 dB over this line's noise: it is measured on the quiet chunks and taken out."""
+    call = build_call(stereo=stereo)
+    offsets = np.array([0.1, -0.05], np.float32) if stereo else np.float32(0.1)
+    reference = analyze(wav_bytes(call.signal, subtype="FLOAT"), predictor, AnalysisConfig())
+    result = analyze(wav_bytes(call.signal + offsets, subtype="FLOAT"), predictor, AnalysisConfig())
+    assert_one_segment_per_turn(result["timeline"], call)
+    assert [(i["role"], i["emotion"]) for i in result["timeline"]] == [
+        (i["role"], i["emotion"]) for i in reference["timeline"]
+    ]
+    edges = np.array([(i["start_s"], i["end_s"]) for i in result["timeline"]])
+    assert np.abs(edges - [(i["start_s"], i["end_s"]) for i in reference["timeline"]]).max() <= 0.1  # 3 chunks
+    assert result["summary"]["warnings"] == reference["summary"]["warnings"]  # no noisy line
+
+
+@pytest.mark.parametrize("stereo", [True, False])
 def test_a_call_through_gain_control_that_lifts_the_line_noise_in_its_pauses_keeps_its_segments(predictor, stereo):
     """A handset's gain control lifts the line noise by up to 12 dB in every pause and lowers it when speech returns:
     the floor then spreads as babble's does, and the lifted noise stands over the floor the quiet after speech sets.
@@ -536,6 +553,11 @@ def test_an_upload_in_a_room_or_in_noise_is_said_to_be_less_reliable(served, tmp
     for audio, warnings in ((speech, []), (room, ["reverberant"]), (noisy, ["noisy"])):
         answer = client.post("/pred", data=wav_bytes(audio, subtype="FLOAT"), content_type="audio/wav").json
         assert answer["audio"]["warnings"] == warnings, answer["audio"]
+    line = np.random.default_rng(3).standard_normal(speech.size).astype(np.float32) * np.float32(0.002)
+    plain = client.post("/pred", data=wav_bytes(speech + line, subtype="FLOAT"), content_type="audio/wav").json
+    offset = client.post("/pred", data=wav_bytes(speech + line + 0.05, subtype="FLOAT"), content_type="audio/wav").json
+    assert offset["audio"]["warnings"] == plain["audio"]["warnings"] == []  # a DC offset is not a noisy line
+    assert [u["emotion"] for u in offset["utterances"]] == [u["emotion"] for u in plain["utterances"]]
     by_id = client.post("/pred", json={"id": "03a01Fa"})
     assert by_id.status_code in (200, 404) and "audio" not in (by_id.json or {})  # nothing decoded, nothing measured
     upload = tmp_path / "hands-free.wav"

@@ -42,6 +42,7 @@ from ser.features import voice_encoder
 from ser.features.extractor import FeatureConfig
 from ser.inference import vad, voice_changes
 from ser.inference.analysis_config import AnalysisConfig
+from ser.inference.dc_offset import without_offsets
 from ser.inference.denoise import NoiseProfile
 from ser.inference.diarisation import assign_speakers, project
 from ser.inference.legs import joined_legs, labelled_as_legs, legs_config
@@ -49,7 +50,7 @@ from ser.inference.ordered_pool import ordered_map
 from ser.inference.predictor import Predictor
 from ser.inference.quality import role_audio
 from ser.inference.segments import segment_features, voice_pieces
-from ser.inference.speech import Segment, Speech, classification_windows, segment
+from ser.inference.speech import Listening, Segment, Speech, classification_windows, segment
 from ser.inference.summary import ROLES, call_summary, satisfaction
 from ser.inference.voice_changes import VoiceChange
 
@@ -61,21 +62,22 @@ class _Bar(tqdm):
 
 
 def _line_noise_profile(
-    audio: sf.SoundFile, chunk_starts_s: tuple[float, ...], sample_rate: int, signs: np.ndarray
+    audio: sf.SoundFile, chunk_starts_s: tuple[float, ...], sample_rate: int, plan: Listening
 ) -> NoiseProfile | None:
     """The noise profile of a mono call's line, from its chunks of noise alone; None when there are too few."""
-    pieces = [_segment_signal(audio, s, s + vad.CHUNK_S, 0, signs, sample_rate) for s in chunk_starts_s]
+    pieces = [_segment_signal(audio, s, s + vad.CHUNK_S, 0, plan, sample_rate) for s in chunk_starts_s]
     return NoiseProfile.of(np.concatenate(pieces), sample_rate) if pieces else None
 
 
 def _segment_signal(
-    audio: sf.SoundFile, start_s: float, end_s: float, channel: int, mix: np.ndarray | None, target_sr: int
+    audio: sf.SoundFile, start_s: float, end_s: float, channel: int, plan: Listening, target_sr: int
 ) -> np.ndarray:
-    """Samples of ``channel``, or of the channels mixed with the signs ``mix`` (``vad.mix_polarity``), at
-    ``target_sr``."""
+    """Samples of ``channel``, or of the channels mixed with the signs ``plan.mix`` (``vad.mix_polarity``), less
+    their DC offsets (``plan.offsets``), at ``target_sr``."""
     audio.seek(int(start_s * audio.samplerate))
     data = audio.read(int((end_s - start_s) * audio.samplerate), dtype="float32", always_2d=True)
-    signal = data[:, channel] if mix is None else mix_down(data, mix)
+    data = without_offsets(data, plan.offsets)
+    signal = data[:, channel] if plan.mix is None else mix_down(data, plan.mix)
     if audio.samplerate != target_sr:
         signal = librosa.resample(signal, orig_sr=audio.samplerate, target_sr=target_sr, res_type="soxr_hq")
     return signal
@@ -85,7 +87,7 @@ def _per_window(
     audio: sf.SoundFile,
     segments: list[Segment],
     windows: dict[Segment, tuple[float, float]],
-    mix: np.ndarray | None,
+    plan: Listening,
     config: FeatureConfig,
     workers: int,
     bar: tqdm,
@@ -93,8 +95,7 @@ def _per_window(
     *args: Any,
 ) -> Iterator[tuple[Segment, Any]]:
     """Each usable segment (its window at least ``min_samples`` long) with ``work(signal, sample_rate, *args)`` of
-    its window, in order; ``mix``: the signs of a mixed-down call's channels (``vad.mix_polarity``), None for a call
-    read by channel.
+    its window, in order, read as ``plan`` says (``_segment_signal``).
 
     Windows are read lazily, and with ``workers`` > 1 a pool works through all of them without waiting between
     batches (``ordered_pool``: processes forked from this one, which inherit its warm encoders, or threads); at most
@@ -106,7 +107,7 @@ def _per_window(
     def jobs() -> Iterator[tuple[Any, ...]]:
         for seg in segments:
             start, end = windows[seg]
-            signal = _segment_signal(audio, start, end, seg.channel, mix, sr)
+            signal = _segment_signal(audio, start, end, seg.channel, plan, sr)
             bar.update(1)
             if signal.size >= config.min_samples:
                 usable.append(seg)
@@ -167,15 +168,15 @@ def _who_speaks(
     """A mono call's segments as turns (cut where the voice changes, ``ser.inference.turns``) and the speaker (0 or
     1, 0 speaking first) of each: the voice embeddings of their pieces, with the line's steady noise gated out
     (``denoise_voices``), clustered into two voices."""
-    features, mix = predictor.feature_config, speech.plan.mix
+    features, plan = predictor.feature_config, speech.plan
     line_noise = None
     if config.denoise_voices:
-        line_noise = _line_noise_profile(audio, speech.line_noise_s, features.sample_rate, mix)
+        line_noise = _line_noise_profile(audio, speech.line_noise_s, features.sample_rate, plan)
     windows = classification_windows(speech.segments, speech.plan.duration, config.context_s)
     split, change, sr = config.turn_split, config.voice_change, features.sample_rate
     voices: list[_Piece] = []
     outputs = _per_window(
-        audio, speech.segments, windows, mix, features, workers, bar, voice_pieces, line_noise, split, change
+        audio, speech.segments, windows, plan, features, workers, bar, voice_pieces, line_noise, split, change
     )
     for number, (seg, parts) in enumerate(outputs):
         window_start = windows[seg][0]
@@ -299,7 +300,6 @@ def analyze_speech(
     batch = 8 * max(workers, 1)  # segments per model call
     bar = _Bar(total=len(segments) * (2 if diarised else 1), desc="segments", unit="segment", disable=not progress)
     with vad.open_sound_file(source) as audio, bar:
-        mix = plan.mix
         features = predictor.feature_config
         speaker_of: dict[Segment, int] = {}
         if diarised:  # first who speaks when (in pieces where the voice may change), then the emotions
@@ -307,7 +307,7 @@ def analyze_speech(
             speaker_of = dict(zip(segments, speakers, strict=True))
             bar.total = len(speech.segments) + len(segments)
         windows = classification_windows(segments, duration, config.context_s)
-        outputs = _per_window(audio, segments, windows, mix, features, workers, bar, segment_features, features)
+        outputs = _per_window(audio, segments, windows, plan, features, workers, bar, segment_features, features)
         pending: list[tuple[Segment, tuple[np.ndarray, Any]]] = []
         for output in outputs:
             pending.append(output)

@@ -22,6 +22,7 @@ from ser.errors import SerError
 from ser.features.extraction import decoded_utterance, features_of_file
 from ser.features.extractor import FeatureConfig, extract, prepare, trim
 from ser.inference.analysis_config import AnalysisConfig
+from ser.inference.dc_offset import without_dc
 from ser.inference.quality import measure, role_audio
 from ser.inference.utterances import pooled, speech_heard, utterances
 from ser.models.artifact import ModelArtifact
@@ -158,7 +159,7 @@ class Predictor:
             for start, end, part in items
         ]  # fmt: skip
         answer.update(duration_s=round(duration, 3), speech_heard=speech_heard(signal, config.sample_rate, found))
-        answer["audio"] = role_audio([(measure(signal, config.sample_rate), duration)])
+        answer["audio"] = role_audio([(measure(without_dc(signal, config.sample_rate), config.sample_rate), duration)])
         if channel is not None:
             answer["channel"] = channel
         return answer if answer["speech_heard"] else {**answer, "warning": NO_SPEECH_WARNING}

@@ -46,6 +46,7 @@ class Listening:
     per_channel: bool  # one stream per channel (else one stream, the channels mixed)
     identical_channels: bool  # the channels carry one signal, so they are mixed even though by channel was asked
     mix: np.ndarray | None  # one stream: the sign of each channel in its mix (``vad.mix_polarity``)
+    offsets: np.ndarray  # each channel's DC offset, taken out wherever it is read (``vad.recording_offsets``)
 
     @property
     def streams(self) -> int:
@@ -80,17 +81,23 @@ def listening(
     if identical:
         log.info("the %d channels carry one signal: analysed as one stream (roles by diarisation)", n_channels)
         per_channel = False
-    mix = None
-    if not per_channel:  # the channels' signs in the mix, measured once for the detector and the segments
-        with vad.open_sound_file(source) as audio:
-            mix = vad.mix_polarity(audio)
-    return Listening(duration, n_channels, per_channel, identical, mix)
+    with vad.open_sound_file(source) as audio:  # measured once for the detector and the segments
+        offsets = vad.recording_offsets(audio)
+        mix = None if per_channel else vad.mix_polarity(audio)  # the channels' signs in the mix
+    return Listening(duration, n_channels, per_channel, identical, mix, offsets)
 
 
 def stream_activity(source: str | Path | bytes, plan: Listening, config: AnalysisConfig, index: int) -> Activity:
     """The detector's output on one stream of the recording (a channel, or the mix)."""
     probabilities, energies = vad.stream_activity(
-        source, plan.per_channel, config.block_s, [index], config.detector_gate, plan.mix, config.detector_dereverb
+        source,
+        plan.per_channel,
+        config.block_s,
+        [index],
+        config.detector_gate,
+        plan.mix,
+        config.detector_dereverb,
+        plan.offsets,
     )
     return probabilities[0], energies[0]
 
@@ -107,6 +114,7 @@ def all_streams(source: str | Path | bytes, plan: Listening, config: AnalysisCon
         gate=config.detector_gate,
         signs=plan.mix,
         dereverb=config.detector_dereverb,
+        offsets=plan.offsets,
     )
     return list(zip(probabilities, energies, strict=True))
 
