@@ -89,12 +89,22 @@ from tests.speech import busy, dtmf, gain_controlled, leaking, melody, pink_nois
 ROOT = Path(__file__).resolve().parents[1]
 SR = 16_000
 PAIRS = ["03,08", "10,14", "11,09", "12,13", "15,16"]
+# The calls' line noise (0.002 RMS). EmoDB's recordings carry their studio's background inside them (the 10th
+# percentile of their 32 ms chunk energies: median -44.7 dBFS, 10th-90th percentile -54.8 to -35.2), mostly under
+# 120 Hz, so at this level an utterance's inner pauses stand over the pauses between utterances; `--line-noise-db
+# -45` puts a continuous background at the studio's level, as a caller's room or line would be.
+LINE_NOISE_DB = 20 * np.log10(0.002)
 
 
 def build_call(
-    ids: dict[str, list[str]], seed: int, minutes: float | None = None, answer_gap: tuple[float, float] | None = None
+    ids: dict[str, list[str]],
+    seed: int,
+    minutes: float | None = None,
+    answer_gap: tuple[float, float] | None = None,
+    line_noise_db: float = LINE_NOISE_DB,
 ) -> dict:
-    """Turns of the two speakers (first = agent), fillers between some turns; both channels and the truth. With
+    """Turns of the two speakers (first = agent), fillers between some turns, over white line noise at
+    ``line_noise_db`` dBFS on each channel; both channels and the truth. With
     ``answer_gap`` (low, high seconds) each turn starts that soon after the other voice's (else 0.4-1.2 s); a negative
     gap starts it that long *before* the other voice's last utterance ends (an interruption: the two voices overlap,
     by at most all but that utterance's first 0.5 s, and never over its own voice's last one), unless a filler came
@@ -151,7 +161,7 @@ def build_call(
     channels = np.zeros((end, 2), np.float32)
     for start, lane, piece in pieces:
         channels[start : start + len(piece), lane] += piece
-    channels += rng.standard_normal(channels.shape).astype(np.float32) * 0.002
+    channels += rng.standard_normal(channels.shape).astype(np.float32) * np.float32(10 ** (line_noise_db / 20))
     return {"stereo": channels, "mono": channels.sum(axis=1), "turns": turns, "other": other}
 
 
@@ -322,6 +332,7 @@ def main() -> None:
     parser.add_argument("--answer-gap", nargs=2, type=float, metavar=("LOW", "HIGH"), help="seconds before each turn")
     parser.add_argument("--gain-control", nargs=2, type=float, metavar=("MAX_DB", "RELEASE_S"), help="handset AGC")
     parser.add_argument("--room", type=float, metavar="RT60_S", help="each channel first through a reverberant room")
+    parser.add_argument("--line-noise-db", type=float, default=LINE_NOISE_DB, help="the calls' line noise (dBFS)")
     parser.add_argument("--dc-offset", type=float, metavar="X", help="a constant added to each channel (mono: the mix)")
     args = parser.parse_args()
     if args.timed_only:
@@ -351,7 +362,8 @@ def main() -> None:
         if spaces is not None:
             predictor.artifact = dataclasses.replace(predictor.artifact, voice_space=spaces.without({a, b}))
         gap = tuple(args.answer_gap) if args.answer_gap else None
-        call = build_call({s: [n for n in names if n.startswith(s)] for s in (a, b)}, seed, answer_gap=gap)
+        ids = {s: [n for n in names if n.startswith(s)] for s in (a, b)}
+        call = build_call(ids, seed, answer_gap=gap, line_noise_db=args.line_noise_db)
         if args.leak_db is not None:
             call["stereo"] = leaking(call["stereo"], args.leak_db, args.leak_delay_ms / 1000, SR)
         if args.room is not None:
@@ -393,7 +405,7 @@ def main() -> None:
         why = ", ".join(f"{misses[name]} {name}" for name in MISSES)
         print(f"  {kind:<7} {condition:<8}: {share}, {inside} segments in music/tones/noise, {stray} stray{der}")
         print(f"  {'':<7} {'':<8}  not found: {why} (early / late: the one segment's edge more than 0.3 s off)")
-    if args.through or args.mono or args.gain_control or args.dc_offset:
+    if args.through or args.mono or args.gain_control or args.dc_offset or args.line_noise_db != LINE_NOISE_DB:
         return
 
     call = build_call({s: [n for n in names if n.startswith(s)] for s in ("03", "08")}, 99, minutes=args.minutes)
