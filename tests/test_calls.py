@@ -264,6 +264,27 @@ def test_a_call_with_a_dc_offset_gives_the_same_segments_and_emotions(predictor,
 
 
 @pytest.mark.parametrize("stereo", [True, False])
+def test_digital_silence_before_a_call_or_in_its_pauses_keeps_its_segments(predictor, stereo):
+    """A recorder that writes exact zeros for a minute before the call connects: the call's own line noise is still
+    its floor (the zeros made the floor -120 dB, and no pause was quiet against it). VoIP silence suppression, zeros
+    in every 20 ms frame where the voice is under -45 dBFS: the zeros are the floor."""
+    call = build_call(stereo=stereo)
+    reference = analyze(wav_bytes(call.signal), predictor, AnalysisConfig())
+    lead = np.zeros((60 * SR, *call.signal.shape[1:]), np.float32)
+    late = analyze(wav_bytes(np.concatenate([lead, call.signal])), predictor, AnalysisConfig())
+    assert [(i["role"], i["emotion"]) for i in late["timeline"]] == [
+        (i["role"], i["emotion"]) for i in reference["timeline"]
+    ]
+    edges = np.array([(i["start_s"], i["end_s"]) for i in late["timeline"]]) - 60.0
+    assert np.abs(edges - [(i["start_s"], i["end_s"]) for i in reference["timeline"]]).max() <= 0.1  # the levels are
+    # read from windows spread over the recording, a minute of it silent: within 3 chunks
+    frames = call.signal[: len(call.signal) // 320 * 320].reshape(-1, 320, *call.signal.shape[1:])
+    quiet = np.sqrt(np.mean(np.square(frames), axis=1, keepdims=True)) < 10 ** (-45 / 20)
+    suppressed = np.where(quiet, np.float32(0.0), frames).reshape(-1, *call.signal.shape[1:])
+    assert_one_segment_per_turn(analyze(wav_bytes(suppressed), predictor, AnalysisConfig())["timeline"], call)
+
+
+@pytest.mark.parametrize("stereo", [True, False])
 def test_a_call_through_gain_control_that_lifts_the_line_noise_in_its_pauses_keeps_its_segments(predictor, stereo):
     """A handset's gain control lifts the line noise by up to 12 dB in every pause and lowers it when speech returns:
     the floor then spreads as babble's does, and the lifted noise stands over the floor the quiet after speech sets.

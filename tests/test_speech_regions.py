@@ -5,7 +5,7 @@ import pytest
 
 from ser.errors import ParamsError
 from ser.inference.analysis_config import AnalysisConfig
-from ser.inference.vad import CHUNK_S, SpeechRules, speech_regions
+from ser.inference.vad import CHUNK_S, SpeechRules, _long_silences, _noise_floor_db, speech_regions
 
 pytestmark = pytest.mark.unit
 
@@ -307,3 +307,21 @@ def test_a_joined_region_the_confidence_rules_drop_gives_back_its_pieces():
     assert speech_regions(probabilities, rules, energy) == pieces  # without the rule: the same two pieces
     (start, end), *others = speech_regions(probabilities, joined, energy)
     assert not others and (start, end) == (pytest.approx(2.0, abs=CHUNK_S), pytest.approx(6.2, abs=CHUNK_S))
+
+
+def test_a_long_run_of_digital_silence_is_not_the_floor_short_ones_are():
+    """A recorder's zeros before a call connects (a minute) are left out of the floor, so the call's line noise
+    (-60 dB) is the floor again and a sentence's pause over it splits; VoIP silence suppression's zeros in every
+    pause (runs shorter than ``LONG_SILENCE_S``) are the floor, so speech's soft edges stay above it."""
+    probabilities, energy = _call()
+    silence = np.full(_chunks(60.0), -120.0)
+    lead = np.concatenate([silence, energy])
+    assert _noise_floor_db(energy) == -60.0 and _noise_floor_db(lead) == -60.0
+    assert _long_silences(lead).sum() == len(silence) and not _long_silences(energy).any()
+    late = speech_regions(np.concatenate([np.zeros(len(silence), np.float32), probabilities]), RULES, lead)
+    assert [(round(a - 60.0, 3), round(b - 60.0, 3)) for a, b in late] == [
+        (round(a, 3), round(b, 3)) for a, b in speech_regions(probabilities, RULES, energy)
+    ]
+    suppressed = np.where(energy < -50.0, -120.0, energy)  # zeros wherever the voice is quiet: runs of 2 s
+    assert _noise_floor_db(suppressed) == -120.0
+    assert _noise_floor_db(np.full(10, -120.0)) == -120.0  # nothing but digital silence
