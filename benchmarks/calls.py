@@ -42,12 +42,15 @@ RELEASE_S, so the line noise rises by up to MAX_DB in every pause and falls when
 `--dc-offset X` adds a constant X (of full scale) to each channel (mono: to the mix) before the line: a handset's
 or sound card's DC offset, e.g. `--dc-offset 0.05`.
 
+`--lead-silence S` puts S seconds of digital silence (exact zeros) before each call: a recorder that starts writing
+before the call connects, e.g. `--lead-silence 600`.
+
 `--timed-only` runs the timed call alone (`--repeat N` times after its warm-up).
 
 Needs a trained project (`dvc repro`). Usage: python benchmarks/calls.py [--pairs 03,08 10,14] [--minutes 10]
 [--through speakerphone_8k] [--mono] [--no-denoise] [--timed-only] [--repeat N] [--leak-db -10 --leak-delay-ms 100]
 [--set min_gap_s=0.5] [--held-out-space] [--answer-gap 0.05 0.35] [--gain-control 12 1.0] [--room 0.5]
-[--dc-offset 0.05]
+[--dc-offset 0.05] [--line-noise-db -45] [--lead-silence 600]
 """
 
 from __future__ import annotations
@@ -230,6 +233,17 @@ def in_room(stereo: np.ndarray, rt60_s: float, seed: int) -> np.ndarray:
     return np.stack([room.apply(stereo[:, c], SR, f"room{seed}-{c}")[0] for c in (0, 1)], axis=1)
 
 
+def silence_first(call: dict, seconds: float) -> dict:
+    """The call with ``seconds`` of digital silence before it, its truth moved as far."""
+    lead = int(seconds * SR)
+    return {
+        "stereo": np.concatenate([np.zeros((lead, 2), np.float32), call["stereo"]]),
+        "mono": np.concatenate([np.zeros(lead, np.float32), call["mono"]]),
+        "turns": [(start + lead / SR, end + lead / SR, *rest) for start, end, *rest in call["turns"]],
+        "other": [(start + lead / SR, end + lead / SR) for start, end in call["other"]],
+    }
+
+
 def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
     return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
 
@@ -333,6 +347,7 @@ def main() -> None:
     parser.add_argument("--gain-control", nargs=2, type=float, metavar=("MAX_DB", "RELEASE_S"), help="handset AGC")
     parser.add_argument("--room", type=float, metavar="RT60_S", help="each channel first through a reverberant room")
     parser.add_argument("--line-noise-db", type=float, default=LINE_NOISE_DB, help="the calls' line noise (dBFS)")
+    parser.add_argument("--lead-silence", type=float, metavar="S", help="seconds of exact zeros before each call")
     parser.add_argument("--dc-offset", type=float, metavar="X", help="a constant added to each channel (mono: the mix)")
     args = parser.parse_args()
     if args.timed_only:
@@ -375,6 +390,8 @@ def main() -> None:
             call["mono"] = gain_controlled(stereo.sum(axis=1), *args.gain_control)
         if args.dc_offset:
             call["stereo"], call["mono"] = call["stereo"] + args.dc_offset, call["mono"] + args.dc_offset
+        if args.lead_silence:
+            call = silence_first(call, args.lead_silence)
         for condition, chain in conditions.items():
             for kind in ("mono",) if args.mono else ("mono", "stereo"):
                 data = encode(call[kind], condition) if chain is None else through(call[kind], chain, f"call{seed}")
@@ -405,7 +422,8 @@ def main() -> None:
         why = ", ".join(f"{misses[name]} {name}" for name in MISSES)
         print(f"  {kind:<7} {condition:<8}: {share}, {inside} segments in music/tones/noise, {stray} stray{der}")
         print(f"  {'':<7} {'':<8}  not found: {why} (early / late: the one segment's edge more than 0.3 s off)")
-    if args.through or args.mono or args.gain_control or args.dc_offset or args.line_noise_db != LINE_NOISE_DB:
+    altered = args.gain_control or args.dc_offset or args.lead_silence or args.line_noise_db != LINE_NOISE_DB
+    if args.through or args.mono or altered:  # the timed call is the usual one
         return
 
     call = build_call({s: [n for n in names if n.startswith(s)] for s in ("03", "08")}, 99, minutes=args.minutes)

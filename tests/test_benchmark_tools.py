@@ -102,3 +102,13 @@ def test_the_calls_benchmark_lets_a_caller_interrupt_but_never_overlaps_a_voice_
             assert all(b[0] >= a[1] for a, b in itertools.pairwise(own)), lane
             for start, end, _, _ in own:  # each utterance on its own channel
                 assert np.abs(call["stereo"][round(start * calls.SR) : round(end * calls.SR), lane]).mean() > 0.1
+
+
+@pytest.mark.unit
+def test_the_calls_benchmark_puts_silence_first_and_its_truth_after_it() -> None:
+    stereo = np.ones((calls.SR, 2), np.float32)
+    call = {"stereo": stereo, "mono": stereo.sum(axis=1), "turns": [(0.2, 0.8, 1, "03a01Wa")], "other": [(0.0, 0.1)]}
+    late = calls.silence_first(call, 2.0)
+    assert late["stereo"].shape == (3 * calls.SR, 2) and late["mono"].shape == (3 * calls.SR,)
+    assert not late["stereo"][: 2 * calls.SR].any() and late["stereo"][2 * calls.SR :].all()
+    assert late["turns"] == [(2.2, 2.8, 1, "03a01Wa")] and late["other"] == [(2.0, 2.1)]
