@@ -76,3 +76,16 @@ def test_the_detector_sets_the_same_noise_floor_with_an_offset_as_without():
         levels.append(level)
     assert abs(levels[0].floor_db - levels[1].floor_db) < 0.5, levels
     assert abs(levels[0].active_db - levels[1].active_db) < 0.5, levels
+
+
+def test_a_codecs_idle_pattern_is_silence_not_an_offset():
+    """A-law has no code for zero: its silence decodes to +8 steps of 16 bits. Chunks of one constant value say
+    nothing about an offset, so a call whose pauses are A-law silence (VoIP silence suppression) is read as it is."""
+    buffer = io.BytesIO()
+    sf.write(buffer, np.zeros(SR, np.float32), SR, format="WAV", subtype="ALAW")
+    idle = sf.read(io.BytesIO(buffer.getvalue()), dtype="float32")[0]
+    assert np.all(idle == idle[0]) and idle[0] > 0
+    speech = lopsided_speech_over_line_noise(6.0)
+    suppressed = np.where(np.abs(speech) < 0.004, idle[0], speech).astype(np.float32)
+    assert dc_offset(suppressed, CHUNK) == 0.0
+    assert abs(dc_offset(suppressed + np.float32(0.05), CHUNK) - 0.05) < 5e-3  # an offset beside it is still found

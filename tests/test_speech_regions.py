@@ -325,3 +325,13 @@ def test_a_long_run_of_digital_silence_is_not_the_floor_short_ones_are():
     suppressed = np.where(energy < -50.0, -120.0, energy)  # zeros wherever the voice is quiet: runs of 2 s
     assert _noise_floor_db(suppressed) == -120.0
     assert _noise_floor_db(np.full(10, -120.0)) == -120.0  # nothing but digital silence
+
+
+def test_a_long_run_of_a_codecs_idle_pattern_is_digital_silence_too():
+    """A-law's silence decodes to +8 steps of 16 bits (-72 dB): a minute of it is left out of the floor as exact
+    zeros are; chunks that merely sit at one level for a moment are not."""
+    _, energy = _call()
+    idle = np.full(_chunks(60.0), -72.25)
+    assert _long_silences(np.concatenate([idle, energy])).sum() == len(idle)
+    assert _noise_floor_db(np.concatenate([idle, energy])) == -60.0
+    assert not _long_silences(np.concatenate([np.full(_chunks(5.0), -72.25), energy])).any()  # under 10 s

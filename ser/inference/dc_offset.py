@@ -19,7 +19,8 @@ import numpy as np
 
 QUIET_PERCENTILE = 10.0  # the chunks at or under this percentile of power around their means: the line alone
 MIN_SHARE = 0.1  # the offset's power against the quiet chunks' power around their mean, at least
-DIGITAL_SILENCE = 1e-10  # as ``vad.DIGITAL_SILENCE``: chunks of exact zeros say nothing about an offset
+DIGITAL_SILENCE = 1e-10  # as ``vad.DIGITAL_SILENCE``: constant chunks (exact zeros, or A-law's idle code, which
+# decodes to +8 steps of 16 bits) are a recorder's or a codec's silence and say nothing about an offset
 CHUNK_S = 0.032  # the speech detector's chunk (``vad.CHUNK_S``)
 
 
@@ -30,15 +31,15 @@ def dc_offset(samples: np.ndarray, chunk: int) -> float:
     if count == 0:
         return 0.0
     frames = np.asarray(samples[: count * chunk], dtype=np.float64).reshape(count, chunk)
-    means, powers = frames.mean(axis=1), np.mean(np.square(frames), axis=1)
-    sounding = np.flatnonzero(powers > DIGITAL_SILENCE)
+    means = frames.mean(axis=1)
+    # the power around each chunk's own mean: chosen by the power with it, a chunk of speech swinging against the
+    # offset would pass for quiet and pull the estimate towards zero
+    around = np.maximum(np.mean(np.square(frames), axis=1) - np.square(means), 0.0)
+    sounding = np.flatnonzero(around > DIGITAL_SILENCE)  # constant chunks are a codec's or a recorder's silence
     if not sounding.size:
         return 0.0
-    # quiet by the power around each chunk's own mean: by the power with it, a chunk of speech swinging against the
-    # offset would pass for quiet and pull the estimate towards zero
-    around = np.maximum(powers[sounding] - np.square(means[sounding]), 0.0)
-    quiet = around <= np.percentile(around, QUIET_PERCENTILE)
-    offset = float(means[sounding][quiet].mean())
+    quiet = sounding[around[sounding] <= np.percentile(around[sounding], QUIET_PERCENTILE)]
+    offset = float(means[quiet].mean())
     return offset if offset * offset >= MIN_SHARE * float(around[quiet].mean()) and offset != 0.0 else 0.0
 
 

@@ -533,11 +533,18 @@ def _noise_floor_db(energy_db: np.ndarray) -> float:
 # the utterances were found as one segment). Shorter runs are: VoIP silence suppression writes zeros in every pause,
 # and against any other floor its soft onsets and endings no longer stood out (found 97-99 % -> 75-88 %).
 LONG_SILENCE_S = 10.0
+IDLE_DB = -66.0  # a codec's idle pattern is far under any line's noise (A-law's: -72 dBFS)
 
 
 def _long_silences(energy_db: np.ndarray) -> np.ndarray:
-    """Chunks in runs of digital silence of at least ``LONG_SILENCE_S``."""
-    silent = energy_db <= _decibels(DIGITAL_SILENCE)  # NaN: not silent
+    """Chunks in runs of digital silence of at least ``LONG_SILENCE_S``: exact zeros, or a codec's idle pattern
+    (chunks of one and the same energy under ``IDLE_DB``: A-law has no code for zero, and its silence decodes to
+    +8 steps of 16 bits, -72 dBFS)."""
+    repeated = np.zeros(len(energy_db), dtype=bool)
+    same = np.diff(energy_db) == 0  # NaN: never the same
+    repeated[1:] |= same
+    repeated[:-1] |= same
+    silent = (energy_db <= _decibels(DIGITAL_SILENCE)) | ((energy_db <= IDLE_DB) & repeated)  # NaN: not silent
     runs = _runs(silent, 0)
     ends = np.flatnonzero((runs >= round(LONG_SILENCE_S / CHUNK_S)) & ~np.append(silent[1:], False))
     long = np.zeros(len(silent), dtype=bool)
@@ -593,7 +600,9 @@ def stream_levels(
         if not chunks:
             continue
         for index, stream in enumerate(_streams(without_offsets(data, offsets), per_channel, signs)):
-            energies[index].append(_chunk_powers(stream, chunks, frame))
+            framed = stream[: chunks * frame].reshape(chunks, frame)
+            idle = np.ptp(framed, axis=1) == 0  # constant: a recorder's or a codec's silence, as digital silence
+            energies[index].append(np.where(idle, 0.0, _chunk_powers(stream, chunks, frame)))
             decay = decay_db_per_s(stream, audio.samplerate) if np.all(np.isfinite(stream)) else None
             if decay is not None:
                 decays[index].append(decay)
