@@ -517,14 +517,16 @@ def noise_chunks(energy_db: np.ndarray, margin_db: float, most: int) -> np.ndarr
     known = np.isfinite(energy_db)
     if not known.any():
         return np.array([], dtype=int)
-    floor = _noise_floor_db(energy_db)
-    return np.flatnonzero(known & ~_long_silences(energy_db) & (energy_db < floor + margin_db))[:most]
+    long = _long_silences(energy_db)
+    floor = _noise_floor_db(energy_db, long)
+    return np.flatnonzero(known & ~long & (energy_db < floor + margin_db))[:most]
 
 
-def _noise_floor_db(energy_db: np.ndarray) -> float:
+def _noise_floor_db(energy_db: np.ndarray, long: np.ndarray | None = None) -> float:
     """A stream's noise floor: the 10th percentile of its chunk energies (dB) that are known (not NaN), leaving out
-    runs of digital silence of ``LONG_SILENCE_S`` or more (all of them when nothing else is left)."""
-    kept = energy_db[~_long_silences(energy_db)]
+    runs of digital silence of ``LONG_SILENCE_S`` or more (``long``, by default ``_long_silences``; all of them when
+    nothing else is left)."""
+    kept = energy_db[~(_long_silences(energy_db) if long is None else long)]
     return float(np.nanpercentile(kept if np.isfinite(kept).any() else energy_db, 10))
 
 
@@ -545,12 +547,8 @@ def _long_silences(energy_db: np.ndarray) -> np.ndarray:
     repeated[1:] |= same
     repeated[:-1] |= same
     silent = (energy_db <= _decibels(DIGITAL_SILENCE)) | ((energy_db <= IDLE_DB) & repeated)  # NaN: not silent
-    runs = _runs(silent, 0)
-    ends = np.flatnonzero((runs >= round(LONG_SILENCE_S / CHUNK_S)) & ~np.append(silent[1:], False))
-    long = np.zeros(len(silent), dtype=bool)
-    for end in ends:  # each long run, from its last chunk back to its first
-        long[end - runs[end] + 1 : end + 1] = True
-    return long
+    run = np.cumsum(silent & ~np.append(False, silent[:-1])) * silent  # 1, 2, ... for each run; 0 outside
+    return silent & (np.bincount(run)[run] >= round(LONG_SILENCE_S / CHUNK_S))
 
 
 def _spread_windows(audio: sf.SoundFile, windows: int, window_s: float) -> Iterator[np.ndarray]:
@@ -602,7 +600,7 @@ def stream_levels(
         for index, stream in enumerate(_streams(without_offsets(data, offsets), per_channel, signs)):
             framed = stream[: chunks * frame].reshape(chunks, frame)
             idle = np.ptp(framed, axis=1) == 0  # constant: a recorder's or a codec's silence, as digital silence
-            energies[index].append(np.where(idle, 0.0, _chunk_powers(stream, chunks, frame)))
+            energies[index].append(np.where(idle, 0.0, np.mean(np.square(framed, dtype=np.float64), axis=1)))
             decay = decay_db_per_s(stream, audio.samplerate) if np.all(np.isfinite(stream)) else None
             if decay is not None:
                 decays[index].append(decay)
