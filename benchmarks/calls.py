@@ -42,6 +42,10 @@ RELEASE_S, so the line noise rises by up to MAX_DB in every pause and falls when
 `--dc-offset X` adds a constant X (of full scale) to each channel (mono: to the mix) before the line: a handset's
 or sound card's DC offset, e.g. `--dc-offset 0.05`.
 
+`--hum-db X` adds mains hum at X dBFS to each channel (mono: to the mix) before the line: the mains frequency
+(`--hum-hz`, 50 by default) with its 3rd and 5th harmonics 6 and 12 dB down, as a ground loop adds it, e.g.
+`--hum-db -30 --hum-hz 60`.
+
 `--lead-silence S` puts S seconds of digital silence (exact zeros) before each call: a recorder that starts writing
 before the call connects, e.g. `--lead-silence 600`.
 
@@ -50,7 +54,7 @@ before the call connects, e.g. `--lead-silence 600`.
 Needs a trained project (`dvc repro`). Usage: python benchmarks/calls.py [--pairs 03,08 10,14] [--minutes 10]
 [--through speakerphone_8k] [--mono] [--no-denoise] [--timed-only] [--repeat N] [--leak-db -10 --leak-delay-ms 100]
 [--set min_gap_s=0.5] [--held-out-space] [--answer-gap 0.05 0.35] [--gain-control 12 1.0] [--room 0.5]
-[--dc-offset 0.05] [--line-noise-db -45] [--lead-silence 600]
+[--dc-offset 0.05] [--line-noise-db -45] [--lead-silence 600] [--hum-db -30 --hum-hz 60]
 """
 
 from __future__ import annotations
@@ -233,6 +237,16 @@ def in_room(stereo: np.ndarray, rt60_s: float, seed: int) -> np.ndarray:
     return np.stack([room.apply(stereo[:, c], SR, f"room{seed}-{c}")[0] for c in (0, 1)], axis=1)
 
 
+def hum(frames: int, hz: float, level_db: float, seed: int) -> np.ndarray:
+    """``frames`` samples of mains hum at ``level_db`` dBFS (RMS): ``hz`` with its 3rd and 5th harmonics 6 and 12 dB
+    down, each at a seeded phase."""
+    t = np.arange(frames) / SR
+    phases = np.random.default_rng(seed).uniform(0, 2 * np.pi, 3)
+    parts = zip((1.0, 0.5, 0.25), (1, 3, 5), phases, strict=True)
+    wave = sum(a * np.sin(2 * np.pi * k * hz * t + p) for a, k, p in parts)
+    return (wave / np.sqrt(np.mean(np.square(wave))) * 10 ** (level_db / 20)).astype(np.float32)
+
+
 def silence_first(call: dict, seconds: float) -> dict:
     """The call with ``seconds`` of digital silence before it, its truth moved as far."""
     lead = int(seconds * SR)
@@ -349,6 +363,8 @@ def main() -> None:
     parser.add_argument("--line-noise-db", type=float, default=LINE_NOISE_DB, help="the calls' line noise (dBFS)")
     parser.add_argument("--lead-silence", type=float, metavar="S", help="seconds of exact zeros before each call")
     parser.add_argument("--dc-offset", type=float, metavar="X", help="a constant added to each channel (mono: the mix)")
+    parser.add_argument("--hum-db", type=float, metavar="X", help="mains hum at X dBFS on each channel (mono: the mix)")
+    parser.add_argument("--hum-hz", type=float, default=50.0, help="the mains frequency of --hum-db")
     args = parser.parse_args()
     if args.timed_only:
         args.pairs = []
@@ -390,6 +406,9 @@ def main() -> None:
             call["mono"] = gain_controlled(stereo.sum(axis=1), *args.gain_control)
         if args.dc_offset:
             call["stereo"], call["mono"] = call["stereo"] + args.dc_offset, call["mono"] + args.dc_offset
+        if args.hum_db is not None:
+            line = hum(len(call["mono"]), args.hum_hz, args.hum_db, seed)
+            call["stereo"], call["mono"] = call["stereo"] + line[:, None], call["mono"] + line
         if args.lead_silence:
             call = silence_first(call, args.lead_silence)
         for condition, chain in conditions.items():
@@ -423,6 +442,7 @@ def main() -> None:
         print(f"  {kind:<7} {condition:<8}: {share}, {inside} segments in music/tones/noise, {stray} stray{der}")
         print(f"  {'':<7} {'':<8}  not found: {why} (early / late: the one segment's edge more than 0.3 s off)")
     altered = args.gain_control or args.dc_offset or args.lead_silence or args.line_noise_db != LINE_NOISE_DB
+    altered = altered or args.hum_db is not None
     if args.through or args.mono or altered:  # the timed call is the usual one
         return
 

@@ -264,6 +264,25 @@ def test_a_call_with_a_dc_offset_gives_the_same_segments_and_emotions(predictor,
 
 
 @pytest.mark.parametrize("stereo", [True, False])
+def test_a_call_with_mains_hum_gives_the_same_segments_and_emotions(predictor, stereo):
+    """A ground loop's hum (60 Hz with its 3rd and 5th harmonics, -30 dBFS: 24 dB over this line's noise) would be
+    the floor of every pause and a noisy line: it is found in the line's stationary spectrum and notched."""
+    call = build_call(stereo=stereo)
+    t = np.arange(len(call.signal)) / SR
+    hum = sum(np.sin(2 * np.pi * 60 * k * t + k) / k for k in (1, 3, 5))
+    hum = (hum / np.sqrt(np.mean(np.square(hum))) * 10 ** (-30 / 20)).astype(np.float32)
+    reference = analyze(wav_bytes(call.signal), predictor, AnalysisConfig())
+    result = analyze(wav_bytes(call.signal + (hum[:, None] if stereo else hum)), predictor, AnalysisConfig())
+    assert_one_segment_per_turn(result["timeline"], call)
+    assert [(i["role"], i["emotion"]) for i in result["timeline"]] == [
+        (i["role"], i["emotion"]) for i in reference["timeline"]
+    ]
+    edges = np.array([(i["start_s"], i["end_s"]) for i in result["timeline"]])
+    assert np.abs(edges - [(i["start_s"], i["end_s"]) for i in reference["timeline"]]).max() <= 0.1  # 3 chunks
+    assert result["summary"]["warnings"] == reference["summary"]["warnings"]  # no noisy line
+
+
+@pytest.mark.parametrize("stereo", [True, False])
 def test_digital_silence_before_a_call_or_in_its_pauses_keeps_its_segments(predictor, stereo):
     """A recorder that writes exact zeros for a minute before the call connects: the call's own line noise is still
     its floor (the zeros made the floor -120 dB, and no pause was quiet against it). VoIP silence suppression, zeros

@@ -42,7 +42,6 @@ from ser.features import voice_encoder
 from ser.features.extractor import FeatureConfig
 from ser.inference import vad, voice_changes
 from ser.inference.analysis_config import AnalysisConfig
-from ser.inference.dc_offset import without_offsets
 from ser.inference.denoise import NoiseProfile
 from ser.inference.diarisation import assign_speakers, project
 from ser.inference.legs import joined_legs, labelled_as_legs, legs_config
@@ -73,10 +72,12 @@ def _segment_signal(
     audio: sf.SoundFile, start_s: float, end_s: float, channel: int, plan: Listening, target_sr: int
 ) -> np.ndarray:
     """Samples of ``channel``, or of the channels mixed with the signs ``plan.mix`` (``vad.mix_polarity``), less
-    their DC offsets (``plan.offsets``), at ``target_sr``."""
-    audio.seek(int(start_s * audio.samplerate))
-    data = audio.read(int((end_s - start_s) * audio.samplerate), dtype="float32", always_2d=True)
-    data = without_offsets(data, plan.offsets)
+    their line faults (``plan.faults``: read from the notches' preroll earlier), at ``target_sr``."""
+    start = int(start_s * audio.samplerate)
+    first = max(0, start - plan.faults.preroll(audio.samplerate))
+    audio.seek(first)
+    data = audio.read(start - first + int((end_s - start_s) * audio.samplerate), dtype="float32", always_2d=True)
+    data = plan.faults.cleaner(audio.samplerate)(data)[start - first :]
     signal = data[:, channel] if plan.mix is None else mix_down(data, plan.mix)
     if audio.samplerate != target_sr:
         signal = librosa.resample(signal, orig_sr=audio.samplerate, target_sr=target_sr, res_type="soxr_hq")

@@ -22,7 +22,7 @@ from ser.errors import SerError
 from ser.features.extraction import decoded_utterance, features_of_file
 from ser.features.extractor import FeatureConfig, extract, prepare, trim
 from ser.inference.analysis_config import AnalysisConfig
-from ser.inference.dc_offset import without_dc
+from ser.inference.line import cleaned_signal
 from ser.inference.quality import measure, role_audio
 from ser.inference.utterances import pooled, speech_heard, utterances
 from ser.models.artifact import ModelArtifact
@@ -140,6 +140,7 @@ class Predictor:
         """
         config = self.feature_config
         signal, duration = decoded_utterance(source, config, max_seconds, channel)
+        signal = cleaned_signal(signal, config.sample_rate)  # less the line's DC offset and hum, if any
         # a DC offset taken out by the median: the mean of a short burst in silence would lift the silence itself
         sound_s = trim(signal - np.median(signal), config.silence_db).size / config.sample_rate
         if sound_s < MIN_SOUND_S:
@@ -159,7 +160,7 @@ class Predictor:
             for start, end, part in items
         ]  # fmt: skip
         answer.update(duration_s=round(duration, 3), speech_heard=speech_heard(signal, config.sample_rate, found))
-        answer["audio"] = role_audio([(measure(without_dc(signal, config.sample_rate), config.sample_rate), duration)])
+        answer["audio"] = role_audio([(measure(signal, config.sample_rate), duration)])
         if channel is not None:
             answer["channel"] = channel
         return answer if answer["speech_heard"] else {**answer, "warning": NO_SPEECH_WARNING}

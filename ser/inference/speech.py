@@ -17,6 +17,7 @@ import numpy as np
 from ser.audio.decoding import AudioError, AudioTooLong
 from ser.inference import vad
 from ser.inference.analysis_config import AnalysisConfig
+from ser.inference.line import LineFaults
 from ser.inference.ordered_pool import ordered_map
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class Listening:
     per_channel: bool  # one stream per channel (else one stream, the channels mixed)
     identical_channels: bool  # the channels carry one signal, so they are mixed even though by channel was asked
     mix: np.ndarray | None  # one stream: the sign of each channel in its mix (``vad.mix_polarity``)
-    offsets: np.ndarray  # each channel's DC offset, taken out wherever it is read (``vad.recording_offsets``)
+    faults: LineFaults  # each channel's DC offset and hum, taken out wherever it is read (``vad.recording_faults``)
 
     @property
     def streams(self) -> int:
@@ -82,9 +83,9 @@ def listening(
         log.info("the %d channels carry one signal: analysed as one stream (roles by diarisation)", n_channels)
         per_channel = False
     with vad.open_sound_file(source) as audio:  # measured once for the detector and the segments
-        offsets = vad.recording_offsets(audio)
+        faults = vad.recording_faults(audio)
         mix = None if per_channel else vad.mix_polarity(audio)  # the channels' signs in the mix
-    return Listening(duration, n_channels, per_channel, identical, mix, offsets)
+    return Listening(duration, n_channels, per_channel, identical, mix, faults)
 
 
 def stream_activity(source: str | Path | bytes, plan: Listening, config: AnalysisConfig, index: int) -> Activity:
@@ -97,7 +98,7 @@ def stream_activity(source: str | Path | bytes, plan: Listening, config: Analysi
         config.detector_gate,
         plan.mix,
         config.detector_dereverb,
-        plan.offsets,
+        plan.faults,
     )
     return probabilities[0], energies[0]
 
@@ -114,7 +115,7 @@ def all_streams(source: str | Path | bytes, plan: Listening, config: AnalysisCon
         gate=config.detector_gate,
         signs=plan.mix,
         dereverb=config.detector_dereverb,
-        offsets=plan.offsets,
+        faults=plan.faults,
     )
     return list(zip(probabilities, energies, strict=True))
 

@@ -29,8 +29,8 @@ from scipy.ndimage import percentile_filter
 from ser.audio.decoding import UNDECODABLE, AudioError
 from ser.audio.mixing import mix_down, polarity
 from ser.features.pretrained import package_file, verified
-from ser.inference.dc_offset import channel_offsets, without_dc, without_offsets
 from ser.inference.dereverb import Dereverb, LateReverbSuppressor
+from ser.inference.line import LineFaults, cleaned_signal, line_faults
 from ser.inference.quality import decay_db_per_s
 from ser.onnx_runtime import single_thread_session
 
@@ -551,17 +551,24 @@ def _long_silences(energy_db: np.ndarray) -> np.ndarray:
     return silent & (np.bincount(run)[run] >= round(LONG_SILENCE_S / CHUNK_S))
 
 
-def _spread_windows(audio: sf.SoundFile, windows: int, window_s: float) -> Iterator[np.ndarray]:
+def _spread_windows(
+    audio: sf.SoundFile, windows: int, window_s: float, faults: LineFaults | None = None
+) -> Iterator[np.ndarray]:
     """``windows`` windows of ``window_s`` spread evenly over the recording (all of it when it is shorter), as
-    frames x channels float32: a look at a recording whose cost does not grow with its length."""
+    frames x channels float32: a look at a recording whose cost does not grow with its length. With ``faults``,
+    each window less them (read from its ``faults.preroll`` earlier, for the notches to settle)."""
     length = max(1, int(window_s * audio.samplerate))
     if audio.frames <= windows * length:
         starts: Sequence[int] = range(0, max(audio.frames, 1), length)
     else:
         starts = np.linspace(0, audio.frames - length, windows).astype(int).tolist()
+    preroll = 0 if faults is None else faults.preroll(audio.samplerate)
     for start in starts:
-        audio.seek(int(start))
-        data = audio.read(length, dtype="float32", always_2d=True)
+        first = max(0, int(start) - preroll)
+        audio.seek(first)
+        data = audio.read(int(start) - first + length, dtype="float32", always_2d=True)
+        if faults is not None:
+            data = faults.cleaner(audio.samplerate)(data)[int(start) - first :]
         if len(data):
             yield data
 
@@ -582,22 +589,22 @@ MIN_DECAY_WINDOWS = 5
 
 
 def stream_levels(
-    audio: sf.SoundFile, per_channel: bool, signs: np.ndarray | None = None, offsets: np.ndarray | None = None
+    audio: sf.SoundFile, per_channel: bool, signs: np.ndarray | None = None, faults: LineFaults | None = None
 ) -> list[StreamLevel]:
-    """Levels of each stream (the channels less their DC ``offsets``, by default ``recording_offsets``, or their mix
-    with ``signs``, by default ``mix_polarity``), from the chunk energies in spread windows (``_spread_windows``);
-    -inf for digital silence and for less than one chunk."""
+    """Levels of each stream (the channels less their line ``faults``, by default ``recording_faults``, or their
+    mix with ``signs``, by default ``mix_polarity``), from the chunk energies in spread windows
+    (``_spread_windows``); -inf for digital silence and for less than one chunk."""
     if not per_channel and signs is None:
         signs = mix_polarity(audio)
-    offsets = recording_offsets(audio) if offsets is None else offsets
+    faults = recording_faults(audio) if faults is None else faults
     energies: list[list[np.ndarray]] = [[] for _ in range(audio.channels if per_channel else 1)]
     decays: list[list[float]] = [[] for _ in energies]
     frame = max(1, round(CHUNK_S * audio.samplerate))
-    for data in _spread_windows(audio, SPREAD_WINDOWS, SPREAD_WINDOW_S):
+    for data in _spread_windows(audio, SPREAD_WINDOWS, SPREAD_WINDOW_S, faults):
         chunks = len(data) // frame
         if not chunks:
             continue
-        for index, stream in enumerate(_streams(without_offsets(data, offsets), per_channel, signs)):
+        for index, stream in enumerate(_streams(data, per_channel, signs)):
             framed = stream[: chunks * frame].reshape(chunks, frame)
             idle = np.ptp(framed, axis=1) == 0  # constant: a recorder's or a codec's silence, as digital silence
             energies[index].append(np.where(idle, 0.0, np.mean(np.square(framed, dtype=np.float64), axis=1)))
@@ -654,14 +661,11 @@ def shared_signal_db(source: str | Path | bytes) -> float:
     return float(max(unexplained))
 
 
-def recording_offsets(audio: sf.SoundFile) -> np.ndarray:
-    """Each channel's DC offset (``ser.inference.dc_offset``: 0 where there is none worth taking out), measured on
-    its 32 ms chunks in spread windows (``_spread_windows``)."""
-    frame = max(1, round(CHUNK_S * audio.samplerate))
-    windows = [w[: len(w) // frame * frame] for w in _spread_windows(audio, SPREAD_WINDOWS, SPREAD_WINDOW_S)]
-    if not windows:
-        return np.zeros(audio.channels, dtype=np.float32)
-    return channel_offsets(np.concatenate(windows), frame)
+def recording_faults(audio: sf.SoundFile) -> LineFaults:
+    """Each channel's DC offset and mains hum (``ser.inference.line``: none where not worth taking out), measured
+    in spread windows (``_spread_windows``)."""
+    windows = list(_spread_windows(audio, SPREAD_WINDOWS, SPREAD_WINDOW_S))
+    return line_faults(windows, audio.samplerate) if windows else LineFaults.none(audio.channels)
 
 
 def mix_polarity(audio: sf.SoundFile) -> np.ndarray:
@@ -692,9 +696,9 @@ def hears_speech(
     signal: np.ndarray, sr: int, threshold: float = 0.3, enough_s: float = 0.3, block_s: float = 0.256
 ) -> bool:
     """Whether the detector hears at least ``enough_s`` of speech (chunks at or above ``threshold``) in a mono
-    utterance sampled at ``sr``, heard at 16 kHz and ``DETECTOR_LEVEL_DBFS`` without its DC offset. It listens
-    block by block and stops as soon as it has heard enough, so an utterance that starts with speech costs a few
-    chunks, not all of it.
+    utterance sampled at ``sr``, heard at 16 kHz and ``DETECTOR_LEVEL_DBFS`` without its line faults (a DC offset,
+    hum: ``line.cleaned_signal``). It listens block by block and stops as soon as it has heard enough, so an
+    utterance that starts with speech costs a few chunks, not all of it.
 
     The defaults were chosen on the training speakers' recordings through every channel condition against music,
     tones, DTMF, hum and noise clips (BENCHMARKS.md, "Speech in an utterance"): 7 of 840 clips pass, 0.6 % of the
@@ -702,7 +706,7 @@ def hears_speech(
     verdict.
     """
     samples = np.asarray(signal, dtype=np.float32)
-    samples = without_dc(samples, sr)
+    samples = cleaned_signal(samples, sr)
     if sr != SAMPLE_RATE:
         samples = soxr.resample(samples, sr, SAMPLE_RATE, quality="HQ").astype(np.float32)
     chunks = len(samples) // CHUNK
@@ -758,31 +762,32 @@ def stream_activity(
     gate: DetectorGate | None = None,
     signs: np.ndarray | None = None,
     dereverb: Dereverb | None = None,
-    offsets: np.ndarray | None = None,
+    faults: LineFaults | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Speech probability and energy (dB) of every 32 ms chunk of each stream (the channels, or their mix), block
     by block; ``streams`` picks some of them (so that threads can take one channel each). The detector
     hears each stream at ``DETECTOR_LEVEL_DBFS`` (with its late reverberation suppressed as ``dereverb`` says; the
     energies are the recording's) and listens as ``gate`` says (by default, to everything); a mix takes the
-    channels with ``signs`` (by default the recording's ``mix_polarity``), each channel less its DC ``offsets`` (by
-    default the recording's ``recording_offsets``)."""
+    channels with ``signs`` (by default the recording's ``mix_polarity``), each channel less its line ``faults`` (by
+    default the recording's ``recording_faults``)."""
     gate = gate or DetectorGate()
     with open_sound_file(source) as audio:
         n_streams = audio.channels if per_channel else 1
         wanted = list(range(n_streams)) if streams is None else streams
         signs = None if per_channel else (mix_polarity(audio) if signs is None else signs)
-        offsets = recording_offsets(audio) if offsets is None else offsets
-        levels = stream_levels(audio, per_channel, signs, offsets)
+        faults = recording_faults(audio) if faults is None else faults
+        levels = stream_levels(audio, per_channel, signs, faults)
         detectors = {index: GatedVoiceActivity(levels[index].floor_db, gate) for index in wanted}
         gains = {index: np.float32(detector_gain(levels[index].active_db)) for index in wanted}
         inputs = {index: _DetectorInput(audio.samplerate, _dereverb_for(levels[index], dereverb)) for index in wanted}
         audio.seek(0)
+        cleaner = faults.cleaner(audio.samplerate)
         energies: dict[int, list[np.ndarray]] = {index: [] for index in wanted}
         blocksize = max(1, int(block_s * audio.samplerate))
         blocks = audio.blocks(blocksize=blocksize, dtype="float32", always_2d=True, fill_value=None)
         for position, data in enumerate(blocks):
             last = (position + 1) * blocksize >= audio.frames
-            mixed = _streams(without_offsets(data, offsets), per_channel, signs)
+            mixed = _streams(cleaner(data), per_channel, signs)
             for index in wanted:
                 stream = mixed[index]
                 if not np.all(np.isfinite(stream)):
