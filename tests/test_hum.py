@@ -42,6 +42,16 @@ def test_hum_is_found_at_its_mains_frequency_and_harmonics(hz, level_db):
     assert sorted(round(f / hz, 2) for f in found.harmonics_hz) == [1, 3, 5]
 
 
+def test_a_voice_that_holds_a_multiple_of_the_mains_frequency_all_along_is_not_hum():
+    """Its harmonics fall on every second (100 Hz) or third (150 Hz) harmonic of 50 Hz, and on every fifth of 60 Hz:
+    hum has harmonics whose numbers share no factor."""
+    t = np.arange(30 * SR) / SR
+    noise = np.random.default_rng(3).standard_normal(t.size) * 0.002
+    for pitch in (100.0, 150.0):
+        voice = sum(0.2 / k * np.sin(2 * np.pi * pitch * k * t) for k in range(1, 12))
+        assert mains_hum(windows((voice + noise).astype(np.float32)), SR) is None
+
+
 def test_the_notches_follow_a_mains_frequency_that_drifts():
     line = speech_like_over_noise()
     found = mains_hum(windows(line + hum(30.0, 50.4, 10 ** (-35 / 20))), SR)

@@ -1,24 +1,25 @@
 """Mains hum on a recording's line, found where it stands out and taken out with narrow notches.
 
 A ground loop or an unshielded analogue line adds the mains frequency (50 Hz in most of the world, 60 Hz in the
-Americas) and its harmonics to every sample. The emotion features barely notice it, but call analysis measures
-energies: hum lifts the noise floor of every pause, so sentences' edges sink into it, pauses stop telling
-utterances apart and the noisy-line warning fires (hum 26 dB under the voices cost a call 4-5 points of
-utterances found, 40 dB under them 7-10).
+Americas) and its harmonics to every sample. Call analysis measures energies: hum lifts the noise floor of every
+pause, so sentences' soft edges sink into it, pauses inside them stand out, and the noisy-line warning fires (hum
+at -40 dBFS, some 25 dB under the voices, cost two pairs' calls 6-9 points of the utterances found; at -20 dBFS,
+19-26 points, and 03 + 08's segment emotions 12-16).
 
 Hum is found in the stream's *stationary* spectrum: the ``QUIET_PERCENTILE`` of each frequency bin's power over
 0.5 s frames, which speech (its pitch moves) and tones that come and go do not reach. A harmonic is there when its
 bin stands ``PEAK_DB`` over the bins around it; hum is there when at least ``MIN_HARMONICS`` harmonics of 50 or of
-60 Hz are, and their excess power reaches ``MIN_SHARE`` of the rest of that spectrum (taking it out would lower
-the floor by 0.4 dB or more). It is looked for in ``MIN_FRAMES`` frames or more (8 s of sound): in a
-sentence or two, a voice that holds its pitch can pass for two harmonics. So a recording without hum is read
-exactly as before. The strongest
-``MAX_NOTCHES`` harmonics found are notched (Q ``NOTCH_Q``: 1.7 Hz wide at 50 Hz, 17 Hz at 500 Hz), which leaves
-a voice's harmonics, moving through them, all but untouched.
+60 Hz are, their numbers share no factor (a voice holding 100 or 150 Hz lights only every second or third harmonic
+of 50 Hz), and their excess power reaches ``MIN_SHARE`` of the rest of that spectrum (taking it out would lower the
+floor by 0.4 dB or more). It is looked for in ``MIN_FRAMES`` frames or more (8 s of sound): in a sentence or two,
+the percentile is the voice's own. So a recording without hum is read exactly as before. The mains frequency is
+read from the harmonics' peaks (grids and generators drift), and the strongest ``MAX_NOTCHES`` harmonics found are
+notched (Q ``NOTCH_Q``: 1.7 Hz wide at 50 Hz, 17 Hz at 500 Hz).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -87,7 +88,10 @@ def mains_hum(windows: Iterable[np.ndarray], sample_rate: int) -> Hum | None:
     for mains in MAINS_HZ:
         harmonics = [(k, _peak(spectrum, k * mains, bin_hz)) for k in range(1, int(MAX_HZ // mains) + 1)]
         present = [(k, *peak) for k, peak in harmonics if peak is not None and k * mains + FAR_HZ < sample_rate / 2]
-        found.append((mains, present))
+        if math.gcd(*(k for k, _, _ in present)) == 1:  # a steady voice's harmonics: all multiples of its pitch
+            found.append((mains, present))
+    if not found:
+        return None
     mains, present = max(found, key=lambda item: (len(item[1]), sum(excess for _, excess, _ in item[1])))
     if len(present) < MIN_HARMONICS:
         return None
