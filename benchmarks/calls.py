@@ -46,6 +46,10 @@ or sound card's DC offset, e.g. `--dc-offset 0.05`.
 (`--hum-hz`, 50 by default) with its 3rd and 5th harmonics 6 and 12 dB down, as a ground loop adds it, e.g.
 `--hum-db -30 --hum-hz 60`.
 
+`--clicks RATE LOW HIGH` adds a crackling line's clicks to each channel (mono: to the mix) before the line: RATE a
+second on average, each a 1-4 ms burst of white noise scaled by a draw between LOW and HIGH of full scale (its
+peaks up to about three times that) and decaying, e.g. `--clicks 3 0.1 0.5`.
+
 `--lead-silence S` puts S seconds of digital silence (exact zeros) before each call: a recorder that starts writing
 before the call connects, e.g. `--lead-silence 600`.
 
@@ -54,7 +58,7 @@ before the call connects, e.g. `--lead-silence 600`.
 Needs a trained project (`dvc repro`). Usage: python benchmarks/calls.py [--pairs 03,08 10,14] [--minutes 10]
 [--through speakerphone_8k] [--mono] [--no-denoise] [--timed-only] [--repeat N] [--leak-db -10 --leak-delay-ms 100]
 [--set min_gap_s=0.5] [--held-out-space] [--answer-gap 0.05 0.35] [--gain-control 12 1.0] [--room 0.5]
-[--dc-offset 0.05] [--line-noise-db -45] [--lead-silence 600] [--hum-db -30 --hum-hz 60]
+[--dc-offset 0.05] [--line-noise-db -45] [--lead-silence 600] [--hum-db -30 --hum-hz 60] [--clicks 3 0.1 0.5]
 """
 
 from __future__ import annotations
@@ -247,6 +251,18 @@ def hum(frames: int, hz: float, level_db: float, seed: int) -> np.ndarray:
     return (wave / np.sqrt(np.mean(np.square(wave))) * 10 ** (level_db / 20)).astype(np.float32)
 
 
+def clicks(frames: int, rate: float, low: float, high: float, seed: int) -> np.ndarray:
+    """``frames`` samples of a crackling line: ``rate`` clicks a second at seeded places, each 16-63 samples of white
+    noise scaled by a draw between ``low`` and ``high`` and decaying."""
+    rng = np.random.default_rng(seed)
+    line = np.zeros(frames, np.float32)
+    for start in rng.integers(0, max(frames - 64, 1), int(rate * frames / SR)):
+        length = int(rng.integers(16, 64))
+        burst = rng.uniform(low, high) * rng.standard_normal(length) * np.exp(-np.arange(length) / (length / 3))
+        line[start : start + length] += burst.astype(np.float32)
+    return line
+
+
 def silence_first(call: dict, seconds: float) -> dict:
     """The call with ``seconds`` of digital silence before it, its truth moved as far."""
     lead = int(seconds * SR)
@@ -365,6 +381,7 @@ def main() -> None:
     parser.add_argument("--dc-offset", type=float, metavar="X", help="a constant added to each channel (mono: the mix)")
     parser.add_argument("--hum-db", type=float, metavar="X", help="mains hum at X dBFS on each channel (mono: the mix)")
     parser.add_argument("--hum-hz", type=float, default=50.0, help="the mains frequency of --hum-db")
+    parser.add_argument("--clicks", nargs=3, type=float, metavar=("RATE", "LOW", "HIGH"), help="a crackling line")
     args = parser.parse_args()
     if args.timed_only:
         args.pairs = []
@@ -409,6 +426,9 @@ def main() -> None:
         if args.hum_db is not None:
             line = hum(len(call["mono"]), args.hum_hz, args.hum_db, seed)
             call["stereo"], call["mono"] = call["stereo"] + line[:, None], call["mono"] + line
+        if args.clicks:
+            line = clicks(len(call["mono"]), *args.clicks, seed)
+            call["stereo"], call["mono"] = call["stereo"] + line[:, None], call["mono"] + line
         if args.lead_silence:
             call = silence_first(call, args.lead_silence)
         for condition, chain in conditions.items():
@@ -442,7 +462,7 @@ def main() -> None:
         print(f"  {kind:<7} {condition:<8}: {share}, {inside} segments in music/tones/noise, {stray} stray{der}")
         print(f"  {'':<7} {'':<8}  not found: {why} (early / late: the one segment's edge more than 0.3 s off)")
     altered = args.gain_control or args.dc_offset or args.lead_silence or args.line_noise_db != LINE_NOISE_DB
-    altered = altered or args.hum_db is not None
+    altered = altered or args.hum_db is not None or args.clicks is not None
     if args.through or args.mono or altered:  # the timed call is the usual one
         return
 

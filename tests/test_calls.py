@@ -283,6 +283,20 @@ def test_a_call_with_mains_hum_gives_the_same_segments_and_emotions(predictor, s
 
 
 @pytest.mark.parametrize("stereo", [True, False])
+def test_a_call_on_a_line_that_crackles_keeps_one_segment_per_turn(predictor, stereo):
+    """Three clicks a second (1-4 ms bursts up to a third of full scale) break the quiet of every pause between turns:
+    on such a line they do not end a pause, so turns are not merged with their neighbours."""
+    call = build_call(stereo=stereo)
+    rng = np.random.default_rng(4)
+    line = np.zeros(len(call.signal), np.float32)
+    for start in rng.integers(0, len(line) - 64, 3 * len(line) // SR):
+        length = int(rng.integers(16, 64))
+        line[start : start + length] += rng.uniform(0.1, 0.3) * np.exp(-np.arange(length) / (length / 3))
+    result = analyze(wav_bytes(call.signal + (line[:, None] if stereo else line)), predictor, AnalysisConfig())
+    assert_one_segment_per_turn(result["timeline"], call)
+
+
+@pytest.mark.parametrize("stereo", [True, False])
 def test_digital_silence_before_a_call_or_in_its_pauses_keeps_its_segments(predictor, stereo):
     """A recorder that writes exact zeros for a minute before the call connects: the call's own line noise is still
     its floor (the zeros made the floor -120 dB, and no pause was quiet against it). VoIP silence suppression, zeros

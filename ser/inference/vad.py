@@ -353,6 +353,37 @@ def _per_chunk(energy_db: np.ndarray, length: int) -> np.ndarray:
     return energy
 
 
+# A line that crackles (an analogue line's clicks, bit errors) breaks the quiet of every pause with loud runs of a
+# chunk or two; on such a line (``_crackles``) they do not end a pause. Calls with three clicks a second found 73-79 %
+# of the utterances, neighbours merged; on every line, EmoDB's own smacks and bursts in the pauses inside sentences
+# would split 1-1.6 % more of them.
+CLICK_CHUNKS = 2  # a loud run at most this long (64 ms) ...
+CLICK_QUIET_CHUNKS = 3  # ... with at least this much quiet on both sides is a click
+CRACKLE_PER_MINUTE = 10.0  # clicks per minute of quiet on a line that crackles (the five pairs' calls: at most 4.3)
+MIN_CLICKS = 10
+
+
+def _short_runs(flags: np.ndarray, most: int) -> np.ndarray:
+    """The elements of ``flags`` in runs of True at most ``most`` long."""
+    run = np.cumsum(flags & ~np.append(False, flags[:-1])) * flags  # 1, 2, ... for each run; 0 outside
+    return flags & (np.bincount(run)[run] <= most)
+
+
+def _crackles(loud: np.ndarray) -> bool:
+    """Whether a stream's quiet (its chunks not ``loud``) is broken by clicks at least ``CRACKLE_PER_MINUTE`` times a
+    minute (and ``MIN_CLICKS`` times in all)."""
+    edges = np.diff(np.concatenate([[0], _short_runs(loud, CLICK_CHUNKS).astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    side = CLICK_QUIET_CHUNKS
+    quiet = np.concatenate([np.ones(side, dtype=bool), ~loud, np.ones(side, dtype=bool)])
+    counted = np.concatenate([[0], np.cumsum(quiet)])  # the quiet chunks before each padded position
+    before = counted[starts + side] - counted[starts] == side
+    after = counted[ends + 2 * side] - counted[ends + side] == side
+    clicks = int(np.count_nonzero(before & after))
+    minutes = np.count_nonzero(~loud) * CHUNK_S / 60.0
+    return clicks >= MIN_CLICKS and clicks >= CRACKLE_PER_MINUTE * minutes
+
+
 def _unquiet_pauses(energy_db: np.ndarray | None, length: int, rules: SpeechRules) -> Callable[[float, float], bool]:
     """Whether the pause between two regions (start_s, end_s) lacks ``min_gap_s`` of quiet chunks in a row (within
     ``pause_margin_db`` of the noise floor; NaN energies count as quiet), counting the quiet chunks next to it that
@@ -362,7 +393,8 @@ def _unquiet_pauses(energy_db: np.ndarray | None, length: int, rules: SpeechRule
     energy = _per_chunk(np.asarray(energy_db), length)
     if not np.isfinite(energy).any():
         return lambda start_s, end_s: False
-    quiet = ~(energy >= _noise_floor_db(energy) + rules.pause_margin_db)
+    loud = energy >= _noise_floor_db(energy) + rules.pause_margin_db
+    quiet = ~loud | _short_runs(loud, CLICK_CHUNKS) if _crackles(loud) else ~loud  # clicks do not end its pauses
     needed = max(1, round(rules.min_gap_s / CHUNK_S))
 
     def unquiet(start_s: float, end_s: float) -> bool:
