@@ -354,9 +354,9 @@ def _per_chunk(energy_db: np.ndarray, length: int) -> np.ndarray:
 
 
 # A line that crackles (an analogue line's clicks, bit errors) breaks the quiet of every pause with loud runs of a
-# chunk or two; on such a line (``_crackles``) they do not end a pause. Calls with three clicks a second found 73-79 %
-# of the utterances, neighbours merged; on every line, EmoDB's own smacks and bursts in the pauses inside sentences
-# would split 1-1.6 % more of them.
+# chunk or two; on such a line (``_crackles``) they do not end a pause. Two pairs' calls with three clicks a second
+# found 67.5-72.9 % of the utterances, neighbours merged; on every line, EmoDB's own smacks and bursts in the pauses
+# inside sentences would split 1-1.6 % more of them.
 CLICK_CHUNKS = 2  # a loud run at most this long (64 ms) ...
 CLICK_QUIET_CHUNKS = 3  # ... with at least this much quiet on both sides is a click
 CRACKLE_PER_MINUTE = 10.0  # clicks per minute of quiet on a line that crackles (the five pairs' calls: at most 4.3)
