@@ -112,3 +112,16 @@ def test_the_calls_benchmark_puts_silence_first_and_its_truth_after_it() -> None
     assert late["stereo"].shape == (3 * calls.SR, 2) and late["mono"].shape == (3 * calls.SR,)
     assert not late["stereo"][: 2 * calls.SR].any() and late["stereo"][2 * calls.SR :].all()
     assert late["turns"] == [(2.2, 2.8, 1, "03a01Wa")] and late["other"] == [(2.0, 2.1)]
+
+
+@pytest.mark.unit
+def test_the_calls_benchmarks_hum_has_its_level_and_harmonics_and_its_clicks_their_rate() -> None:
+    line = calls.hum(10 * calls.SR, 60.0, -30.0, seed=0)
+    assert 10 * np.log10(np.mean(np.square(line, dtype=np.float64))) == pytest.approx(-30.0, abs=0.01)
+    spectrum = np.abs(np.fft.rfft(line))
+    peaks = sorted(np.argsort(spectrum)[-3:] / 10.0)  # 0.1 Hz bins
+    assert peaks == [60.0, 180.0, 300.0]
+    crackle = calls.clicks(60 * calls.SR, 3.0, 0.1, 0.5, seed=0)
+    starts = np.flatnonzero((crackle != 0) & (np.append(0.0, crackle[:-1]) == 0))
+    assert 150 <= len(starts) <= 180  # 3 a second, a few overlapping
+    assert np.count_nonzero(crackle) < 0.01 * len(crackle)
