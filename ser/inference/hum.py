@@ -19,6 +19,7 @@ notched (Q ``NOTCH_Q``: 1.7 Hz wide at 50 Hz, 17 Hz at 500 Hz).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -49,13 +50,17 @@ class Hum:
     harmonics_hz: tuple[float, ...]
 
     def sos(self, sample_rate: int) -> np.ndarray:
-        """The notches as second-order sections at ``sample_rate`` (harmonics above its Nyquist left out)."""
-        from scipy import signal as sps  # here: scipy.signal takes 0.6 s to import, and most calls have no hum
+        """The notches as second-order sections at ``sample_rate`` (harmonics above its Nyquist left out), designed
+        once: every segment of a call is read through them."""
+        return _notches(self.harmonics_hz, sample_rate)
 
-        sections = [
-            sps.tf2sos(*sps.iirnotch(f, NOTCH_Q, fs=sample_rate)) for f in self.harmonics_hz if f < sample_rate / 2
-        ]
-        return np.vstack(sections) if sections else np.zeros((0, 6))
+
+@functools.lru_cache(maxsize=32)
+def _notches(harmonics_hz: tuple[float, ...], sample_rate: int) -> np.ndarray:
+    from scipy import signal as sps  # here: scipy.signal takes 0.6 s to import, and most calls have no hum
+
+    sections = [sps.tf2sos(*sps.iirnotch(f, NOTCH_Q, fs=sample_rate)) for f in harmonics_hz if f < sample_rate / 2]
+    return np.vstack(sections) if sections else np.zeros((0, 6))  # shared by every caller: read, never written
 
 
 def _sounding_frames(windows: Iterable[np.ndarray], frame: int) -> np.ndarray | None:

@@ -363,16 +363,16 @@ CRACKLE_PER_MINUTE = 10.0  # clicks per minute of quiet on a line that crackles 
 MIN_CLICKS = 10
 
 
-def _short_runs(flags: np.ndarray, most: int) -> np.ndarray:
-    """The elements of ``flags`` in runs of True at most ``most`` long."""
+def _run_lengths(flags: np.ndarray) -> np.ndarray:
+    """For each element of ``flags``, the length of the run of True it is in (0 where False)."""
     run = np.cumsum(flags & ~np.append(False, flags[:-1])) * flags  # 1, 2, ... for each run; 0 outside
-    return flags & (np.bincount(run)[run] <= most)
+    return np.bincount(run)[run] * flags
 
 
-def _crackles(loud: np.ndarray) -> bool:
-    """Whether a stream's quiet (its chunks not ``loud``) is broken by clicks at least ``CRACKLE_PER_MINUTE`` times a
-    minute (and ``MIN_CLICKS`` times in all)."""
-    edges = np.diff(np.concatenate([[0], _short_runs(loud, CLICK_CHUNKS).astype(np.int8), [0]]))
+def _crackles(loud: np.ndarray, short: np.ndarray) -> bool:
+    """Whether a stream's quiet (its chunks not ``loud``) is broken by clicks (runs in ``short``, the loud runs of at
+    most ``CLICK_CHUNKS``) at least ``CRACKLE_PER_MINUTE`` times a minute (and ``MIN_CLICKS`` times in all)."""
+    edges = np.diff(np.concatenate([[0], short.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     side = CLICK_QUIET_CHUNKS
     quiet = np.concatenate([np.ones(side, dtype=bool), ~loud, np.ones(side, dtype=bool)])
@@ -394,7 +394,8 @@ def _unquiet_pauses(energy_db: np.ndarray | None, length: int, rules: SpeechRule
     if not np.isfinite(energy).any():
         return lambda start_s, end_s: False
     loud = energy >= _noise_floor_db(energy) + rules.pause_margin_db
-    quiet = ~loud | _short_runs(loud, CLICK_CHUNKS) if _crackles(loud) else ~loud  # clicks do not end its pauses
+    short = loud & (_run_lengths(loud) <= CLICK_CHUNKS)
+    quiet = ~loud | short if _crackles(loud, short) else ~loud  # on a crackling line, clicks do not end a pause
     needed = max(1, round(rules.min_gap_s / CHUNK_S))
 
     def unquiet(start_s: float, end_s: float) -> bool:
@@ -579,8 +580,7 @@ def _long_silences(energy_db: np.ndarray) -> np.ndarray:
     repeated[1:] |= same
     repeated[:-1] |= same
     silent = (energy_db <= _decibels(DIGITAL_SILENCE)) | ((energy_db <= IDLE_DB) & repeated)  # NaN: not silent
-    run = np.cumsum(silent & ~np.append(False, silent[:-1])) * silent  # 1, 2, ... for each run; 0 outside
-    return silent & (np.bincount(run)[run] >= round(LONG_SILENCE_S / CHUNK_S))
+    return _run_lengths(silent) >= round(LONG_SILENCE_S / CHUNK_S)
 
 
 def _spread_windows(
