@@ -7,7 +7,8 @@ features differ in their last bits between machines, and so do the models and th
 #16). With them, every AVX2 machine (x86 servers since about 2015) computes the same bits, at the same speed here
 (BENCHMARKS.md). The pins override the environment (which may name another CPU); ``SER_NATIVE_SIMD=1`` turns them
 off (the fastest kernels of this CPU, results that only this CPU reproduces). torch's MKL is pinned to its SSE2
-``COMPATIBLE`` branch, the only one MKL keeps on non-Intel CPUs: the MLP trains about 1.8x slower than on AVX2.
+``COMPATIBLE`` branch, the only one MKL keeps on non-Intel CPUs; even that branch rounds differently on Intel and
+AMD CPUs, so the MLP trains without MKL (``ser/models/mlp.py``).
 Imported after numpy (in a process that did not inherit the pins), ``ser`` warns and limits numpy's BLAS to one
 thread, the one pin it can still apply.
 """
@@ -33,9 +34,10 @@ SIMD_PINS = {
     "NUMBA_CPU_NAME": "haswell",  # librosa's and our numba kernels
     "NUMBA_CPU_FEATURES": AVX2_FEATURES,  # (numba takes the host's features unless told)
     "ATEN_CPU_CAPABILITY": "avx2",  # torch's kernels (the MLP's training)
-    # torch's BLAS (the MLP trains on one thread). MKL honours its AVX2 branch on Intel CPUs only and takes its own
-    # AUTO branch elsewhere, so an AMD machine trained other MLP weights than an Intel one (CV UAR of the label-smoothed
-    # and batch-norm MLPs up to 4 points apart); COMPATIBLE (SSE2) is the branch MKL keeps on every vendor's CPU.
+    # torch's MKL. It honours its AVX2 branch on Intel CPUs only and takes its own AUTO branch elsewhere; COMPATIBLE
+    # (SSE2) is the branch it keeps on every vendor's CPU, yet an Intel and an AMD machine still trained other MLP
+    # weights on it (session 42), so the MLP's products, square roots and dropout masks no longer run in MKL
+    # (ser/models/mlp.py). The pin stays for whatever else of torch does.
     "MKL_CBWR": "COMPATIBLE",
     "ONEDNN_MAX_CPU_ISA": "AVX2",
 }

@@ -1,4 +1,5 @@
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -300,6 +301,8 @@ def test_mlp_members_average_independently_seeded_networks(data):
         for a, b in zip(one, other, strict=True)
         for key in a
     )
+    # ... and pickle to the same bytes: the artifact's hash (model_version) does not depend on the number of workers
+    assert pickle.dumps(side_by_side.networks_) == pickle.dumps(ensemble.networks_)
     with pytest.raises(ValueError, match="members must be at least 1"):
         TorchMLPClassifier(**spec, members=0).fit(x, y)
 

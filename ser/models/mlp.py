@@ -3,10 +3,20 @@
 Training uses torch; the fitted weights are kept as numpy arrays and inference is a numpy forward pass, so
 serving a model neither imports torch (about 150 MB per worker) nor pickles torch storages (whose memory
 addresses would make the artifact bytes differ between identical runs).
+
+The same bits on every CPU vendor: torch's matrix products run in Intel's MKL, which picks its code by the CPU
+and rounds differently on Intel and AMD machines even on its SSE2 ``COMPATIBLE`` branch (the default MLP trained
+other weights on an Intel Xeon than on the AMD EPYC that wrote dvc.lock: babble 10 dB 0.804 against 0.860). So the
+layers' products go through numpy's OpenBLAS, pinned to its Haswell kernels by ``import ser`` (the features, made
+with it, are the same bits on both vendors), and Dropout draws its masks from the network's torch generator rather
+than from ``bernoulli_``, which uses MKL's generator on Intel CPUs only. torch keeps autograd, the loss and Adam:
+element-wise kernels pinned to AVX2, made of exactly rounded operations.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
 import numpy as np
@@ -16,19 +26,65 @@ from sklearn.utils.validation import check_is_fitted
 BATCH_NORM_EPS = 1e-5
 
 
-def _network(n_features: int, hidden: int, n_classes: int, batch_norm: bool, dropout: float) -> Any:
+def _network(
+    n_features: int, hidden: int, n_classes: int, batch_norm: bool, dropout: float, generator: Any = None
+) -> Any:
     from torch import nn
 
+    linear, drop = _blas_layers()
+
     def block(n_in: int) -> list[nn.Module]:
-        layers: list[nn.Module] = [nn.Linear(n_in, hidden)]
+        layers: list[nn.Module] = [linear(n_in, hidden)]
         if batch_norm:
             layers.append(nn.BatchNorm1d(hidden, eps=BATCH_NORM_EPS))
         layers.append(nn.ReLU())
         if dropout > 0:
-            layers.append(nn.Dropout(dropout))
+            layers.append(drop(dropout, generator))
         return layers
 
-    return nn.Sequential(*block(n_features), *block(hidden), nn.Linear(hidden, n_classes))
+    return nn.Sequential(*block(n_features), *block(hidden), linear(hidden, n_classes))
+
+
+@functools.cache
+def _blas_layers() -> tuple[type, type]:
+    """torch layers whose arithmetic does not depend on the CPU vendor (module docstring): a Linear layer whose
+    products run in numpy's BLAS, and a Dropout whose masks come from a given torch generator."""
+    import torch
+    from torch import nn
+
+    class BlasProduct(torch.autograd.Function):
+        """``x @ weight.T + bias`` and its gradients, the matrix products in numpy."""
+
+        @staticmethod
+        def forward(ctx: Any, x: Any, weight: Any, bias: Any) -> Any:
+            ctx.save_for_backward(x, weight)
+            inputs, weights = x.detach().numpy(), weight.detach().numpy()
+            return torch.from_numpy(inputs @ weights.T + bias.detach().numpy())
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> tuple[Any, Any, Any]:
+            x, weight = ctx.saved_tensors
+            upstream = grad.contiguous().numpy()
+            grad_x = torch.from_numpy(upstream @ weight.detach().numpy()) if ctx.needs_input_grad[0] else None
+            grad_weight = torch.from_numpy(upstream.T @ x.detach().numpy())
+            return grad_x, grad_weight, torch.from_numpy(upstream.sum(axis=0))
+
+    class BlasLinear(nn.Linear):
+        def forward(self, x: Any) -> Any:
+            return BlasProduct.apply(x, self.weight, self.bias)
+
+    class GeneratorDropout(nn.Dropout):
+        def __init__(self, p: float, generator: Any) -> None:
+            super().__init__(p)
+            self.generator = generator
+
+        def forward(self, x: Any) -> Any:
+            if not self.training or self.p == 0:
+                return x
+            keep = torch.rand(x.shape, generator=self.generator) >= self.p
+            return x * keep / (1.0 - self.p)
+
+    return BlasLinear, GeneratorDropout
 
 
 def _layers_as_numpy(network: Any) -> list[dict[str, np.ndarray]]:
@@ -95,9 +151,10 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
             from joblib import Parallel, delayed
 
             runner = Parallel(n_jobs=min(n_jobs, len(seeds)))
-            self.networks_ = runner(delayed(_member_layers)(self, x, y_index, seed) for seed in seeds)
+            networks = runner(delayed(_member_layers)(self, x, y_index, seed) for seed in seeds)
         else:
-            self.networks_ = [_member_layers(self, x, y_index, seed) for seed in seeds]
+            networks = [_member_layers(self, x, y_index, seed) for seed in seeds]
+        self.networks_ = [_fresh_arrays(layers) for layers in networks]
         return self
 
     def member_seeds(self) -> list[int]:
@@ -119,13 +176,13 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
             seed = self.seed if seed is None else seed
             generator = torch.Generator().manual_seed(seed)
             torch.manual_seed(seed)
-            network = _network(x.shape[1], self.hidden, n_classes, self.batch_norm, self.dropout)
+            network = _network(x.shape[1], self.hidden, n_classes, self.batch_norm, self.dropout, generator)
             weights = None
             if self.class_weight == "balanced":
                 counts = np.bincount(y_index, minlength=n_classes).astype(np.float32)
                 weights = torch.from_numpy(len(y_index) / (n_classes * np.maximum(counts, 1)))
             loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=self.label_smoothing)
-            optimizer = torch.optim.Adam(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+            optimizer = NumpyAdam(list(network.parameters()), self.learning_rate, self.weight_decay)
             features, targets = torch.from_numpy(x), torch.from_numpy(y_index.astype(np.int64))
             network.train()
             for _ in range(self.epochs):
@@ -162,6 +219,59 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
 def _member_layers(model: TorchMLPClassifier, x: np.ndarray, y_index: np.ndarray, seed: int) -> list:
     """One member network trained from ``seed``, as numpy layers."""
     return _layers_as_numpy(model.train_network(x, y_index, seed))
+
+
+class NumpyAdam:
+    """Adam with L2 weight decay added to the gradient (as ``torch.optim.Adam``), its arithmetic in numpy on the
+    parameters' memory: torch's square root runs in MKL's vector library, which rounds by the CPU (module
+    docstring); numpy's is exactly rounded everywhere."""
+
+    def __init__(
+        self, parameters: list[Any], lr: float, weight_decay: float, betas: tuple[float, float] = (0.9, 0.999)
+    ) -> None:
+        self.parameters, self.lr, self.weight_decay, self.betas, self.eps = parameters, lr, weight_decay, betas, 1e-8
+        self.moments = [(np.zeros(p.shape, np.float32), np.zeros(p.shape, np.float32)) for p in parameters]
+        self.steps = 0
+
+    def zero_grad(self) -> None:
+        for parameter in self.parameters:
+            parameter.grad = None
+
+    def step(self) -> None:
+        self.steps += 1
+        beta1, beta2 = self.betas
+        step_size = self.lr / (1.0 - beta1**self.steps)
+        correction2 = math.sqrt(1.0 - beta2**self.steps)
+        for parameter, (mean, square) in zip(self.parameters, self.moments, strict=True):
+            if parameter.grad is None:
+                continue
+            values = parameter.detach().numpy()  # the parameter's memory: updated in place
+            grad = parameter.grad.numpy()
+            if self.weight_decay:
+                grad = grad + np.float32(self.weight_decay) * values
+            mean *= np.float32(beta1)
+            mean += np.float32(1.0 - beta1) * grad
+            square *= np.float32(beta2)
+            square += np.float32(1.0 - beta2) * grad * grad
+            denominator = np.sqrt(square) / np.float32(correction2) + np.float32(self.eps)
+            values -= np.float32(step_size) * mean / denominator
+
+
+LAYER_ARRAYS = ("weight", "bias", "bn_scale", "bn_shift")
+
+
+def _fresh_arrays(layers: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+    """The layers rebuilt from this module's keys and new float32 arrays: networks trained in worker processes come
+    back with their own key strings and dtype objects, which pickle into other bytes than the same networks trained
+    here (the artifact's hash would depend on the number of workers). ``np.array`` would keep an unpickled array's
+    own dtype object, so each array is copied into a new one of the shared float32 dtype."""
+
+    def fresh(values: np.ndarray) -> np.ndarray:
+        copy = np.empty(values.shape, np.float32)
+        copy[...] = values
+        return copy
+
+    return [{key: fresh(layer[key]) for key in LAYER_ARRAYS if key in layer} for layer in layers]
 
 
 def _forward(layers: list[dict[str, np.ndarray]], features: np.ndarray) -> np.ndarray:
