@@ -8,9 +8,10 @@ The same bits on every CPU vendor: torch's matrix products run in Intel's MKL, w
 and rounds differently on Intel and AMD machines even on its SSE2 ``COMPATIBLE`` branch (the default MLP trained
 other weights on an Intel Xeon than on the AMD EPYC that wrote dvc.lock: babble 10 dB 0.804 against 0.860). So the
 layers' products go through numpy's OpenBLAS, pinned to its Haswell kernels by ``import ser`` (the features, made
-with it, are the same bits on both vendors), and Dropout draws its masks from the network's torch generator rather
-than from ``bernoulli_``, which uses MKL's generator on Intel CPUs only. torch keeps autograd, the loss and Adam:
-element-wise kernels pinned to AVX2, made of exactly rounded operations.
+with it, are the same bits on both vendors); Adam's update is numpy arithmetic (torch's square root runs in MKL's
+vector library); and Dropout draws its masks from the network's torch generator rather than from ``bernoulli_``,
+which uses MKL's generator on Intel CPUs only. torch keeps autograd, the loss, batch norm and ReLU: kernels pinned to
+AVX2 that no MKL branch changes (tests/test_reproducibility.py trains under four).
 """
 
 from __future__ import annotations
