@@ -40,7 +40,7 @@ for spec in ({}, {"batch_norm": True, "dropout": 0.3}, {"label_smoothing": 0.1, 
     print(hashlib.sha256(model.predict_proba(train).tobytes()).hexdigest())
 """
 SCRIPT += TRAIN_MLP
-# The same MLP alone; argv[1] (if given) replaces MKL's branch after ``import ser``, before torch loads.
+# The same MLPs alone; argv[1] (if given) replaces MKL's branch after ``import ser``, before torch loads.
 MLP_SCRIPT = (
     """
 import sys

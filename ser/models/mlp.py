@@ -27,9 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 BATCH_NORM_EPS = 1e-5
 
 
-def _network(
-    n_features: int, hidden: int, n_classes: int, batch_norm: bool, dropout: float, generator: Any = None
-) -> Any:
+def _network(n_features: int, hidden: int, n_classes: int, batch_norm: bool, dropout: float, generator: Any) -> Any:
     from torch import nn
 
     linear, drop = _blas_layers()
