@@ -6,7 +6,8 @@ faint line noise (-54 dBFS) throughout; mono (both voices on one channel) and st
 16 kHz PCM and as 8 kHz mu-law. Printed per pair and condition: utterances found as exactly one segment within
 +-0.3 s, segments inside music/tones/noise, stray segments (on no utterance of their channel; mono: on no
 utterance at all), diarisation error rate (mono; 0.25 s collar), why the others were not found (no segment, split at a
-pause inside, merged with a neighbour, start or end more than 0.3 s off), and for the test speakers
+pause inside, merged with a neighbour, start or end more than 0.3 s off), over all pairs the stereo calls whose
+customer channel `customer_channel: auto` finds (channel 1: the agent speaks first), and for the test speakers
 03 + 08 (the only ones the default model never saw) the per-segment emotion accuracy against the same recordings
 cut from the same call audio (same channel, noise and codec) and classified one by one. Then the time of a
 10-minute stereo call read from a 16 kHz WAV file, as `ser analyze` reads it (after one warm-up run), and of its
@@ -90,9 +91,10 @@ from ser.data.split import read_manifest
 from ser.features.dataset import BabblePool
 from ser.inference.analysis_config import AnalysisConfig
 from ser.inference.calls import analyze
+from ser.inference.channel_roles import customer_channel
 from ser.inference.diarisation import diarisation_error_rate
 from ser.inference.predictor import Predictor
-from ser.inference.speech import segment
+from ser.inference.speech import Segment, segment
 from ser.models import voice_space
 from ser.pipeline.params import load_params
 from tests.speech import busy, dtmf, gain_controlled, leaking, melody, pink_noise, ringback
@@ -329,6 +331,9 @@ def score(result: dict, call: dict, stereo: bool) -> dict:
         "emotions": emotions,
         "misses": misses,
     }
+    if stereo:  # which channel `customer_channel: auto` gives: the customer (the second voice) is on channel 1
+        segments = [Segment(i["start_s"], i["end_s"], i["speaker"]) for i in timeline]
+        figures["auto_right"] = customer_channel(segments, 2, AnalysisConfig(customer_channel="auto"))[0] == 1
     if not stereo:
         reference = [(start, end, lane) for start, end, lane, _ in call["turns"]]
         hypothesis = [(i["start_s"], i["end_s"], i["speaker"]) for i in timeline]
@@ -437,7 +442,7 @@ def main() -> None:
                 alone = alone_emotions(predictor, data, call, kind == "stereo") if pair == "03,08" else {}
                 result = analyze(data, predictor, config, workers=args.workers)
                 figures = score(result, call, kind == "stereo")
-                total = totals.setdefault((condition, kind), [0, 0, 0, 0, [], Counter()])
+                total = totals.setdefault((condition, kind), [0, 0, 0, 0, [], Counter(), []])
                 total[0] += len(call["turns"])
                 total[1] += round(figures["matched"] * len(call["turns"]))
                 total[2] += figures["inside"]
@@ -445,6 +450,8 @@ def main() -> None:
                 if "der" in figures:
                     total[4].append(figures["der"])
                 total[5].update(figures["misses"])
+                if "auto_right" in figures:
+                    total[6].append(figures["auto_right"])
                 truth = {u: emodb.parse_id(u).emotion for u in alone}
                 segment_acc = np.mean([e == truth[u] for u, e in figures["emotions"]]) if alone else float("nan")
                 alone_acc = np.mean([alone[u] == truth[u] for u, _ in figures["emotions"]]) if alone else float("nan")
@@ -455,8 +462,9 @@ def main() -> None:
                       flush=True)  # fmt: skip
     if totals:
         print("all pairs:")
-    for (condition, kind), (n, found, inside, stray, ders, misses) in totals.items():
+    for (condition, kind), (n, found, inside, stray, ders, misses, auto) in totals.items():
         der = f", DER mean {np.mean(ders):.3f} max {np.max(ders):.3f}" if ders else ""
+        der += f", customer_channel auto right in {sum(auto)}/{len(auto)} calls" if auto else ""
         share = f"{found}/{n} utterances found ({found / n:.1%})"
         why = ", ".join(f"{misses[name]} {name}" for name in MISSES)
         print(f"  {kind:<7} {condition:<8}: {share}, {inside} segments in music/tones/noise, {stray} stray{der}")

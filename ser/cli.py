@@ -101,6 +101,9 @@ def _print_timeline(result: dict[str, Any]) -> None:
     if not result["timeline"]:
         print("no speech found")
         return
+    if result.get("customer_channel_from") == "first speaker":
+        first = "second" if result["first_speaker"] == "agent" else "first"
+        print(f"customer on channel {result['customer_channel']} (it spoke {first}: --customer-channel auto)")
     summary = result["summary"]
     for role, part in summary["roles"].items():
         if part is None:
@@ -124,6 +127,15 @@ def _print_timeline(result: dict[str, Any]) -> None:
         )
     for line in summary["warnings"]:
         print(f"warning: {line}")
+
+
+def _customer_channel(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a channel number (0 = left) or auto, not {text!r}") from None
 
 
 def _positive_int(text: str) -> int:
@@ -243,8 +255,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     call.add_argument("calls", nargs="+", help="call files, glob patterns, folders or list files")
     call.add_argument("--out", type=Path, help="batch output folder (default for a batch: analysis/)")
-    call.add_argument("--customer-channel", type=int, help="stereo: the customer's channel, 0 = left (params.yaml)")
-    call.add_argument("--first-speaker", choices=["agent", "customer"], help="mono: who speaks first (params.yaml)")
+    call.add_argument(
+        "--customer-channel",
+        type=_customer_channel,
+        help="stereo: the customer's channel, 0 = left, or auto: the channel that speaks first is --first-speaker's"
+        " (params.yaml)",
+    )
+    call.add_argument(
+        "--first-speaker",
+        choices=["agent", "customer"],
+        help="who speaks first: mono calls, and stereo with --customer-channel auto (params.yaml)",
+    )
     call.add_argument(
         "--leg",
         choices=["agent", "customer"],

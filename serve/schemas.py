@@ -147,7 +147,14 @@ class CallAnalysis(BaseModel):
     identical_channels: bool = Field(
         description="the channels carry one signal (dual mono, or a stereo codec merged them): analysed as mono"
     )
-    customer_channel: int | None
+    customer_channel: int | None = Field(
+        description="stereo: the customer's channel (null: not analysed by channel, or customer_channel=auto and no"
+        " speech)"
+    )
+    customer_channel_from: Literal["configured", "first speaker"] | None = Field(
+        description="how the customer's channel was decided: configured, or by who speaks first (customer_channel=auto"
+        ", with first_speaker)"
+    )
     first_speaker: Role | None
     leg: Role | None = Field(description="a mono recording of this side of the call only (query parameter leg)")
     model_version: str

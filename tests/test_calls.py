@@ -207,6 +207,32 @@ def test_stereo_roles_follow_the_customer_channel_and_ignore_crosstalk(predictor
     assert analyze(wav_bytes(leaky), predictor, config, workers=2) == result  # a thread per channel: the same
 
 
+def test_customer_channel_auto_finds_the_customer_on_whichever_channel_speaks_second(predictor):
+    """Recorders differ in where they put the caller: with ``auto`` the first voice is ``first_speaker``'s on either
+    channel order, with the hold music and tones on the customer's line as they are."""
+    call = build_call(stereo=True)  # voice 0 (channel 0) speaks first; music and tones on channel 1
+    for order, first_channel in (([0, 1], 0), ([1, 0], 1)):
+        result = analyze(wav_bytes(call.signal[:, order]), predictor, AnalysisConfig(customer_channel="auto"))
+        assert result["customer_channel"] == 1 - first_channel and result["customer_channel_from"] == "first speaker"
+        assert result["first_speaker"] == "agent"
+        assert_one_segment_per_turn(result["timeline"], call)
+        expected = ["agent" if voice == 0 else "customer" for *_, voice in call.turns]
+        assert [item["role"] for item in result["timeline"]] == expected
+    flipped = analyze(
+        wav_bytes(call.signal), predictor, AnalysisConfig(customer_channel="auto", first_speaker="customer")
+    )
+    assert flipped["customer_channel"] == 0 and flipped["timeline"][0]["role"] == "customer"
+    fixed = analyze(wav_bytes(call.signal), predictor, AnalysisConfig(customer_channel=0))
+    assert fixed["customer_channel_from"] == "configured" and fixed["first_speaker"] is None
+    silent = analyze(wav_bytes(np.zeros((SR, 2), np.float32)), predictor, AnalysisConfig(customer_channel="auto"))
+    assert silent["timeline"] == [] and silent["customer_channel"] is None
+    three = np.concatenate([call.signal, call.signal[:, :1]], axis=1)
+    with pytest.raises(AudioError, match="tells two channels apart; this call has 3"):
+        analyze(wav_bytes(three), predictor, AnalysisConfig(customer_channel="auto"))
+    with pytest.raises(ParamsError, match="channel number"):
+        AnalysisConfig(customer_channel="left")
+
+
 @pytest.mark.parametrize(("leak_db", "delay_s"), [(-10.0, 0.0), (-6.0, 0.1)])
 def test_a_voice_leaking_into_the_other_channel_louder_than_crosstalk_is_not_a_second_speaker(
     predictor, leak_db, delay_s
@@ -462,6 +488,10 @@ def test_cli_analyses_one_call_with_roles(served, tmp_path, capsys, mono_call):
     one_utterance.write_bytes(wav_bytes(np.concatenate([pause, say(SENTENCES[0], VOICES[0]), pause])))
     assert cli.main([*model, "analyze", str(one_utterance), "--leg", "customer"]) == 0
     assert " s in 1 segment, mostly " in capsys.readouterr().out
+    stereo_file = tmp_path / "stereo.wav"
+    stereo_file.write_bytes(wav_bytes(build_call(stereo=True).signal[:, ::-1]))  # the agent (first voice) on the right
+    assert cli.main([*model, "analyze", str(stereo_file), "--customer-channel", "auto"]) == 0
+    assert "customer on channel 0 (it spoke second: --customer-channel auto)" in capsys.readouterr().out
 
 
 def test_cli_analyses_one_call_without_pandas_and_as_with_one_thread(served, tmp_path, mono_call):
@@ -661,6 +691,7 @@ def test_batch_of_calls_into_tables_and_an_offline_report(served, tmp_path, caps
     calls, segments = pd.read_parquet(out / "calls.parquet"), pd.read_parquet(out / "segments.parquet")
     assert len(calls) == 2 and set(segments["role"]) == {"customer", "agent"}
     assert list(calls.columns) == CALL_COLUMNS and calls["satisfaction"].notna().all()
+    assert calls["customer_channel"].isna().all()  # mono calls: diarised, not told apart by channel
     assert len(pd.read_csv(out / "failed.csv")) == 1 and len(pd.read_csv(out / "calls.csv")) == 2
     page = (out / "report.html").read_text()
     assert "Calls that need attention" in page and "data:image/png;base64," in page
@@ -757,6 +788,8 @@ def test_analyze_endpoint_roles_limits_and_errors(served, mono_call):
     assert empty.status_code == 422 and "empty" in empty.json["error"]
     split = client.post("/analyze?customer_channel=1", data=stereo, content_type="audio/wav").json
     assert split["separation"] == "channels" and split["timeline"][0]["role"] == "agent"
+    auto = client.post("/analyze?customer_channel=auto", data=stereo, content_type="audio/wav").json
+    assert auto["customer_channel"] == 1 and auto["customer_channel_from"] == "first speaker", auto
     too_long = wav_bytes(np.tile(mono_call.signal, 2))  # 70 s > 60 s
     assert client.post("/analyze", data=too_long, content_type="audio/wav").status_code == 413
     too_big = client.post("/analyze", data=b"\0" * 4_100_000, content_type="audio/wav")

@@ -73,7 +73,9 @@ def browser(tmp_path):
     driver.quit()
 
 
-def submit(browser, site, audio: Path, kind: str, screenshot: Path, leg: str = "", agent: Path | None = None) -> str:
+def submit(
+    browser, site, audio: Path, kind: str, screenshot: Path, leg: str = "", agent: Path | None = None, customer="0"
+) -> str:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -82,6 +84,7 @@ def submit(browser, site, audio: Path, kind: str, screenshot: Path, leg: str = "
     browser.find_element(By.ID, "file").send_keys(str(audio))
     browser.find_element(By.CSS_SELECTOR, f"input[name=kind][value={kind}]").click()
     Select(browser.find_element(By.ID, "leg")).select_by_value(leg)
+    Select(browser.find_element(By.ID, "customer")).select_by_value(customer)
     if agent is not None:
         browser.find_element(By.ID, "agent-file").send_keys(str(agent))
     browser.find_element(By.ID, "submit").click()
@@ -210,6 +213,22 @@ def test_one_leg_of_a_call_is_shown_as_that_role_alone(browser, site, tmp_path):
     segments = browser.find_elements(By.CSS_SELECTOR, "#timeline rect.segment")
     assert len(segments) == len(call.turns) and {s.get_attribute("data-role") for s in segments} == {"customer"}
     assert "one side of the call: every voice is the customer's" in browser.find_element(By.ID, "result").text
+
+
+@needs_espeak
+def test_a_stereo_call_s_customer_channel_can_be_told_by_who_speaks_first(browser, site, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    call = build_call(stereo=True)
+    audio = tmp_path / "agent-on-the-right.wav"
+    audio.write_bytes(wav_bytes(call.signal[:, ::-1]))  # voice 0 (the agent: it speaks first) on channel 1
+    submit(browser, site, audio, "call", tmp_path / "auto.png", customer="auto")
+    segments = browser.find_elements(By.CSS_SELECTOR, "#timeline rect.segment")
+    assert [s.get_attribute("data-role") for s in segments] == [
+        "agent" if voice == 0 else "customer" for *_, voice in call.turns
+    ]
+    text = browser.find_element(By.ID, "result").text
+    assert "roles by channel (customer on channel 0, told by who speaks first: the agent)" in text
 
 
 @needs_espeak

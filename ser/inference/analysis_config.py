@@ -17,6 +17,10 @@ from ser.inference.turns import TurnSplit
 from ser.inference.voice_changes import VoiceChange
 from ser.pipeline.params import load_params
 
+# analysis.customer_channel: a stereo call's customer is on the channel that speaks second when the first speaker is
+# the agent (the channel that speaks first when it is the customer): ``first_speaker`` decides, as for mono calls.
+AUTO_CHANNEL = "auto"
+
 # Satisfaction weight of each emotion: the score of a segment is sum(p(emotion) * weight), in [-1, 1].
 DEFAULT_SATISFACTION_WEIGHTS: dict[str, float] = {
     "happiness": 1.0,
@@ -34,7 +38,7 @@ class AnalysisConfig:
     """Roles, speech detection and the satisfaction mapping; the defaults are the ``analysis:`` block of params.yaml
     (tested)."""
 
-    customer_channel: int = 0
+    customer_channel: int | str = 0  # a channel number, or AUTO_CHANNEL
     first_speaker: str = "agent"
     leg: str | None = None
     vad_threshold: float = 0.7
@@ -77,9 +81,10 @@ class AnalysisConfig:
             raise ParamsError("satisfaction_weights maps emotion names to weights in [-1, 1]")
         if not 0 < self.min_segment_s <= self.max_segment_s:
             raise ParamsError("analysis needs 0 < min_segment_s <= max_segment_s")
-        if isinstance(self.customer_channel, bool) or not isinstance(self.customer_channel, int):
-            raise ParamsError("analysis.customer_channel is a channel number (0 = left/first)")
-        if not 0 <= self.customer_channel <= 7:
+        channel = self.customer_channel
+        if channel != AUTO_CHANNEL and (isinstance(channel, bool) or not isinstance(channel, int)):
+            raise ParamsError(f"analysis.customer_channel is a channel number (0 = left/first) or {AUTO_CHANNEL!r}")
+        if channel != AUTO_CHANNEL and not 0 <= channel <= 7:
             raise ParamsError("analysis.customer_channel must be 0 to 7")
         if self.first_speaker not in ROLES:
             raise ParamsError(f"analysis.first_speaker must be one of {list(ROLES)}")

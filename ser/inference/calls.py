@@ -2,8 +2,9 @@
 
 1. **Speech** (first pass, block by block; ``ser.inference.speech``): every stream is resampled to 16 kHz and run
    through Silero VAD (``ser.inference.vad``). A stereo call is analysed channel by channel (the customer's channel is
-   ``customer_channel``); a mono call, or a stereo call mixed down, is one stream. On stereo calls a chunk only
-   counts as speech on the channel where it is loud: a voice that leaks into the other channel ``crosstalk_db``
+   ``customer_channel``, or with ``auto`` the channel the first-speaker rule below gives:
+   ``ser.inference.channel_roles``); a mono call, or a stereo call mixed down, is one stream. On stereo calls a chunk
+   only counts as speech on the channel where it is loud: a voice that leaks into the other channel ``crosstalk_db``
    quieter is not a second speaker, nor is louder leakage (line echo, acoustic coupling) whose energy follows the
    other channel's, quieter (``leak_correlation``).
 2. **Emotions** (second pass, one segment at a time): each segment, with a little context, goes through the
@@ -42,6 +43,7 @@ from ser.features import voice_encoder
 from ser.features.extractor import FeatureConfig
 from ser.inference import vad, voice_changes
 from ser.inference.analysis_config import AnalysisConfig
+from ser.inference.channel_roles import customer_channel
 from ser.inference.denoise import NoiseProfile
 from ser.inference.diarisation import assign_speakers, project
 from ser.inference.legs import joined_legs, labelled_as_legs, legs_config
@@ -294,8 +296,7 @@ def analyze_speech(
             f"leg '{config.leg}' is for a mono recording of one side of a call; this call has {n_channels} channels,"
             " one role each (or mix them down to diarise their voices)"
         )
-    if by_channel and config.customer_channel >= n_channels:
-        raise AudioError(f"customer_channel {config.customer_channel} does not exist: the call has {n_channels}")
+    customer, channel_rule = customer_channel(segments, n_channels, config) if by_channel else (None, None)
     diarised = not by_channel and config.leg is None
     results: list[tuple[Segment, dict[str, Any], Any]] = []
     batch = 8 * max(workers, 1)  # segments per model call
@@ -317,7 +318,7 @@ def analyze_speech(
                 pending = []
         results += _predicted(predictor, pending)
     if by_channel:
-        roles = ["customer" if seg.channel == config.customer_channel else "agent" for seg, _, _ in results]
+        roles = ["customer" if seg.channel == customer else "agent" for seg, _, _ in results]
         speakers = [seg.channel for seg, _, _ in results]
     elif config.leg is not None:  # one side of the call recorded alone: every voice in it is that role's
         roles = [config.leg] * len(results)
@@ -346,8 +347,9 @@ def analyze_speech(
         "channels": n_channels,
         "separation": "channels" if by_channel else "diarisation" if diarised else "leg",
         "identical_channels": plan.identical_channels,
-        "customer_channel": config.customer_channel if by_channel else None,
-        "first_speaker": config.first_speaker if diarised else None,
+        "customer_channel": customer,
+        "customer_channel_from": channel_rule,
+        "first_speaker": config.first_speaker if diarised or channel_rule == "first speaker" else None,
         "leg": config.leg,
         "model_version": predictor.version,
         "timeline": timeline,

@@ -107,5 +107,5 @@ def labelled_as_legs(result: dict[str, Any]) -> dict[str, Any]:
     """The analysis of a joined recording, its separation named ``legs`` (not when both files carry one signal:
     then it was diarised as mono)."""
     if result["separation"] == "channels":
-        result.update(separation="legs", customer_channel=None)
+        result.update(separation="legs", customer_channel=None, customer_channel_from=None)
     return result

@@ -29,7 +29,8 @@ COLOURS = {
 
 
 CALL_COLUMNS = [
-    "file", "agent_file", "sha256", "duration_s", "channels", "separation", "satisfaction", "satisfaction_first_third",
+    "file", "agent_file", "sha256", "duration_s", "channels", "separation", "customer_channel", "satisfaction",
+    "satisfaction_first_third",
     "satisfaction_last_third", "trend", "confidence", "customer_talk_s", "agent_talk_s", "customer_dominant_emotion",
     "agent_dominant_emotion", "agent_satisfaction", "worst_moment_s", "worst_emotion", "segments", "customer_snr_db",
     "customer_decay_db_per_s", "warnings", "model_version",
@@ -47,6 +48,7 @@ def _call_row(record: dict[str, Any]) -> dict[str, Any]:
         "duration_s": analysis["duration_s"],
         "channels": analysis["channels"],
         "separation": analysis["separation"],
+        "customer_channel": analysis.get("customer_channel"),  # by channel: the one given, or the one auto chose
         "satisfaction": summary["satisfaction"],
         "satisfaction_first_third": customer.get("satisfaction_first_third"),
         "satisfaction_last_third": customer.get("satisfaction_last_third"),

@@ -16,6 +16,7 @@ from flask import Blueprint, request
 
 from ser.audio.decoding import AudioError, AudioTooLong
 from ser.errors import ParamsError
+from ser.inference.analysis_config import AUTO_CHANNEL
 from ser.inference.calls import analyze, analyze_legs
 from serve.auth import require_data_token
 from serve.errors import ApiError
@@ -55,10 +56,11 @@ def _options() -> dict[str, Any]:
         raise ApiError(400, "channels must be 'split' (stereo: one role per channel) or 'mix' (diarisation)")
     changes: dict[str, Any] = {}
     if "customer_channel" in request.args:
+        text = request.args["customer_channel"]
         try:
-            changes["customer_channel"] = int(request.args["customer_channel"])
+            changes["customer_channel"] = AUTO_CHANNEL if text == AUTO_CHANNEL else int(text)
         except ValueError:
-            raise ApiError(400, "customer_channel must be a channel number (0 = left)") from None
+            raise ApiError(400, f"customer_channel must be a channel number (0 = left) or {AUTO_CHANNEL}") from None
     for name in ("first_speaker", "leg"):
         if name in request.args:
             changes[name] = request.args[name]
@@ -76,11 +78,12 @@ def analyze_call():
     post:
       summary: Timeline of emotions by role, the customer's satisfaction (-1 .. +1) and the call summary
       description: >
-        Stereo calls are analysed channel by channel (customer_channel is the customer's, the other the agent's);
-        mono calls, or stereo with channels=mix, are separated into two voices by diarisation, and first_speaker
-        says whose voice speaks first. A call whose two sides are in two files is sent as the multipart fields
-        customer and agent (instead of file): joined side by side and analysed by channel (separation legs).
-        Satisfaction is a configurable heuristic over the customer's emotions.
+        Stereo calls are analysed channel by channel (customer_channel is the customer's, the other the agent's;
+        auto: the channel that speaks first is first_speaker's); mono calls, or stereo with channels=mix, are
+        separated into two voices by diarisation, and first_speaker says whose voice speaks first. A call whose
+        two sides are in two files is sent as the multipart fields customer and agent (instead of file): joined
+        side by side and analysed by channel (separation legs). Satisfaction is a configurable heuristic over the
+        customer's emotions.
       parameters:
         - name: channels
           in: query
@@ -90,13 +93,20 @@ def analyze_call():
         - name: customer_channel
           in: query
           required: false
-          schema: {type: integer, minimum: 0, maximum: 7}
-          description: stereo, the customer's channel (default from params.yaml analysis.customer_channel)
+          schema:
+            oneOf:
+              - {type: integer, minimum: 0, maximum: 7}
+              - {type: string, enum: [auto]}
+          description: >
+            stereo, the customer's channel, or auto: the channel that speaks first is first_speaker's, the other
+            the other role's (two channels; default from params.yaml analysis.customer_channel)
         - name: first_speaker
           in: query
           required: false
           schema: {type: string, enum: [agent, customer]}
-          description: mono, the role of whoever speaks first (default from params.yaml)
+          description: >
+            the role of whoever speaks first: mono (diarised) calls, and stereo calls with customer_channel=auto
+            (default from params.yaml)
         - name: leg
           in: query
           required: false
