@@ -26,7 +26,7 @@ from joblib import Parallel, delayed
 
 from ser.audio.channels import Condition, conditions_from_params
 from ser.data import emodb
-from ser.features.dataset import BabblePool, heard_through
+from ser.features.dataset import BabblePool, SameVoicePool, heard_through
 from ser.inference.quality import measure, role_audio
 from ser.models.artifact import ModelArtifact
 from ser.pipeline.params import load_params
@@ -47,8 +47,9 @@ def main() -> None:
     names = [*channels["eval"], *channels["train"]]
     train_ids = pd.read_csv(ROOT / TRAIN_MANIFEST, usecols=["id"])["id"]
     babble = BabblePool([ROOT / WAV_DIR / f"{rid}.wav" for rid in train_ids])
+    partners = sorted((ROOT / WAV_DIR).glob("*.wav"))  # a joined copy: the recording's own speaker and emotion
     conditions: dict[str, Condition | None] = {"clean": None} | {
-        c.name: c for c in conditions_from_params(channels, names, babble)
+        c.name: c for c in conditions_from_params(channels, names, babble, SameVoicePool(partners))
     }
     ids = list(pd.read_csv(ROOT / TEST_MANIFEST, usecols=["id"])["id"])
     truth = np.array([emodb.LABELS[emodb.parse_id(rid).emotion_code] for rid in ids])

@@ -33,7 +33,7 @@ from joblib import Parallel, delayed
 from ser.audio import decoding
 from ser.audio.channels import Condition, conditions_from_params
 from ser.data.split import read_manifest
-from ser.features.dataset import BabblePool, heard_through
+from ser.features.dataset import BabblePool, SameVoicePool, heard_through
 from ser.features.extractor import FeatureConfig
 from ser.inference.analysis_config import AnalysisConfig
 from ser.inference.utterances import speech_heard, utterances
@@ -101,7 +101,8 @@ def main() -> None:
     names = [*channels["train"], *channels["eval"]]
     ids = list(read_manifest(TRAIN_MANIFEST if args.speakers == "train" else TEST_MANIFEST)["id"])
     babble = BabblePool([WAV_DIR / f"{r}.wav" for r in read_manifest(TRAIN_MANIFEST)["id"]])
-    conditions = {None: None, **{c.name: c for c in conditions_from_params(channels, names, babble)}}
+    partners = SameVoicePool(sorted(WAV_DIR.glob("*.wav")))  # join: the recording's own speaker and emotion
+    conditions = {None: None, **{c.name: c for c in conditions_from_params(channels, names, babble, partners)}}
 
     def utterance(rid: str, name: str | None) -> bool:
         return speech_in(heard_through(WAV_DIR / f"{rid}.wav", conditions[name], SR))

@@ -43,7 +43,7 @@ from joblib import Parallel, delayed
 from benchmarks.rules import changed
 from ser.audio.channels import Condition, condition_lists, conditions_from_params
 from ser.data.split import read_manifest
-from ser.features.dataset import BabblePool
+from ser.features.dataset import BabblePool, SameVoicePool
 from ser.features.extractor import FeatureConfig, extract
 from ser.inference.analysis_config import AnalysisConfig
 from ser.inference.predictor import Predictor
@@ -214,7 +214,8 @@ def main() -> None:
     channels = load_params(ROOT / "params.yaml")["channels"]
     train = read_manifest(ROOT / "data/split/train.csv")
     babble = BabblePool([ROOT / "data/raw/wav" / f"{i}.wav" for i in train["id"]])  # training speakers only
-    conditions = conditions_from_params(channels, args.through, babble)
+    partners = SameVoicePool(sorted((ROOT / "data/raw/wav").glob("*.wav")))  # join: the speaker's own recordings
+    conditions = conditions_from_params(channels, args.through, babble, partners)
     loso(conditions, variants) if args.loso else served(conditions)
 
 

@@ -7,7 +7,7 @@ import soundfile as sf
 
 from ser.audio.channels import CLEAN, CODECS, Condition, condition_lists, conditions_from_params, ffmpeg_encoded
 from ser.errors import ParamsError
-from ser.features.dataset import BabblePool
+from ser.features.dataset import BabblePool, SameVoicePool
 from ser.features.extractor import FeatureConfig, extract
 
 pytestmark = pytest.mark.unit
@@ -145,6 +145,40 @@ def test_babble_is_mixed_from_other_speakers_only(tmp_path):
     )[0]
     assert chosen == [3]  # four recordings, one of them the speaker's own
     assert snr_db(signal, noisy) == pytest.approx(10, abs=0.5)
+
+
+def test_crop_keeps_a_window_of_the_asked_share():
+    signal = speech_like(2.0)
+    first = Condition("first", [{"crop": {"share": 0.55, "at": 0}}], 1).apply(signal, SR, "03a01Fa")[0]
+    assert np.array_equal(first, signal[: round(0.55 * signal.size)])
+    last = Condition("last", [{"crop": {"share": 0.25, "at": 1}}], 1).apply(signal, SR, "03a01Fa")[0]
+    assert np.array_equal(last, signal[-round(0.25 * signal.size) :])
+    drawn = Condition("drawn", [{"crop": {"p": 0.5}}], 1)
+    lengths = {drawn.apply(signal, SR, f"03a0{i}Fa")[0].size for i in range(1, 10)}
+    assert signal.size in lengths and any(0.4 * signal.size <= n <= 0.8 * signal.size for n in lengths)
+
+
+def test_join_adds_another_recording_of_the_same_speaker_and_emotion(tmp_path):
+    recordings = {"03a01Fa": 1, "03a02Fa": 2, "03a04Wa": 3, "08a01Fa": 4}  # one partner for 03a01Fa: 03a02Fa
+    for recording, seed in recordings.items():
+        sf.write(tmp_path / f"{recording}.wav", speech_like(1.0 + seed / 10, seed=seed), SR)
+    pool = SameVoicePool(sorted(tmp_path.glob("*.wav")))
+    signal = speech_like(1.1, seed=1)
+    joined = Condition("j", [{"join": {"gap_s": 0.5, "side": "after"}}], 1, partner_source=pool)
+    heard = joined.apply(signal, SR, "03a01Fa")[0]
+    partner = sf.read(tmp_path / "03a02Fa.wav", dtype="float32")[0]
+    assert heard.size == signal.size + SR // 2 + partner.size
+    assert np.array_equal(heard[: signal.size], signal)
+    np.testing.assert_allclose(heard[-partner.size :], partner, atol=1e-4)
+    gap = heard[signal.size : signal.size + SR // 2]
+    assert 20 * np.log10(np.sqrt(np.mean(gap**2))) == pytest.approx(-60, abs=1)
+    before = Condition("b", [{"join": {"gap_s": 0.5, "side": "before"}}], 1, partner_source=pool)
+    assert np.array_equal(before.apply(signal, SR, "03a01Fa")[0][-signal.size :], signal)
+    # no other recording of that speaker in that emotion (08 is another speaker): left as it is
+    assert np.array_equal(joined.apply(signal, SR, "03a04Wa")[0], signal)
+    assert np.array_equal(joined.apply(signal, SR, "08a01Fa")[0], signal)
+    with pytest.raises(ParamsError, match="join step needs"):
+        Condition("j", [{"join": {}}], 1).apply(signal, SR, "03a01Fa")
 
 
 def test_babble_without_recordings_is_a_params_error():

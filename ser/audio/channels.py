@@ -11,7 +11,9 @@ gives the same audio on every run and machine, whatever the order or process it 
 
 Codecs are real encoders and decoders: libsndfile (``soundfile``) for G.711 μ-law and A-law, GSM 06.10 and
 IMA/MS ADPCM; FFmpeg (PyAV) for Opus, MP3, AMR-NB and AAC at a bitrate. Noise, gain, equalisation and filters
-are audiomentations transforms. Babble is mixed from recordings the caller provides (the training speakers').
+are audiomentations transforms. Babble is mixed from recordings the caller provides (the training speakers'). A
+recording can be cut (``crop``) or joined to another of its speaker in its emotion (``join``): a call's segments
+are parts of sentences and runs of them, not EmoDB's single sentences.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class Draws:
 StepFunction = Callable[[Signal, int, Draws], tuple[Signal, int]]
 # Babble source: (generator, number of talkers, id of the recording it is mixed into) -> talkers' 16 kHz signals
 BabbleSource = Callable[[np.random.Generator, int, str], list[Signal]]
+# Partner source: (generator, id of a recording) -> another recording of its speaker in its emotion (16 kHz), or None
+PartnerSource = Callable[[np.random.Generator, str], Signal | None]
 
 # name -> (libsndfile container, subtype, sample rates it takes or None for any)
 SNDFILE_CODECS: dict[str, tuple[str, str, tuple[int, ...] | None]] = {
@@ -73,7 +77,10 @@ ENCODER_OPTIONS: dict[str, dict[str, str]] = {"opus": {"application": "voip"}}
 CODECS = (*SNDFILE_CODECS, *FFMPEG_CODECS)
 NOISE_DECAY = {"white": 0.0, "pink": -3.01, "brown": -6.02}
 CLEAN = "clean"  # the recordings as they are: not a condition of channels.conditions
-STEPS = ("resample", "bandpass", "codec", "noise", "gain", "level_change", "eq", "tilt", "reverb", "packet_loss")
+STEPS = (
+    "resample", "bandpass", "codec", "noise", "gain", "level_change", "eq", "tilt", "reverb", "packet_loss", "crop",
+    "join",
+)  # fmt: skip
 
 
 def draw(value: Any, rng: np.random.Generator) -> Any:
@@ -302,7 +309,57 @@ def _packet_loss_step(args: dict[str, Any]) -> StepFunction:
     return step
 
 
-def build_step(step: dict[str, Any], babble_source: BabbleSource | None) -> StepFunction:
+def _taken(args: dict[str, Any], rng: np.random.Generator) -> bool:
+    """Whether a step with probability ``p`` (default 1) acts on this recording (one draw either way)."""
+    return bool(rng.random() < float(args.get("p", 1.0)))
+
+
+def _crop_step(args: dict[str, Any]) -> StepFunction:
+    """Part of an utterance: a window of ``share`` of it, starting at the fraction ``at`` of the room left (0: its
+    start). A call's segment is seldom one whole sentence."""
+
+    def step(signal: Signal, sr: int, draws: Draws) -> tuple[Signal, int]:
+        rng = draws.rng
+        if not _taken(args, rng):
+            return signal, sr
+        share = float(draw(args.get("share", {"uniform": [0.4, 0.8]}), rng))
+        at = float(draw(args.get("at", {"uniform": [0.0, 1.0]}), rng))
+        keep = min(signal.size, max(1, round(share * signal.size)))
+        start = round(at * (signal.size - keep))
+        return signal[start : start + keep], sr
+
+    return step
+
+
+def _join_step(args: dict[str, Any], partner_source: PartnerSource | None) -> StepFunction:
+    """Two utterances in one: the recording and another of its speaker in its emotion (so the label holds), in either
+    order (``side``: where the other goes), ``gap_s`` apart over white noise at ``gap_db`` dBFS. A call's segment
+    often holds more than one sentence."""
+
+    def step(signal: Signal, sr: int, draws: Draws) -> tuple[Signal, int]:
+        rng = draws.rng
+        if not _taken(args, rng):
+            return signal, sr
+        if partner_source is None:
+            raise ParamsError("the join step needs the recordings of the same speakers")
+        other = partner_source(rng, draws.recording_id)
+        if other is None:
+            return signal, sr
+        other = resample(other, 16000, sr)
+        gap_s, side = float(draw(args.get("gap_s", 0.4), rng)), draw(args.get("side", "after"), rng)
+        if side not in ("before", "after"):
+            raise ParamsError(f"join.side is before or after, not {side!r}")
+        level = 10.0 ** (float(args.get("gap_db", -60.0)) / 20.0)
+        gap = (rng.standard_normal(round(gap_s * sr)) * level).astype(np.float32)
+        parts = [signal, gap, other] if side == "after" else [other, gap, signal]
+        return np.concatenate(parts).astype(np.float32), sr
+
+    return step
+
+
+def build_step(
+    step: dict[str, Any], babble_source: BabbleSource | None, partner_source: PartnerSource | None = None
+) -> StepFunction:
     """One step function from a one-key params dict."""
     if not isinstance(step, dict) or len(step) != 1:
         raise ParamsError(f"a channel step is a one-key mapping such as {{resample: 8000}}, got {step!r}")
@@ -318,6 +375,8 @@ def build_step(step: dict[str, Any], babble_source: BabbleSource | None) -> Step
         "tilt": lambda: _tilt_step(args or {}),
         "reverb": lambda: _reverb_step(args or {}),
         "packet_loss": lambda: _packet_loss_step(args or {}),
+        "crop": lambda: _crop_step(args or {}),
+        "join": lambda: _join_step(args or {}, partner_source),
     }
     if name not in builders:
         raise ParamsError(f"unknown channel step {name!r}; choose from {list(STEPS)}")
@@ -332,12 +391,13 @@ class Condition:
     steps: Sequence[dict[str, Any]]
     seed: int
     babble_source: BabbleSource | None = None
+    partner_source: PartnerSource | None = None
     _functions: list[StepFunction] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.steps, list | tuple):
             raise ParamsError(f"channel condition {self.name!r} must be a list of steps")
-        self._functions = [build_step(step, self.babble_source) for step in self.steps]
+        self._functions = [build_step(step, self.babble_source, self.partner_source) for step in self.steps]
 
     def apply(self, signal: Signal, sr: int, recording_id: str) -> tuple[Signal, int]:
         """The recording as heard through this condition, at the sample rate its last step leaves."""
@@ -349,7 +409,10 @@ class Condition:
 
 
 def conditions_from_params(
-    params: dict[str, Any], names: Sequence[str], babble_source: BabbleSource | None = None
+    params: dict[str, Any],
+    names: Sequence[str],
+    babble_source: BabbleSource | None = None,
+    partner_source: PartnerSource | None = None,
 ) -> list[Condition]:
     """The named conditions of the ``channels:`` params block."""
     defined = params.get("conditions") or {}
@@ -359,7 +422,8 @@ def conditions_from_params(
     unknown = sorted(set(names) - set(defined))
     if unknown:
         raise ParamsError(f"channel conditions {unknown} are not defined under channels.conditions")
-    return [Condition(name, defined[name], int(params.get("seed", 0)), babble_source) for name in names]
+    seed = int(params.get("seed", 0))
+    return [Condition(name, defined[name], seed, babble_source, partner_source) for name in names]
 
 
 def condition_lists(params: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -47,6 +47,31 @@ class BabblePool:
         return [audio.decode(candidates[i], 16000)[0] for i in sorted(chosen)]
 
 
+class SameVoicePool:
+    """For the ``join`` channel step: another recording of a recording's speaker in its emotion (EmoDB ids), so a
+    joined copy keeps its label and its speaker (it never crosses the train/test split)."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self._groups: dict[tuple[str, str], list[Path]] = {}
+        for path in sorted(Path(p) for p in paths):
+            if emodb.is_valid_id(path.stem):
+                utterance = emodb.parse_id(path.stem)
+                self._groups.setdefault((utterance.speaker, utterance.emotion_code), []).append(path)
+
+    def __call__(self, rng: np.random.Generator, recording_id: str) -> np.ndarray | None:
+        if not emodb.is_valid_id(recording_id):
+            return None
+        utterance = emodb.parse_id(recording_id)
+        group = self._groups.get((utterance.speaker, utterance.emotion_code), [])
+        others = [path for path in group if path.stem != recording_id]
+        if not others:
+            return None
+        chosen = others[int(rng.integers(len(others)))]
+        if _speaker(chosen.stem) != utterance.speaker:
+            raise AssertionError("a joined recording must be of the same speaker")
+        return audio.decode(chosen, 16000)[0]
+
+
 def heard_through(path: Path, condition: Condition | None, sample_rate: int) -> np.ndarray:
     """A recording mixed to mono, through ``condition`` if one is given (seeded by the file's stem), at
     ``sample_rate``: what the pipeline's channel features and speaker space are computed from."""
