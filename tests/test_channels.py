@@ -192,6 +192,7 @@ def test_babble_without_recordings_is_a_params_error():
         ([{"echo": 1}], "unknown channel step"),
         ([{"codec": "g729"}], "unknown codec"),
         ([{"noise": {"kind": "violet"}}], "unknown noise kind"),
+        ([{"join": {"side": ["after", "middle"]}}], "join.side is before or after"),
         ([{"resample": 8000, "codec": "ulaw"}], "one-key mapping"),
         ({"resample": 8000}, "list of steps"),
     ],

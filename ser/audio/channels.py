@@ -335,6 +335,10 @@ def _join_step(args: dict[str, Any], partner_source: PartnerSource | None) -> St
     """Two utterances in one: the recording and another of its speaker in its emotion (so the label holds), in either
     order (``side``: where the other goes), ``gap_s`` apart over white noise at ``gap_db`` dBFS. A call's segment
     often holds more than one sentence."""
+    sides = args.get("side", "after")
+    for side in sides if isinstance(sides, list) else [sides]:
+        if side not in ("before", "after"):
+            raise ParamsError(f"join.side is before or after, not {side!r}")
 
     def step(signal: Signal, sr: int, draws: Draws) -> tuple[Signal, int]:
         rng = draws.rng
@@ -346,9 +350,7 @@ def _join_step(args: dict[str, Any], partner_source: PartnerSource | None) -> St
         if other is None:
             return signal, sr
         other = resample(other, 16000, sr)
-        gap_s, side = float(draw(args.get("gap_s", 0.4), rng)), draw(args.get("side", "after"), rng)
-        if side not in ("before", "after"):
-            raise ParamsError(f"join.side is before or after, not {side!r}")
+        gap_s, side = float(draw(args.get("gap_s", 0.4), rng)), draw(sides, rng)
         level = 10.0 ** (float(args.get("gap_db", -60.0)) / 20.0)
         gap = (rng.standard_normal(round(gap_s * sr)) * level).astype(np.float32)
         parts = [signal, gap, other] if side == "after" else [other, gap, signal]
