@@ -3,7 +3,7 @@
 The product will meet lines and recording setups nobody named: an overdriven handset that clips, mains hum, line echo,
 brown noise, the lowest Opus and MP3 bit rates, AAC (M4A) storage, headerless G.726, G.729 and VOX files from a PBX,
 dynamic-range compression and limiting,
-level changes within an utterance. This script
+level changes within an utterance, speakers who talk slower or faster or with a lower or higher voice. This script
 sends the current test speakers' recordings (data/split/test.csv, the speakers the served model never saw) through
 such chains and prints, per condition, accuracy, UAR and the share of answers equal to the answer on the clean
 recording. Nothing here feeds back into training or selection: these are figures to read, not to tune to.
@@ -190,6 +190,12 @@ CHAINS: dict[str, Chain | list[dict] | None] = {
         {"codec": "ulaw"},
     ],
     "48 kHz recording": [{"resample": 48000}],
+    # other speakers: another rate or pitch, by Signalsmith Stretch (audiomentations' default); session 44 tried
+    # training copies played 0.9-1.1 times as fast (the `speed` step) against them: not kept
+    "slower speaker: tempo 0.85 (Signalsmith Stretch)": Chain(augmentation(am.TimeStretch(0.85, 0.85, False, p=1.0))),
+    "faster speaker: tempo 1.15 (Signalsmith Stretch)": Chain(augmentation(am.TimeStretch(1.15, 1.15, False, p=1.0))),
+    "lower voice: pitch -3 semitones (Signalsmith Stretch)": Chain(augmentation(am.PitchShift(-3, -3, p=1.0))),
+    "higher voice: pitch +3 semitones (Signalsmith Stretch)": Chain(augmentation(am.PitchShift(3, 3, p=1.0))),
     "compressor 4:1, 20 dB under the peak (5 / 100 ms)": Chain(compressed(20.0, 4.0, 5.0, 100.0)),
     "limiter 20:1, 12 dB under the peak (1 / 100 ms), μ-law 8 kHz": Chain(compressed(12.0, 20.0, 1.0, 100.0), ULAW_8K),
     "G.726 32 kb/s, 8 kHz (Asterisk's raw g726-32 file)": Chain(stored_as(".g726-32")),

@@ -181,6 +181,24 @@ def test_join_adds_another_recording_of_the_same_speaker_and_emotion(tmp_path):
         Condition("j", [{"join": {}}], 1).apply(signal, SR, "03a01Fa")
 
 
+def test_speed_plays_the_recording_faster_or_slower():
+    signal = speech_like(2.0)
+    slower = Condition("slow", [{"speed": {"factor": 0.8}}], 1).apply(signal, SR, "03a01Fa")[0]
+    faster = Condition("fast", [{"speed": {"factor": 1.25}}], 1).apply(signal, SR, "03a01Fa")[0]
+    assert slower.size == round(signal.size / 0.8) and faster.size == round(signal.size / 1.25)
+
+    def peak_hz(x: np.ndarray) -> float:  # the 140-170 Hz fundamental of speech_like, scaled with the speed
+        spectrum = np.abs(np.fft.rfft(x * np.hanning(x.size)))
+        return float(np.fft.rfftfreq(x.size, 1 / SR)[np.argmax(spectrum[: x.size * 400 // SR])])
+
+    assert peak_hz(faster) / peak_hz(signal) == pytest.approx(1.25, rel=0.1)
+    assert peak_hz(slower) / peak_hz(signal) == pytest.approx(0.8, rel=0.1)
+    drawn = Condition("drawn", [{"speed": {"p": 0.5, "factor": {"uniform": [0.9, 1.1]}}}], 1)
+    lengths = {drawn.apply(signal, SR, f"03a0{i}Fa")[0].size for i in range(1, 10)}
+    assert signal.size in lengths and all(signal.size / 1.1 - 1 <= n <= signal.size / 0.9 + 1 for n in lengths)
+    assert len(lengths) > 2
+
+
 def test_babble_without_recordings_is_a_params_error():
     with pytest.raises(ParamsError, match="babble"):
         condition([{"noise": {"kind": "babble", "snr_db": 10}}]).apply(speech_like(), SR, "a")
@@ -193,6 +211,8 @@ def test_babble_without_recordings_is_a_params_error():
         ([{"codec": "g729"}], "unknown codec"),
         ([{"noise": {"kind": "violet"}}], "unknown noise kind"),
         ([{"join": {"side": ["after", "middle"]}}], "join.side is before or after"),
+        ([{"speed": {"factor": {"uniform": [0.0, 1.1]}}}], "speed.factor lies within"),
+        ([{"speed": {"factor": [1.0, 3]}}], "speed.factor lies within"),
         ([{"resample": 8000, "codec": "ulaw"}], "one-key mapping"),
         ({"resample": 8000}, "list of steps"),
     ],

@@ -79,7 +79,7 @@ NOISE_DECAY = {"white": 0.0, "pink": -3.01, "brown": -6.02}
 CLEAN = "clean"  # the recordings as they are: not a condition of channels.conditions
 STEPS = (
     "resample", "bandpass", "codec", "noise", "gain", "level_change", "eq", "tilt", "reverb", "packet_loss", "crop",
-    "join",
+    "join", "speed",
 )  # fmt: skip
 
 
@@ -359,6 +359,30 @@ def _join_step(args: dict[str, Any], partner_source: PartnerSource | None) -> St
     return step
 
 
+def _positive_values(value: Any) -> list[float]:
+    """The values a step argument can take (a number, a list, or ``{uniform: [lo, hi]}``), for checks at build time."""
+    if isinstance(value, dict) and set(value) == {"uniform"}:
+        value = value["uniform"]
+    return [float(v) for v in (value if isinstance(value, list) else [value])]
+
+
+def _speed_step(args: dict[str, Any]) -> StepFunction:
+    """The utterance played ``factor`` times faster (tempo, pitch and formants together, as a resampler plays it):
+    people speak at other rates than EmoDB's ten actors, with other voices (speed perturbation, as in Kaldi)."""
+    factor_arg = args.get("factor", {"uniform": [0.9, 1.1]})
+    if not all(0.5 <= v <= 2.0 for v in _positive_values(factor_arg)):
+        raise ParamsError(f"speed.factor lies within 0.5-2, not {factor_arg!r}")
+
+    def step(signal: Signal, sr: int, draws: Draws) -> tuple[Signal, int]:
+        rng = draws.rng
+        if not _taken(args, rng):
+            return signal, sr
+        factor = float(draw(factor_arg, rng))
+        return resample(signal, sr, round(sr / factor)), sr
+
+    return step
+
+
 def build_step(
     step: dict[str, Any], babble_source: BabbleSource | None, partner_source: PartnerSource | None = None
 ) -> StepFunction:
@@ -379,6 +403,7 @@ def build_step(
         "packet_loss": lambda: _packet_loss_step(args or {}),
         "crop": lambda: _crop_step(args or {}),
         "join": lambda: _join_step(args or {}, partner_source),
+        "speed": lambda: _speed_step(args or {}),
     }
     if name not in builders:
         raise ParamsError(f"unknown channel step {name!r}; choose from {list(STEPS)}")
