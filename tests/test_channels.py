@@ -213,6 +213,7 @@ def test_babble_without_recordings_is_a_params_error():
         ([{"join": {"side": ["after", "middle"]}}], "join.side is before or after"),
         ([{"speed": {"factor": {"uniform": [0.0, 1.1]}}}], "speed.factor lies within"),
         ([{"speed": {"factor": [1.0, 3]}}], "speed.factor lies within"),
+        ([{"speed": {"factor": "fast"}}], "speed.factor is a number"),
         ([{"resample": 8000, "codec": "ulaw"}], "one-key mapping"),
         ({"resample": 8000}, "list of steps"),
     ],

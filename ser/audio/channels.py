@@ -359,18 +359,21 @@ def _join_step(args: dict[str, Any], partner_source: PartnerSource | None) -> St
     return step
 
 
-def _positive_values(value: Any) -> list[float]:
-    """The values a step argument can take (a number, a list, or ``{uniform: [lo, hi]}``), for checks at build time."""
+def _numbers(name: str, value: Any) -> list[float]:
+    """The numbers a step argument can take (a number, a list, or ``{uniform: [lo, hi]}``), for checks at build time."""
     if isinstance(value, dict) and set(value) == {"uniform"}:
         value = value["uniform"]
-    return [float(v) for v in (value if isinstance(value, list) else [value])]
+    try:
+        return [float(v) for v in (value if isinstance(value, list) else [value])]
+    except (TypeError, ValueError):
+        raise ParamsError(f"{name} is a number, a list of numbers or {{uniform: [lo, hi]}}, not {value!r}") from None
 
 
 def _speed_step(args: dict[str, Any]) -> StepFunction:
     """The utterance played ``factor`` times faster (tempo, pitch and formants together, as a resampler plays it):
     people speak at other rates than EmoDB's ten actors, with other voices (speed perturbation, as in Kaldi)."""
     factor_arg = args.get("factor", {"uniform": [0.9, 1.1]})
-    if not all(0.5 <= v <= 2.0 for v in _positive_values(factor_arg)):
+    if not all(0.5 <= v <= 2.0 for v in _numbers("speed.factor", factor_arg)):
         raise ParamsError(f"speed.factor lies within 0.5-2, not {factor_arg!r}")
 
     def step(signal: Signal, sr: int, draws: Draws) -> tuple[Signal, int]:
