@@ -1,8 +1,8 @@
 """The served model on channel conditions that no issue lists and no evaluation condition covers.
 
 The product will meet lines and recording setups nobody named: an overdriven handset that clips, mains hum, line echo,
-brown noise, the lowest Opus and MP3 bit rates, AAC (M4A) storage, headerless G.726, G.729 and VOX files from a PBX,
-dynamic-range compression and limiting,
+brown noise, the lowest Opus, MP3 and AMR-NB bit rates, a call coded three times over (tandem codecs), AAC (M4A)
+storage, headerless G.722, G.726, G.729 and VOX files from a PBX, dynamic-range compression and limiting,
 level changes within an utterance, speakers who talk slower or faster or with a lower or higher voice. This script
 sends the current test speakers' recordings (data/split/test.csv, the speakers the served model never saw) through
 such chains and prints, per condition, accuracy, UAR and the share of answers equal to the answer on the clean
@@ -10,12 +10,13 @@ recording. Nothing here feeds back into training or selection: these are figures
 
 Chains use the pipeline's channel steps (ser.audio.channels) where one exists, audiomentations for distortion, and
 small signal functions (hum, echo, a compressor). Seeded per recording. Needs a trained project (`dvc repro`).
-Usage: python benchmarks/unseen_conditions.py [--only NAME ...]   # about 6 min on 2 cores
+Usage: python benchmarks/unseen_conditions.py [--only NAME ...]   # about 2.5 min on 2 cores
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import random
 import sys
 import tempfile
@@ -23,6 +24,7 @@ import zlib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -44,8 +46,10 @@ from ser.models.artifact import ModelArtifact
 from ser.models.metrics import classification_metrics
 from ser.pipeline.paths import MODEL_DIR, TEST_MANIFEST, TRAIN_MANIFEST, WAV_DIR
 from tests import g729
-from tests.audio_samples import headerless
+from tests.audio_samples import HEADERLESS, headerless
 from tests.g729 import encode_g729
+from tests.speech import SR as SPEECH_SR
+from tests.speech import melody
 
 ROOT = Path(__file__).resolve().parents[1]
 Transform = Callable[[np.ndarray, int, str], tuple[np.ndarray, int]]
@@ -99,6 +103,56 @@ def echo(delay_s: float, relative_db: float) -> Transform:
     return apply
 
 
+def music(snr_db: float) -> Transform:
+    """Music behind the caller (a radio, a TV): a harmonic melody (the tests' hold music, seeded by the recording) at
+    ``snr_db`` under the recording's RMS."""
+
+    def apply(signal: np.ndarray, sr: int, recording_id: str) -> tuple[np.ndarray, int]:
+        tune = resample(melody(signal.size / sr + 1.0, zlib.crc32(recording_id.encode())), SPEECH_SR, sr)[: signal.size]
+        tune = tune * np.sqrt(np.mean(signal**2) / np.mean(tune**2)) * 10 ** (-snr_db / 20)
+        return (signal + tune).astype(np.float32), sr
+
+    return apply
+
+
+def _rnnoise() -> Any:
+    """RNNoise's ctypes binding (Xiph's recurrent-network noise suppression, as softphones and conferencing apps run
+    it) from the ``pyrnnoise`` wheel, loaded from its file: the package's ``__init__`` imports audio-file
+    dependencies this script does not need (``scripts/project setup --dev`` installs it with ``--no-deps``)."""
+    spec = importlib.util.find_spec("pyrnnoise")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit("pyrnnoise is not installed: pip install --no-deps -r requirements-dev-nodeps.txt")
+    path = Path(next(iter(spec.submodule_search_locations))) / "rnnoise.py"
+    module_spec = importlib.util.spec_from_file_location("ser_bench_rnnoise", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def suppressed(kind: str | None, snr_db: float = 10.0) -> Transform:
+    """Noise (``kind``: white or babble; None: none) at ``snr_db``, then a handset's or softphone's noise suppression:
+    RNNoise, which runs at 48 kHz in 10 ms frames and leaves speech thinner where it took noise away."""
+    noisy = channel([{"noise": {"kind": kind, "snr_db": snr_db}}]) if kind else None
+
+    def apply(signal: np.ndarray, sr: int, recording_id: str) -> tuple[np.ndarray, int]:
+        rnnoise = _rnnoise()
+        if noisy is not None:
+            signal, sr = noisy(signal, sr, recording_id)
+        wide = resample(signal, sr, rnnoise.SAMPLE_RATE)
+        frames = -(-wide.size // rnnoise.FRAME_SIZE)
+        padded = np.zeros(frames * rnnoise.FRAME_SIZE, np.float32)
+        padded[: wide.size] = np.clip(wide, -1.0, 1.0)
+        state = rnnoise.create()
+        try:
+            out = [rnnoise.process_mono_frame(state, frame)[0] for frame in padded.reshape(frames, -1)]
+        finally:
+            rnnoise.destroy(state)
+        cleaned = np.concatenate(out).astype(np.float32)[: wide.size] / 32767
+        return resample(cleaned, rnnoise.SAMPLE_RATE, sr), sr
+
+    return apply
+
+
 def compressed(below_peak_db: float, ratio: float, attack_ms: float, release_ms: float) -> Transform:
     """A dynamic-range compressor as handsets, softphones and recorders apply one: 1 ms frame levels, a hard knee
     ``below_peak_db`` under the loudest frame, gain reduction smoothed with the attack and release times."""
@@ -122,11 +176,12 @@ def compressed(below_peak_db: float, ratio: float, attack_ms: float, release_ms:
 
 
 def stored_as(suffix: str) -> Transform:
-    """The recording at 8 kHz as a headerless PBX file named ``*suffix`` (written as the tests write them; G.729 by
-    bcg729), read back by the product's own decoder, as ``ser analyze`` reads it."""
+    """The recording at its format's rate (8 kHz; G.722 16 kHz) as a headerless PBX file named ``*suffix`` (written as
+    the tests write them; G.729 by bcg729), read back by the product's own decoder, as ``ser analyze`` reads it."""
+    rate = HEADERLESS[suffix][1] if suffix in HEADERLESS else 8000
 
     def apply(signal: np.ndarray, sr: int, recording_id: str) -> tuple[np.ndarray, int]:
-        narrow = np.clip(resample(signal, sr, 8000), -1.0, 1.0)
+        narrow = np.clip(resample(signal, sr, rate), -1.0, 1.0)
         with tempfile.TemporaryDirectory(prefix="ser-unseen-") as folder:
             path = Path(folder) / f"call{suffix}"
             path.write_bytes(encode_g729(narrow) if suffix == ".g729" else headerless(narrow, suffix))
@@ -190,6 +245,17 @@ CHAINS: dict[str, Chain | list[dict] | None] = {
         {"codec": "ulaw"},
     ],
     "48 kHz recording": [{"resample": 48000}],
+    "music behind the caller, 15 dB SNR": Chain(music(15.0)),
+    "music behind the caller, 15 dB SNR, μ-law 8 kHz": Chain(music(15.0), ULAW_8K),
+    # a mobile caller in poor coverage: AMR-NB's lowest mode
+    "AMR-NB 4.75 kb/s, 8 kHz": [{"resample": 8000}, {"codec": {"name": "amr_nb", "bitrate": 4750}}],
+    # a real call is coded more than once: the mobile leg, the carrier's G.711, the recorder's MP3
+    "tandem: AMR-NB 7.95 kb/s, then μ-law, then MP3 16 kb/s": [
+        {"resample": 8000},
+        {"codec": {"name": "amr_nb", "bitrate": 7950}},
+        {"codec": "ulaw"},
+        {"codec": {"name": "mp3", "bitrate": 16000}},
+    ],
     # other speakers: another rate or pitch, by Signalsmith Stretch (audiomentations' default); session 44 tried
     # training copies played 0.9-1.1 times as fast (the `speed` step) against them: not kept
     "slower speaker: tempo 0.85 (Signalsmith Stretch)": Chain(augmentation(am.TimeStretch(0.85, 0.85, False, p=1.0))),
@@ -201,6 +267,22 @@ CHAINS: dict[str, Chain | list[dict] | None] = {
     "G.726 32 kb/s, 8 kHz (Asterisk's raw g726-32 file)": Chain(stored_as(".g726-32")),
     "G.726 16 kb/s, 8 kHz (Asterisk's raw g726-16 file)": Chain(stored_as(".g726-16")),
     "Dialogic VOX ADPCM, 8 kHz (raw .vox file)": Chain(stored_as(".vox")),
+    # wide-band "HD voice" of SIP phones and PBXs, stored as Asterisk's raw g722
+    "G.722 64 kb/s, 16 kHz (raw .g722 file)": Chain(stored_as(".g722")),
+    # every smartphone and softphone suppresses noise before the codec (rows only where pyrnnoise is installed:
+    # requirements-dev-nodeps.txt)
+    **(
+        {
+            "noise suppression (RNNoise) on the clean recording": Chain(suppressed(None)),
+            "white noise 10 dB SNR, then noise suppression (RNNoise)": Chain(suppressed("white")),
+            "babble 10 dB SNR, then noise suppression (RNNoise)": Chain(suppressed("babble")),
+            "white noise 10 dB SNR, then noise suppression (RNNoise), AMR-NB 12.2 kb/s": Chain(
+                suppressed("white"), channel([{"resample": 8000}, {"codec": {"name": "amr_nb", "bitrate": 12200}}])
+            ),
+        }
+        if importlib.util.find_spec("pyrnnoise")
+        else {}
+    ),
     **({"G.729 8 kb/s (raw .g729 file, encoded by bcg729)": Chain(stored_as(".g729"))} if g729.library() else {}),
 }
 CONDITIONS: dict[str, Chain | None] = {
