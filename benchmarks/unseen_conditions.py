@@ -16,6 +16,7 @@ Usage: python benchmarks/unseen_conditions.py [--only NAME ...]   # about 2.5 mi
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import random
 import sys
@@ -115,6 +116,7 @@ def music(snr_db: float) -> Transform:
     return apply
 
 
+@functools.cache
 def _rnnoise() -> Any:
     """RNNoise's ctypes binding (Xiph's recurrent-network noise suppression, as softphones and conferencing apps run
     it) from the ``pyrnnoise`` wheel, loaded from its file: the package's ``__init__`` imports audio-file
@@ -131,7 +133,7 @@ def _rnnoise() -> Any:
 
 def suppressed(kind: str | None, snr_db: float = 10.0) -> Transform:
     """Noise (``kind``: white or babble; None: none) at ``snr_db``, then a handset's or softphone's noise suppression:
-    RNNoise, which runs at 48 kHz in 10 ms frames and leaves speech thinner where it took noise away."""
+    RNNoise, which runs at 48 kHz in 10 ms frames and takes out of each band what its network hears as noise."""
     noisy = channel([{"noise": {"kind": kind, "snr_db": snr_db}}]) if kind else None
 
     def apply(signal: np.ndarray, sr: int, recording_id: str) -> tuple[np.ndarray, int]:
