@@ -1,9 +1,10 @@
 """The served model on channel conditions that no issue lists and no evaluation condition covers.
 
 The product will meet lines and recording setups nobody named: an overdriven handset that clips, mains hum, line echo,
-brown noise, the lowest Opus, MP3 and AMR-NB bit rates, a call coded three times over (tandem codecs), AAC (M4A)
-storage, headerless G.722, G.726, G.729 and VOX files from a PBX, dynamic-range compression and limiting,
-level changes within an utterance, speakers who talk slower or faster or with a lower or higher voice. This script
+brown noise, music behind the caller, a handset's noise suppression (RNNoise) after noise, the lowest Opus, MP3 and
+AMR-NB bit rates, a call coded three times over (tandem codecs), AAC (M4A) storage, headerless G.722, G.726, G.729 and
+VOX files from a PBX, G.723.1, a Bluetooth headset's mSBC, dynamic-range compression and limiting, level changes within
+an utterance, speakers who talk slower or faster or with a lower or higher voice. This script
 sends the current test speakers' recordings (data/split/test.csv, the speakers the served model never saw) through
 such chains and prints, per condition, accuracy, UAR and the share of answers equal to the answer on the clean
 recording. Nothing here feeds back into training or selection: these are figures to read, not to tune to.
@@ -34,6 +35,7 @@ import ser  # noqa: F401  (first: the SIMD pins)
 # isort: split
 
 import audiomentations as am
+import av
 import numpy as np
 import pandas as pd
 
@@ -177,6 +179,36 @@ def compressed(below_peak_db: float, ratio: float, attack_ms: float, release_ms:
     return apply
 
 
+def coded(encoder: str, rate: int, bit_rate: int | None = None, options: dict[str, str] | None = None) -> Transform:
+    """The recording at ``rate`` through an FFmpeg codec (PyAV) on a link that keeps no file: encoded and decoded frame
+    by frame (a Bluetooth headset's mSBC, a VoIP leg's G.723.1), then heard as the PCM a recorder writes."""
+
+    def apply(signal: np.ndarray, sr: int, recording_id: str) -> tuple[np.ndarray, int]:
+        samples = (np.clip(resample(signal, sr, rate), -1.0, 1.0) * 32767).astype(np.int16)
+        encoder_context = av.CodecContext.create(encoder, "w")
+        encoder_context.sample_rate, encoder_context.layout, encoder_context.format = rate, "mono", "s16"
+        if bit_rate:
+            encoder_context.bit_rate = bit_rate
+        encoder_context.options = options or {}
+        encoder_context.open()
+        size = encoder_context.frame_size
+        padded = np.pad(samples, (0, -samples.size % size))
+        packets = []
+        for start in range(0, padded.size, size):
+            frame = av.AudioFrame.from_ndarray(padded[None, start : start + size], format="s16", layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            packets += encoder_context.encode(frame)
+        packets += encoder_context.encode(None)
+        decoder = av.CodecContext.create(encoder, "r")
+        decoder.sample_rate, decoder.layout = rate, "mono"
+        frames = [frame for packet in packets for frame in decoder.decode(packet)]
+        scale = 32768.0 if frames and frames[0].format.name.startswith("s16") else 1.0
+        decoded = np.concatenate([f.to_ndarray().reshape(-1).astype(np.float32) / scale for f in frames])
+        return decoded[: samples.size], rate
+
+    return apply
+
+
 def stored_as(suffix: str) -> Transform:
     """The recording at its format's rate (8 kHz; G.722 16 kHz) as a headerless PBX file named ``*suffix`` (written as
     the tests write them; G.729 by bcg729), read back by the product's own decoder, as ``ser analyze`` reads it."""
@@ -269,6 +301,9 @@ CHAINS: dict[str, Chain | list[dict] | None] = {
     "G.726 32 kb/s, 8 kHz (Asterisk's raw g726-32 file)": Chain(stored_as(".g726-32")),
     "G.726 16 kb/s, 8 kHz (Asterisk's raw g726-16 file)": Chain(stored_as(".g726-16")),
     "Dialogic VOX ADPCM, 8 kHz (raw .vox file)": Chain(stored_as(".vox")),
+    # a headset on Bluetooth's hands-free profile, wide-band (mSBC), and an old VoIP leg at 6.3 kb/s
+    "Bluetooth headset, wide-band (mSBC, 16 kHz)": Chain(coded("sbc", 16000, options={"msbc": "1"})),
+    "G.723.1 6.3 kb/s, 8 kHz": Chain(coded("g723_1", 8000, 6300)),
     # wide-band "HD voice" of SIP phones and PBXs, stored as Asterisk's raw g722
     "G.722 64 kb/s, 16 kHz (raw .g722 file)": Chain(stored_as(".g722")),
     # every smartphone and softphone suppresses noise before the codec (rows only where pyrnnoise is installed:
