@@ -58,15 +58,21 @@ ROOT = Path(__file__).resolve().parents[1]
 Transform = Callable[[np.ndarray, int, str], tuple[np.ndarray, int]]
 
 
+@functools.cache
 def _training_babble() -> BabblePool:
     """Babble talkers from the training speakers' recordings only, as the pipeline mixes it."""
     ids = pd.read_csv(ROOT / TRAIN_MANIFEST, usecols=["id"])["id"]
     return BabblePool([ROOT / WAV_DIR / f"{rid}.wav" for rid in ids])
 
 
+def _babble(rng: np.random.Generator, talkers: int, recording_id: str) -> list[np.ndarray]:
+    """``_training_babble``'s talkers, the pool read at first use (so importing this module needs no data)."""
+    return _training_babble()(rng, talkers, recording_id)
+
+
 def channel(steps: list[dict]) -> Transform:
     """A chain of the pipeline's channel steps (the syntax of params.yaml's `channels.conditions`)."""
-    babble = _training_babble() if any("noise" in step for step in steps) else None
+    babble = _babble if any("noise" in step for step in steps) else None
     return Condition("unseen", steps, seed=11, babble_source=babble).apply
 
 

@@ -1,5 +1,8 @@
-"""The five-pair benchmark's saved runs merge into one table whose pooled figures come from the confusion counts."""
+"""The benchmarks' own tools: the five-pair benchmark's saved runs merge into one table whose pooled figures come
+from the confusion counts; the calls benchmark's calls, hum and clicks; the unseen-conditions codec links, music and
+noise suppression."""
 
+import importlib.util
 import itertools
 import json
 from pathlib import Path
@@ -125,3 +128,56 @@ def test_the_calls_benchmarks_hum_has_its_level_and_harmonics_and_its_clicks_the
     starts = np.flatnonzero((crackle != 0) & (np.append(0.0, crackle[:-1]) == 0))
     assert 150 <= len(starts) <= 180  # 3 a second, a few overlapping
     assert np.count_nonzero(crackle) < 0.01 * len(crackle)
+
+
+def _voice(seconds: float = 1.0, sr: int = 16000) -> np.ndarray:
+    """A steady vowel-like tone: 150 Hz and its harmonics up to 3 kHz, at about -15 dBFS."""
+    t = np.arange(int(seconds * sr)) / sr
+    return (sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 21)) * 0.15).astype(np.float32)
+
+
+def _db(signal: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean(np.square(signal, dtype=np.float64))))
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("encoder", "rate", "bit_rate", "options"), [("sbc", 16000, None, {"msbc": "1"}), ("g723_1", 8000, 6300, None)]
+)
+def test_the_unseen_conditions_codec_links_keep_the_voice_at_their_rate(
+    encoder: str, rate: int, bit_rate: int | None, options: dict | None
+) -> None:
+    from benchmarks import unseen_conditions
+
+    voice = _voice()
+    heard, sr = unseen_conditions.coded(encoder, rate, bit_rate, options)(voice, 16000, "03a01Wa")
+    assert sr == rate and heard.dtype == np.float32 and heard.size == rate
+    assert _db(heard) == pytest.approx(_db(voice), abs=2.0)
+    spectrum = np.abs(np.fft.rfft(heard[rate // 4 :]))  # after the codec's start-up delay
+    assert np.argmax(spectrum) * rate / (rate - rate // 4) == pytest.approx(150.0, abs=3.0)
+
+
+@pytest.mark.unit
+def test_the_unseen_conditions_music_sits_at_its_snr_under_the_recording() -> None:
+    from benchmarks import unseen_conditions
+
+    voice = _voice(2.0)
+    mixed, sr = unseen_conditions.music(15.0)(voice, 16000, "03a01Wa")
+    assert sr == 16000 and mixed.shape == voice.shape
+    assert _db(mixed - voice) == pytest.approx(_db(voice) - 15.0, abs=0.05)
+    again, _ = unseen_conditions.music(15.0)(voice, 16000, "03a01Wa")
+    other, _ = unseen_conditions.music(15.0)(voice, 16000, "08a01Wa")
+    assert np.array_equal(again, mixed) and not np.allclose(other, mixed)  # seeded by the recording
+
+
+@pytest.mark.unit
+def test_the_unseen_conditions_noise_suppression_takes_steady_noise_away() -> None:
+    if importlib.util.find_spec("pyrnnoise") is None:  # its __init__ needs packages we leave out: not imported
+        pytest.skip("pyrnnoise: requirements-dev-nodeps.txt (scripts/project setup --dev) installs it")
+    from benchmarks import unseen_conditions
+
+    rng = np.random.default_rng(0)
+    noise = (rng.standard_normal(3 * 16000) * 0.03).astype(np.float32)
+    cleaned, sr = unseen_conditions.suppressed(None)(noise, 16000, "03a01Wa")
+    assert sr == 16000 and cleaned.shape == noise.shape
+    assert _db(cleaned[16000:]) < _db(noise) - 15.0  # RNNoise needs a moment to learn the noise
