@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from benchmarks import calls, speaker_pairs
+from benchmarks import calls, speaker_pairs, unseen_conditions
 
 
 def _run(pair: str, matrix: list[list[int]]) -> tuple:
@@ -147,8 +147,6 @@ def _db(signal: np.ndarray) -> float:
 def test_the_unseen_conditions_codec_links_keep_the_voice_at_their_rate(
     encoder: str, rate: int, bit_rate: int | None, options: dict | None
 ) -> None:
-    from benchmarks import unseen_conditions
-
     voice = _voice()
     heard, sr = unseen_conditions.coded(encoder, rate, bit_rate, options)(voice, 16000, "03a01Wa")
     assert sr == rate and heard.dtype == np.float32 and heard.size == rate
@@ -159,8 +157,6 @@ def test_the_unseen_conditions_codec_links_keep_the_voice_at_their_rate(
 
 @pytest.mark.unit
 def test_the_unseen_conditions_music_sits_at_its_snr_under_the_recording() -> None:
-    from benchmarks import unseen_conditions
-
     voice = _voice(2.0)
     mixed, sr = unseen_conditions.music(15.0)(voice, 16000, "03a01Wa")
     assert sr == 16000 and mixed.shape == voice.shape
@@ -174,8 +170,6 @@ def test_the_unseen_conditions_music_sits_at_its_snr_under_the_recording() -> No
 def test_the_unseen_conditions_noise_suppression_takes_steady_noise_away() -> None:
     if importlib.util.find_spec("pyrnnoise") is None:  # its __init__ needs packages we leave out: not imported
         pytest.skip("pyrnnoise: requirements-dev-nodeps.txt (scripts/project setup --dev) installs it")
-    from benchmarks import unseen_conditions
-
     rng = np.random.default_rng(0)
     noise = (rng.standard_normal(3 * 16000) * 0.03).astype(np.float32)
     cleaned, sr = unseen_conditions.suppressed(None)(noise, 16000, "03a01Wa")
