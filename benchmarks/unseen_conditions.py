@@ -312,7 +312,7 @@ CHAINS: dict[str, Chain | list[dict] | None] = {
     "G.723.1 6.3 kb/s, 8 kHz": Chain(coded("g723_1", 8000, 6300)),
     # wide-band "HD voice" of SIP phones and PBXs, stored as Asterisk's raw g722
     "G.722 64 kb/s, 16 kHz (raw .g722 file)": Chain(stored_as(".g722")),
-    # every smartphone and softphone suppresses noise before the codec (rows only where pyrnnoise is installed:
+    # most smartphones and softphones suppress noise before the codec (rows only where pyrnnoise is installed:
     # requirements-dev-nodeps.txt)
     **(
         {
