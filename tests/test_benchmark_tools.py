@@ -1,6 +1,6 @@
 """The benchmarks' own tools: the five-pair benchmark's saved runs merge into one table whose pooled figures come
 from the confusion counts; the calls benchmark's calls, hum and clicks; the unseen-conditions codec links, music and
-noise suppression."""
+noise suppression; the unseen-texts folds."""
 
 import importlib.util
 import itertools
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from benchmarks import calls, speaker_pairs, unseen_conditions
+from benchmarks import calls, speaker_pairs, unseen_conditions, unseen_texts
 
 
 def _run(pair: str, matrix: list[list[int]]) -> tuple:
@@ -175,3 +175,28 @@ def test_the_unseen_conditions_noise_suppression_takes_steady_noise_away() -> No
     cleaned, sr = unseen_conditions.suppressed(None)(noise, 16000, "03a01Wa")
     assert sr == 16000 and cleaned.shape == noise.shape
     assert _db(cleaned[16000:]) < _db(noise) - 15.0  # RNNoise needs a moment to learn the noise
+
+
+EMODB_TEXTS = ["a01", "a02", "a04", "a05", "a07", "b01", "b02", "b03", "b09", "b10"]
+
+
+@pytest.mark.unit
+def test_unseen_texts_folds_hold_out_the_speaker_and_its_texts() -> None:
+    """The texts benchmark: five groups of two texts; 'unseen' trains without the held-out speaker and the group's
+    texts, 'seen' on a seeded draw of as many rows from every text, never the held-out speaker."""
+    groups = unseen_texts.text_groups(np.array(EMODB_TEXTS * 3))
+    assert len(groups) == 5 and all(len(group) == 2 for group in groups)
+    assert sorted(itertools.chain.from_iterable(groups)) == EMODB_TEXTS
+    rng = np.random.default_rng(0)
+    speakers = rng.choice(["09", "10", "11", "12"], size=400)
+    texts = rng.choice(EMODB_TEXTS, size=400)
+    group = groups[1]
+    unseen = unseen_texts.training_rows(speakers, texts, {"10"}, group, "unseen", seed=42)
+    seen = unseen_texts.training_rows(speakers, texts, {"10"}, group, "seen", seed=42)
+    assert len(unseen) == int(np.sum((speakers != "10") & ~np.isin(texts, group))) == len(seen)
+    assert "10" not in set(speakers[unseen]) | set(speakers[seen])
+    assert not np.isin(texts[unseen], group).any() and np.isin(texts[seen], group).any()
+    assert np.array_equal(seen, unseen_texts.training_rows(speakers, texts, {"10"}, group, "seen", seed=42))
+    assert not np.array_equal(seen, unseen_texts.training_rows(speakers, texts, {"10"}, group, "seen", seed=7))
+    with pytest.raises(ValueError, match="mode"):
+        unseen_texts.training_rows(speakers, texts, {"10"}, group, "all", seed=42)

@@ -1,0 +1,226 @@
+"""Sentences the model never heard: EmoDB's ten texts held out in turn, per channel condition.
+
+EmoDB's ten actors all speak the same ten sentences, so leave-one-speaker-out CV and the test speakers score
+recordings of sentences the model heard, word for word, from every training speaker. Callers say other things. This
+script measures what hearing the sentence is worth, on the pipeline's cached feature tables (`dvc repro` first):
+
+1. **CV on the training speakers.** The ten texts go into five groups of two. For each held-out speaker and group,
+   one network of a CV candidate is trained on the other speakers' recordings of the other eight texts (*texts
+   unseen*) and, as the control, on as many of the other speakers' recordings drawn at random from all ten texts
+   (*texts seen*: the same amount of training data). The held-out speaker's recordings of the group are scored
+   clean and through every scored condition; UAR per speaker over its five groups, then the mean over speakers.
+2. **The test speakers** (data/split/test.csv). The final model's spec (params.yaml ``model``) trained on the training
+   speakers' recordings of eight texts scores the test speakers' recordings of the other two, group by group,
+   and the same against a random draw of as many recordings; accuracy and UAR pooled over the test recordings, on
+   clean audio and each evaluation condition.
+
+Every copy of a recording follows it (its channel-condition copies never cross into another fold). Nothing here
+feeds back into training or selection.
+Usage: python benchmarks/unseen_texts.py [--seeds 42 7] [--candidate mlp_200_ls_bal] [--skip-cv] [--skip-test]
+       (one seed: about 9 min for the CV and 4 min for the test speakers on 2 cores)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import ser  # noqa: F401  (first: the SIMD pins)
+
+# isort: split
+
+import numpy as np
+import yaml
+from joblib import Parallel, delayed
+from sklearn.metrics import recall_score
+
+from ser.audio.channels import CLEAN, condition_lists
+from ser.data.split import read_manifest
+from ser.models.conditioned import conditioned_data
+from ser.models.cv import ConditionedData
+from ser.models.families import build_estimator, resolve_spec
+from ser.pipeline.paths import TEST_MANIFEST, TRAIN_MANIFEST
+
+ROOT = Path(__file__).resolve().parents[1]
+N_GROUPS = 5
+MODES = ("unseen", "seen")
+
+
+def text_groups(texts: np.ndarray, n_groups: int = N_GROUPS) -> list[list[str]]:
+    """The sorted distinct texts dealt into ``n_groups`` groups (EmoDB's ten: five groups of two)."""
+    distinct = sorted(set(texts))
+    if len(distinct) < n_groups:
+        raise ValueError(f"{len(distinct)} texts cannot make {n_groups} groups")
+    return [distinct[i::n_groups] for i in range(n_groups)]
+
+
+def training_rows(
+    speakers: np.ndarray, texts: np.ndarray, held_out_speakers: set[str], group: list[str], mode: str, seed: int
+) -> np.ndarray:
+    """Rows to train on when ``held_out_speakers``' recordings of ``group`` are scored.
+
+    ``unseen``: the other speakers' recordings of the other texts. ``seen``: as many of the other speakers'
+    recordings, drawn at random (seeded) from every text, the group's included.
+    """
+    others = ~np.isin(speakers, list(held_out_speakers))
+    unseen = np.flatnonzero(others & ~np.isin(texts, group))
+    if mode == "unseen":
+        rows = unseen
+    elif mode == "seen":
+        rng = np.random.default_rng([seed, *sorted(int(s) for s in held_out_speakers), *map(ord, "".join(group))])
+        rows = np.sort(rng.choice(np.flatnonzero(others), size=len(unseen), replace=False))
+    else:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if set(speakers[rows]) & held_out_speakers:
+        raise AssertionError("a training fold holds a held-out speaker")
+    return rows
+
+
+def _fit_predict(
+    spec: dict[str, Any], data: ConditionedData, train: np.ndarray, score: dict[str, np.ndarray], test: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Fit ``spec`` on ``train``'s copies in every training condition; predictions for ``test`` per condition."""
+    estimator = build_estimator(spec)
+    x = np.vstack([data.x[name][train] for name in data.train_conditions])
+    estimator.fit(x, np.tile(data.y[train], len(data.train_conditions)))
+    return {name: estimator.predict(rows[test]) for name, rows in score.items()}
+
+
+def _uar(truth: np.ndarray, predicted: np.ndarray) -> float:
+    return float(recall_score(truth, predicted, average="macro", zero_division=0))
+
+
+def _tasks(speaker_sets: list[set[str]], groups: list[list[str]]) -> Iterator[tuple[str, set[str], list[str]]]:
+    for mode in MODES:
+        for held_out in speaker_sets:
+            for group in groups:
+                yield mode, held_out, group
+
+
+def table_of_training_speakers(
+    data: ConditionedData, texts: np.ndarray, spec: dict[str, Any], seed: int, workers: int
+) -> dict:
+    """Per mode and score condition: the held-out speakers' UAR over their five groups, mean over speakers."""
+    speakers = data.speakers
+    groups = text_groups(texts)
+    speaker_sets = [{s} for s in sorted(set(speakers))]
+    score = {name: data.x[name] for name in data.score_conditions}
+    tasks = list(_tasks(speaker_sets, groups))
+    jobs = []
+    for mode, held_out, group in tasks:
+        train = training_rows(speakers, texts, held_out, group, mode, seed)
+        test = np.flatnonzero(np.isin(speakers, list(held_out)) & np.isin(texts, group))
+        jobs.append(delayed(_fit_predict)(spec, data, train, score, test))
+    outcomes = Parallel(n_jobs=workers)(jobs)
+    table: dict[str, dict[str, float]] = {}
+    for mode in MODES:
+        per_condition: dict[str, list[float]] = {name: [] for name in data.score_conditions}
+        for held_out in speaker_sets:
+            done = [
+                (task, out)
+                for task, out in zip(tasks, outcomes, strict=True)
+                if task[0] == mode and task[1] == held_out
+            ]
+            rows = np.concatenate(
+                [np.flatnonzero(np.isin(speakers, list(held_out)) & np.isin(texts, g)) for (_, _, g), _ in done]
+            )
+            for name in data.score_conditions:
+                predicted = np.concatenate([out[name] for _, out in done])
+                per_condition[name].append(_uar(data.y[rows], predicted))
+        table[mode] = {name: float(np.mean(values)) for name, values in per_condition.items()}
+    return table
+
+
+def table_of_test_speakers(
+    train: ConditionedData,
+    test: ConditionedData,
+    train_texts: np.ndarray,
+    test_texts: np.ndarray,
+    spec: dict[str, Any],
+    seed: int,
+    workers: int,
+) -> dict:
+    """Per mode and condition: accuracy and UAR of all test recordings, each scored by the fit without its text."""
+    groups = text_groups(train_texts)
+    held_out = set(test.speakers)
+    jobs, tests = [], []
+    for mode in MODES:
+        for group in groups:
+            rows = training_rows(
+                np.concatenate([train.speakers, test.speakers]),
+                np.concatenate([train_texts, test_texts]),
+                held_out,
+                group,
+                mode,
+                seed,
+            )
+            if rows.max() >= len(train.y):
+                raise AssertionError("a test recording in a training fold")
+            tests.append((mode, np.flatnonzero(np.isin(test_texts, group))))
+            jobs.append(delayed(_fit_predict)(spec, train, rows, dict(test.x), tests[-1][1]))
+    outcomes = Parallel(n_jobs=workers)(jobs)
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for mode in MODES:
+        done = [(rows, out) for (m, rows), out in zip(tests, outcomes, strict=True) if m == mode]
+        rows = np.concatenate([r for r, _ in done])
+        table[mode] = {}
+        for name in test.score_conditions:
+            predicted = np.concatenate([out[name] for _, out in done])
+            truth = test.y[rows]
+            table[mode][name] = {"accuracy": float(np.mean(predicted == truth)), "uar": _uar(truth, predicted)}
+    return table
+
+
+def _print_rows(title: str, conditions: list[str], columns: dict[str, dict[str, float]]) -> None:
+    print(f"\n{title}")
+    print(f"{'condition':<20}" + "".join(f"{c:>14}" for c in columns) + f"{'unseen - seen':>15}")
+    for name in [*conditions, "mean"]:
+        values = {c: (np.mean([v[n] for n in conditions]) if name == "mean" else v[name]) for c, v in columns.items()}
+        gap = np.mean([values[c] for c in columns if c.startswith("unseen")]) - np.mean(
+            [values[c] for c in columns if c.startswith("seen")]
+        )
+        print(f"{name:<20}" + "".join(f"{values[c]:>14.3f}" for c in columns) + f"{gap:>+15.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42])
+    parser.add_argument("--candidate", default="mlp_200_ls_bal", help="the CV candidate of part 1 (params.yaml cv)")
+    parser.add_argument("--skip-cv", action="store_true")
+    parser.add_argument("--skip-test", action="store_true")
+    args = parser.parse_args()
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    workers = int(params["resources"]["workers"])
+    train_conditions, score_conditions = condition_lists(params["channels"])
+    manifest = read_manifest(TRAIN_MANIFEST)
+    texts = manifest["text"].to_numpy()
+    data = conditioned_data(manifest, train_conditions, score_conditions)
+    print(f"text groups: {text_groups(texts)}; training speakers {sorted(set(data.speakers))}")
+    if not args.skip_cv:
+        candidate = params["cv"]["candidates"][args.candidate]
+        columns = {}
+        for seed in args.seeds:
+            table = table_of_training_speakers(data, texts, resolve_spec({**candidate, "seed": seed}), seed, workers)
+            columns.update({f"{mode} {seed}": table[mode] for mode in MODES})
+        _print_rows(f"CV UAR, one network of {args.candidate}, seeds {args.seeds}", list(score_conditions), columns)
+    if not args.skip_test:
+        test_manifest = read_manifest(TEST_MANIFEST)
+        eval_conditions = (CLEAN, *(params["channels"].get("eval") or []))
+        test = conditioned_data(test_manifest, (CLEAN,), eval_conditions)
+        spec = resolve_spec(params["model"], strict=False)
+        table = table_of_test_speakers(
+            data, test, texts, test_manifest["text"].to_numpy(), spec, int(spec["seed"]), workers
+        )
+        speakers = "+".join(sorted(set(test.speakers)))
+        for metric in ("accuracy", "uar"):
+            columns = {mode: {n: v[metric] for n, v in table[mode].items()} for mode in MODES}
+            _print_rows(f"test speakers {speakers}, {metric}, params.yaml model", list(eval_conditions), columns)
+
+
+if __name__ == "__main__":
+    main()
