@@ -5,10 +5,11 @@ recordings of sentences the model heard, word for word, from every training spea
 script measures what hearing the sentence is worth, on the pipeline's cached feature tables (`dvc repro` first):
 
 1. **CV on the training speakers.** The ten texts go into five groups of two. For each held-out speaker and group,
-   one network of a CV candidate is trained on the other speakers' recordings of the other eight texts (*texts
-   unseen*) and, as the control, on as many of the other speakers' recordings drawn at random from all ten texts
-   (*texts seen*: the same amount of training data). The held-out speaker's recordings of the group are scored
-   clean and through every scored condition; UAR per speaker over its five groups, then the mean over speakers.
+   a CV candidate (by default the served spec's single network) is trained on the other speakers' recordings of the
+   other eight texts (*texts unseen*) and, as the control, on as many of the other speakers' recordings drawn at
+   random from all ten texts (*texts seen*: the same amount of training data). The held-out speaker's recordings of
+   the group are scored clean and through every scored condition; UAR per speaker over its five groups, then the
+   mean over speakers.
 2. **The test speakers** (data/split/test.csv). The final model's spec (params.yaml ``model``) trained on the training
    speakers' recordings of eight texts scores the test speakers' recordings of the other two, group by group,
    and the same against a random draw of as many recordings; accuracy and UAR pooled over the test recordings, on
@@ -207,7 +208,7 @@ def main() -> None:
         for seed in args.seeds:
             table = table_of_training_speakers(data, texts, resolve_spec({**candidate, "seed": seed}), seed, workers)
             columns.update({f"{mode} {seed}": table[mode] for mode in MODES})
-        _print_rows(f"CV UAR, one network of {args.candidate}, seeds {args.seeds}", list(score_conditions), columns)
+        _print_rows(f"CV UAR, candidate {args.candidate}, seeds {args.seeds}", list(score_conditions), columns)
     if not args.skip_test:
         test_manifest = read_manifest(TEST_MANIFEST)
         eval_conditions = (CLEAN, *(params["channels"].get("eval") or []))
