@@ -123,6 +123,17 @@ def test_silence_and_short_audio_are_unusable():
         check_usable(np.ones(10, dtype=np.float32), 512)
 
 
+def test_a_dc_offset_over_silence_is_silent():
+    """A line or sound card's offset with nothing on it: the front end removes the offset, so no sound is left."""
+    offset = np.full(16000, 0.3, dtype=np.float32)
+    with pytest.raises(AudioError, match=r"silent \(a DC offset alone\)"):
+        check_usable(offset, 512)
+    faint = np.random.default_rng(0).normal(0.0, 1e-5, 16000).astype(np.float32)
+    with pytest.raises(AudioError, match="silent"):
+        check_usable(offset + faint, 512)
+    check_usable(offset + tone(16000, seconds=1.0), 512)  # sound (here a tone) over an offset is heard
+
+
 def test_stereo_with_one_channel_in_opposite_polarity_is_not_silent():
     """A balanced line wired the wrong way round: the plain average of the two channels is silence."""
     stereo = tone(16000, channels=2)

@@ -340,8 +340,13 @@ def decode(
 
 
 def check_usable(signal: np.ndarray, min_samples: int, silence_peak: float = 1e-4) -> None:
-    """Raise AudioError when a decoded signal is too short or silent for features."""
+    """Raise AudioError when a decoded signal is too short or silent for features.
+
+    The peak is measured around the signal's mean: a DC offset (a sound card's, a handset's) over silence is silence,
+    as the features' front end, which removes it, would hear it.
+    """
     if signal.size < min_samples:
         raise AudioError(f"audio too short: {signal.size} samples after resampling, need at least {min_samples}")
-    if float(np.max(np.abs(signal))) < silence_peak:
-        raise AudioError("audio is silent")
+    offset = np.mean(signal, dtype=np.float64)
+    if float(np.max(np.abs(signal - offset))) < silence_peak:
+        raise AudioError("audio is silent" + (" (a DC offset alone)" if abs(offset) >= silence_peak else ""))
