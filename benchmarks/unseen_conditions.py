@@ -285,6 +285,9 @@ CHAINS: dict[str, Chain | list[dict] | None] = {
         {"codec": "ulaw"},
     ],
     "48 kHz recording": [{"resample": 48000}],
+    # below the telephone rate: Dialogic VOX recorders often store 6 kHz; 4 kHz keeps only the band under 2 kHz
+    "6 kHz recording (a VOX logger's rate)": [{"resample": 6000}],
+    "4 kHz recording": [{"resample": 4000}],
     "music behind the caller, 15 dB SNR": Chain(music(15.0)),
     "music behind the caller, 15 dB SNR, μ-law 8 kHz": Chain(music(15.0), ULAW_8K),
     # a mobile caller in poor coverage: AMR-NB's lowest mode
