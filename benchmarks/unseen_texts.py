@@ -13,7 +13,7 @@ script measures what hearing the sentence is worth, on the pipeline's cached fea
 2. **The test speakers** (data/split/test.csv). The final model's spec (params.yaml ``model``) trained on the training
    speakers' recordings of eight texts scores the test speakers' recordings of the other two, group by group,
    and the same against a random draw of as many recordings; accuracy and UAR pooled over the test recordings, on
-   clean audio and each evaluation condition.
+   clean audio and each evaluation condition; then each emotion's recall, averaged over the conditions.
 
 Every copy of a recording follows it (its channel-condition copies never cross into another fold). Nothing here
 feeds back into training or selection.
@@ -41,6 +41,7 @@ from joblib import Parallel, delayed
 from sklearn.metrics import recall_score
 
 from ser.audio.channels import CLEAN, condition_lists
+from ser.data.emodb import EMOTIONS
 from ser.data.split import read_manifest
 from ser.models.conditioned import conditioned_data
 from ser.models.cv import ConditionedData
@@ -173,13 +174,24 @@ def table_of_test_speakers(
         for name in test.score_conditions:
             predicted = np.concatenate([out[name] for _, out in done])
             truth = test.y[rows]
-            table[mode][name] = {"accuracy": float(np.mean(predicted == truth)), "uar": _uar(truth, predicted)}
+            recall = {
+                emotion: float(np.mean(predicted[truth == label] == label))
+                for label, emotion in enumerate(EMOTIONS.values())
+                if np.any(truth == label)
+            }
+            table[mode][name] = {
+                "accuracy": float(np.mean(predicted == truth)),
+                "uar": _uar(truth, predicted),
+                **recall,
+            }
     return table
 
 
-def _print_rows(title: str, conditions: list[str], columns: dict[str, dict[str, float]]) -> None:
+def _print_rows(
+    title: str, conditions: list[str], columns: dict[str, dict[str, float]], first: str = "condition"
+) -> None:
     print(f"\n{title}")
-    print(f"{'condition':<20}" + "".join(f"{c:>14}" for c in columns) + f"{'unseen - seen':>15}")
+    print(f"{first:<20}" + "".join(f"{c:>14}" for c in columns) + f"{'unseen - seen':>15}")
     for name in [*conditions, "mean"]:
         values = {c: (np.mean([v[n] for n in conditions]) if name == "mean" else v[name]) for c, v in columns.items()}
         gap = np.mean([values[c] for c in columns if c.startswith("unseen")]) - np.mean(
@@ -221,6 +233,11 @@ def main() -> None:
         for metric in ("accuracy", "uar"):
             columns = {mode: {n: v[metric] for n, v in table[mode].items()} for mode in MODES}
             _print_rows(f"test speakers {speakers}, {metric}, params.yaml model", list(eval_conditions), columns)
+        emotions = [e for e in EMOTIONS.values() if e in table["unseen"][CLEAN]]
+        columns = {mode: {e: float(np.mean([v[e] for v in table[mode].values()])) for e in emotions} for mode in MODES}
+        _print_rows(
+            f"test speakers {speakers}, recall per emotion, mean over the conditions", emotions, columns, "emotion"
+        )
 
 
 if __name__ == "__main__":
