@@ -347,6 +347,6 @@ def check_usable(signal: np.ndarray, min_samples: int, silence_peak: float = 1e-
     """
     if signal.size < min_samples:
         raise AudioError(f"audio too short: {signal.size} samples after resampling, need at least {min_samples}")
-    offset = np.mean(signal, dtype=np.float64)
-    if float(np.max(np.abs(signal - offset))) < silence_peak:
+    offset = float(np.mean(signal, dtype=np.float64))
+    if max(float(np.max(signal)) - offset, offset - float(np.min(signal))) < silence_peak:  # no copy of the signal
         raise AudioError("audio is silent" + (" (a DC offset alone)" if abs(offset) >= silence_peak else ""))
