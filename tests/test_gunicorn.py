@@ -146,6 +146,8 @@ BAD_INPUT = [
      "audio too short: 1 samples after resampling, need at least 512"),
     ("silence only", "/pred", {"data": encode(np.zeros(ONE_SECOND, np.float32)), "headers": WAV}, 422,
      "audio is silent"),
+    ("a DC offset over silence", "/pred", {"data": encode(np.full(ONE_SECOND, 0.3, np.float32)), "headers": WAV},
+     422, "audio is silent (a DC offset alone)"),
     ("clipping square wave", "/pred", {"data": encode(square_wave_clipping()), "headers": WAV}, 200, None),
     ("a 50 ms click in a second of silence", "/pred", {"data": encode(click()), "headers": WAV}, 422,
      "utterance too short: 0.05 s of sound, at least 0.2 s needed"),
