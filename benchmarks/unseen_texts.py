@@ -9,7 +9,7 @@ script measures what hearing the sentence is worth, on the pipeline's cached fea
    other eight texts (*texts unseen*) and, as the control, on as many of the other speakers' recordings drawn at
    random from all ten texts (*texts seen*: the same amount of training data). The held-out speaker's recordings of
    the group are scored clean and through every scored condition; UAR per speaker over its five groups, then the
-   mean over speakers.
+   mean over speakers; then each emotion's recall over all held-out recordings, averaged over the conditions.
 2. **The test speakers** (data/split/test.csv). The final model's spec (params.yaml ``model``) trained on the training
    speakers' recordings of eight texts scores the test speakers' recordings of the other two, group by group,
    and the same against a random draw of as many recordings; accuracy and UAR pooled over the test recordings, on
@@ -18,7 +18,7 @@ script measures what hearing the sentence is worth, on the pipeline's cached fea
 Every copy of a recording follows it (its channel-condition copies never cross into another fold). Nothing here
 feeds back into training or selection.
 Usage: python benchmarks/unseen_texts.py [--seeds 42 7] [--candidate mlp_200_ls_bal] [--skip-cv] [--skip-test]
-       (one seed: about 9 min for the CV and 4 min for the test speakers on 2 cores)
+       (on 2 cores: about 5 min per seed for the CV, 3-4 min for the test speakers)
 """
 
 from __future__ import annotations
@@ -104,10 +104,20 @@ def _tasks(speaker_sets: list[set[str]], groups: list[list[str]]) -> Iterator[tu
                 yield mode, held_out, group
 
 
+def _recalls(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """Each emotion's recall, for the emotions ``truth`` holds."""
+    return {
+        emotion: float(np.mean(predicted[truth == label] == label))
+        for label, emotion in enumerate(EMOTIONS.values())
+        if np.any(truth == label)
+    }
+
+
 def table_of_training_speakers(
     data: ConditionedData, texts: np.ndarray, spec: dict[str, Any], seed: int, workers: int
-) -> dict:
-    """Per mode and score condition: the held-out speakers' UAR over their five groups, mean over speakers."""
+) -> tuple[dict, dict]:
+    """Per mode and score condition: the held-out speakers' UAR over their five groups, mean over speakers; and per
+    mode, each emotion's recall over all held-out speakers' recordings, mean over the conditions."""
     speakers = data.speakers
     groups = text_groups(texts)
     speaker_sets = [{s} for s in sorted(set(speakers))]
@@ -120,8 +130,10 @@ def table_of_training_speakers(
         jobs.append(delayed(_fit_predict)(spec, data, train, score, test))
     outcomes = Parallel(n_jobs=workers)(jobs)
     table: dict[str, dict[str, float]] = {}
+    recall: dict[str, dict[str, float]] = {}
     for mode in MODES:
         per_condition: dict[str, list[float]] = {name: [] for name in data.score_conditions}
+        pooled: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in data.score_conditions}
         for held_out in speaker_sets:
             done = [
                 (task, out)
@@ -134,8 +146,11 @@ def table_of_training_speakers(
             for name in data.score_conditions:
                 predicted = np.concatenate([out[name] for _, out in done])
                 per_condition[name].append(_uar(data.y[rows], predicted))
+                pooled[name].append((data.y[rows], predicted))
         table[mode] = {name: float(np.mean(values)) for name, values in per_condition.items()}
-    return table
+        per_emotion = [_recalls(*map(np.concatenate, zip(*parts, strict=True))) for parts in pooled.values()]
+        recall[mode] = {emotion: float(np.mean([r[emotion] for r in per_emotion])) for emotion in per_emotion[0]}
+    return table, recall
 
 
 def table_of_test_speakers(
@@ -174,11 +189,7 @@ def table_of_test_speakers(
         for name in test.score_conditions:
             predicted = np.concatenate([out[name] for _, out in done])
             truth = test.y[rows]
-            recall = {
-                emotion: float(np.mean(predicted[truth == label] == label))
-                for label, emotion in enumerate(EMOTIONS.values())
-                if np.any(truth == label)
-            }
+            recall = _recalls(truth, predicted)
             table[mode][name] = {
                 "accuracy": float(np.mean(predicted == truth)),
                 "uar": _uar(truth, predicted),
@@ -216,11 +227,15 @@ def main() -> None:
     print(f"text groups: {text_groups(texts)}; training speakers {sorted(set(data.speakers))}")
     if not args.skip_cv:
         candidate = params["cv"]["candidates"][args.candidate]
-        columns = {}
+        columns, recalls = {}, {}
         for seed in args.seeds:
-            table = table_of_training_speakers(data, texts, resolve_spec({**candidate, "seed": seed}), seed, workers)
+            spec = resolve_spec({**candidate, "seed": seed})
+            table, recall = table_of_training_speakers(data, texts, spec, seed, workers)
             columns.update({f"{mode} {seed}": table[mode] for mode in MODES})
+            recalls.update({f"{mode} {seed}": recall[mode] for mode in MODES})
         _print_rows(f"CV UAR, candidate {args.candidate}, seeds {args.seeds}", list(score_conditions), columns)
+        title = "CV recall per emotion (all held-out recordings), mean over the conditions"
+        _print_rows(title, list(next(iter(recalls.values()))), recalls, "emotion")
     if not args.skip_test:
         test_manifest = read_manifest(TEST_MANIFEST)
         eval_conditions = (CLEAN, *(params["channels"].get("eval") or []))
