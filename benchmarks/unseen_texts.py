@@ -38,7 +38,6 @@ import ser  # noqa: F401  (first: the SIMD pins)
 import numpy as np
 import yaml
 from joblib import Parallel, delayed
-from sklearn.metrics import recall_score
 
 from ser.audio.channels import CLEAN, condition_lists
 from ser.data.emodb import EMOTIONS
@@ -46,6 +45,7 @@ from ser.data.split import read_manifest
 from ser.models.conditioned import conditioned_data
 from ser.models.cv import ConditionedData
 from ser.models.families import build_estimator, resolve_spec
+from ser.models.metrics import classification_metrics
 from ser.pipeline.paths import TEST_MANIFEST, TRAIN_MANIFEST
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,10 +93,6 @@ def _fit_predict(
     return {name: estimator.predict(rows[test]) for name, rows in score.items()}
 
 
-def _uar(truth: np.ndarray, predicted: np.ndarray) -> float:
-    return float(recall_score(truth, predicted, average="macro", zero_division=0))
-
-
 def _tasks(speaker_sets: list[set[str]], groups: list[list[str]]) -> Iterator[tuple[str, set[str], list[str]]]:
     for mode in MODES:
         for held_out in speaker_sets:
@@ -104,13 +100,9 @@ def _tasks(speaker_sets: list[set[str]], groups: list[list[str]]) -> Iterator[tu
                 yield mode, held_out, group
 
 
-def _recalls(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """Each emotion's recall, for the emotions ``truth`` holds."""
-    return {
-        emotion: float(np.mean(predicted[truth == label] == label))
-        for label, emotion in enumerate(EMOTIONS.values())
-        if np.any(truth == label)
-    }
+def _recalls(metrics: dict[str, Any]) -> dict[str, float]:
+    """Each emotion's recall from ``classification_metrics``, for the emotions the truth holds."""
+    return {emotion: scores["recall"] for emotion, scores in metrics["per_class"].items() if scores["support"]}
 
 
 def table_of_training_speakers(
@@ -122,11 +114,11 @@ def table_of_training_speakers(
     groups = text_groups(texts)
     speaker_sets = [{s} for s in sorted(set(speakers))]
     score = {name: data.x[name] for name in data.score_conditions}
-    tasks = list(_tasks(speaker_sets, groups))
-    jobs = []
-    for mode, held_out, group in tasks:
+    folds, jobs = [], []
+    for mode, held_out, group in _tasks(speaker_sets, groups):
         train = training_rows(speakers, texts, held_out, group, mode, seed)
         test = np.flatnonzero(np.isin(speakers, list(held_out)) & np.isin(texts, group))
+        folds.append((mode, held_out, test))
         jobs.append(delayed(_fit_predict)(spec, data, train, score, test))
     outcomes = Parallel(n_jobs=workers)(jobs)
     table: dict[str, dict[str, float]] = {}
@@ -136,19 +128,18 @@ def table_of_training_speakers(
         pooled: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in data.score_conditions}
         for held_out in speaker_sets:
             done = [
-                (task, out)
-                for task, out in zip(tasks, outcomes, strict=True)
-                if task[0] == mode and task[1] == held_out
+                (test, out) for (m, s, test), out in zip(folds, outcomes, strict=True) if (m, s) == (mode, held_out)
             ]
-            rows = np.concatenate(
-                [np.flatnonzero(np.isin(speakers, list(held_out)) & np.isin(texts, g)) for (_, _, g), _ in done]
-            )
+            rows = np.concatenate([test for test, _ in done])
             for name in data.score_conditions:
                 predicted = np.concatenate([out[name] for _, out in done])
-                per_condition[name].append(_uar(data.y[rows], predicted))
+                per_condition[name].append(classification_metrics(data.y[rows], predicted)["uar"])
                 pooled[name].append((data.y[rows], predicted))
         table[mode] = {name: float(np.mean(values)) for name, values in per_condition.items()}
-        per_emotion = [_recalls(*map(np.concatenate, zip(*parts, strict=True))) for parts in pooled.values()]
+        per_emotion = [
+            _recalls(classification_metrics(*map(np.concatenate, zip(*parts, strict=True))))
+            for parts in pooled.values()
+        ]
         recall[mode] = {emotion: float(np.mean([r[emotion] for r in per_emotion])) for emotion in per_emotion[0]}
     return table, recall
 
@@ -189,12 +180,8 @@ def table_of_test_speakers(
         for name in test.score_conditions:
             predicted = np.concatenate([out[name] for _, out in done])
             truth = test.y[rows]
-            recall = _recalls(truth, predicted)
-            table[mode][name] = {
-                "accuracy": float(np.mean(predicted == truth)),
-                "uar": _uar(truth, predicted),
-                **recall,
-            }
+            metrics = classification_metrics(truth, predicted)
+            table[mode][name] = {"accuracy": metrics["accuracy"], "uar": metrics["uar"], **_recalls(metrics)}
     return table
 
 
