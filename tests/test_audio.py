@@ -116,6 +116,18 @@ def test_empty_audio_is_an_audio_error():
         decode(encode(np.zeros(0), 16000, "WAV", "PCM_16"), 16000)
 
 
+def test_a_zero_byte_file_or_body_is_called_empty_not_undecodable(tmp_path):
+    empty = tmp_path / "call.wav"
+    empty.write_bytes(b"")
+    for read in (lambda source: decode(source, 16000), lambda source: seekable(source).__enter__()):
+        with pytest.raises(AudioError, match=r"the audio file is empty \(0 bytes\)"):
+            read(empty)
+        with pytest.raises(AudioError, match="audio is empty"):
+            read(b"")
+    with pytest.raises(AudioError, match="cannot decode"):  # a missing file is the decoder's to report
+        decode(tmp_path / "missing.wav", 16000)
+
+
 def test_silence_and_short_audio_are_unusable():
     with pytest.raises(AudioError, match="silent"):
         check_usable(np.zeros(16000, dtype=np.float32), 512)

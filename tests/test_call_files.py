@@ -2,6 +2,7 @@
 there is said."""
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,19 @@ def test_a_folder_yields_every_recording_format_and_warns_about_the_rest(tmp_pat
     assert found == sorted((tmp_path / name).resolve() for name in recordings)
     assert "3 files skipped, not audio by their suffix" in caplog.text
     assert ".pdf" in caplog.text and ".part" in caplog.text and "(none)" in caplog.text
+
+
+def test_broken_links_and_pipes_are_reported_in_a_folder_and_refused_by_name(tmp_path, caplog):
+    (tmp_path / "a.wav").write_bytes(b"")
+    (tmp_path / "gone.wav").symlink_to(tmp_path / "deleted.wav")
+    os.mkfifo(tmp_path / "pipe.wav")
+    with caplog.at_level(logging.WARNING, logger="ser.inference.call_files"):
+        assert expand_inputs([str(tmp_path)]) == [(tmp_path / "a.wav").resolve()]
+    assert "2 entries skipped, not files (broken links, pipes or devices): gone.wav, pipe.wav" in caplog.text
+    with pytest.raises(DataMissing, match=r"broken link: .*gone\.wav points to .*deleted\.wav, which does not exist"):
+        expand_inputs([str(tmp_path / "gone.wav")])
+    with pytest.raises(DataMissing, match=r"not a regular file: .*pipe\.wav"):
+        expand_inputs([str(tmp_path / "pipe.wav")])
 
 
 def test_a_list_file_is_read_relative_to_itself_and_a_missing_name_is_an_error(tmp_path):

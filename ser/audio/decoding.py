@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 import tempfile
 from collections.abc import Iterator
@@ -200,6 +201,7 @@ def decode_ffmpeg(
 
 def decode_channels(source: Source, max_seconds: float = float("inf")) -> tuple[np.ndarray, int]:
     """Decode any supported format: (frames x channels float32, sample rate)."""
+    _refuse_empty(source)
     try:
         return read_blocks(source, max_seconds)
     except (sf.LibsndfileError, RuntimeError, TypeError) as error:
@@ -216,6 +218,20 @@ def decode_channels(source: Source, max_seconds: float = float("inf")) -> tuple[
             raise
         log.info("FFmpeg could not decode audio: %s", error)
         raise AudioError(UNDECODABLE) from None
+
+
+def _refuse_empty(source: Source) -> None:
+    """``AudioError`` for a path that names a 0-byte file or bytes that hold none (a stream is not read to tell),
+    which would otherwise be called undecodable."""
+    if isinstance(source, bytes | bytearray) and not source:
+        raise AudioError("audio is empty")
+    if isinstance(source, str | Path):
+        try:
+            empty = os.stat(source).st_size == 0 and Path(source).is_file()
+        except OSError:
+            return  # the decoder says what is wrong with it
+        if empty:
+            raise AudioError("the audio file is empty (0 bytes)")
 
 
 class _TemporaryFileError(Exception):
@@ -291,6 +307,7 @@ def seekable(source: str | Path | bytes, max_seconds: float = float("inf")) -> I
     only decode front to back are decoded once into a file it can seek in, block by block (a 2-hour M4A call
     would otherwise be held in memory whole: 1.4 GB for one hour of 16 kHz stereo).
     """
+    _refuse_empty(source)
     try:
         if raw_format(source) is not None or undercounted(source):  # later readers trust content and header
             raise RuntimeError("headerless audio, or a header that undercounts it")

@@ -40,9 +40,11 @@ def expand_inputs(items: Iterable[str]) -> list[Path]:
     for item in items:
         path = Path(item)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            entries = sorted(p for p in path.rglob("*") if not p.is_dir() and not p.name.startswith("."))
+            files = [p for p in entries if p.is_file()]
             found += [p for p in files if p.suffix.lower() in AUDIO_SUFFIXES]
             _report_skipped(path, [p for p in files if p.suffix.lower() not in AUDIO_SUFFIXES])
+            _report_unreadable(path, [p for p in entries if not p.is_file()])
         elif path.is_file() and path.suffix.lower() in LIST_SUFFIXES:
             lines = [line.strip() for line in path.read_text().splitlines()]
             found += [(path.parent / line) for line in lines if line and not line.startswith("#")]
@@ -53,6 +55,10 @@ def expand_inputs(items: Iterable[str]) -> list[Path]:
             if not matches:
                 raise DataMissing(f"no file matches {item}")
             found += matches
+        elif path.is_symlink():
+            raise DataMissing(f"broken link: {item} points to {path.readlink()}, which does not exist")
+        elif path.exists():
+            raise DataMissing(f"not a regular file: {item} (a pipe, socket or device; copy the recording to a file)")
         else:
             raise DataMissing(f"no such file or folder: {item}")
     return list(dict.fromkeys(p.resolve() for p in found))
@@ -65,6 +71,15 @@ def _report_skipped(folder: Path, skipped: list[Path]) -> None:
         listed = ", ".join(f"{count} {suffix}" for suffix, count in kinds.most_common())
         files = "file" if len(skipped) == 1 else "files"
         log.warning("%s: %d %s skipped, not audio by their suffix (%s)", folder, len(skipped), files, listed)
+
+
+def _report_unreadable(folder: Path, entries: list[Path]) -> None:
+    """Warn about the entries of a folder that are not files: broken links, pipes, sockets, devices."""
+    if entries:
+        names = ", ".join(str(p.relative_to(folder)) for p in entries[:3]) + (", ..." if len(entries) > 3 else "")
+        what = "entry" if len(entries) == 1 else "entries"
+        reason = "not files (broken links, pipes or devices)"
+        log.warning("%s: %d %s skipped, %s: %s", folder, len(entries), what, reason, names)
 
 
 def expand_leg_pairs(items: Iterable[str]) -> list[tuple[Path, Path]]:
