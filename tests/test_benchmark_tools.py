@@ -1,6 +1,6 @@
 """The benchmarks' own tools: the five-pair benchmark's saved runs merge into one table whose pooled figures come
 from the confusion counts; the calls benchmark's calls, hum and clicks; the unseen-conditions codec links, music and
-noise suppression; the unseen-texts folds."""
+noise suppression; the unseen-texts folds; the short calls' cuts."""
 
 import importlib.util
 import itertools
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from benchmarks import calls, speaker_pairs, unseen_conditions, unseen_texts
+from benchmarks import calls, short_calls, speaker_pairs, unseen_conditions, unseen_texts
 
 
 def _run(pair: str, matrix: list[list[int]]) -> tuple:
@@ -200,3 +200,15 @@ def test_unseen_texts_folds_hold_out_the_speaker_and_its_texts() -> None:
     assert not np.array_equal(seen, unseen_texts.training_rows(speakers, texts, {"10"}, group, "seen", seed=7))
     with pytest.raises(ValueError, match="mode"):
         unseen_texts.training_rows(speakers, texts, {"10"}, group, "all", seed=42)
+
+
+@pytest.mark.unit
+def test_short_calls_are_cut_in_pauses_that_no_utterance_or_filler_spans() -> None:
+    turns = [(0.5 + 4.0 * k, 3.5 + 4.0 * k, k % 2, f"u{k}") for k in range(30)]  # 3 s utterances, 1 s pauses
+    call = {"turns": turns, "other": [(40.0, 42.5)], "mono": np.zeros(int(121.0 * calls.SR), np.float32)}
+    points = short_calls.cut_points(call, 20.0)
+    assert points[0] == 0.0 and points[-1] == pytest.approx(121.0)
+    spans = [(s, e) for s, e, _, _ in turns] + call["other"]
+    assert all(not (s < point < e) for point in points[1:-1] for s, e in spans)  # never inside a span
+    assert all(20.0 <= b - a <= 26.0 for a, b in itertools.pairwise(points[:-1]))  # the last piece may run longer
+    assert 10.0 <= points[-1] - points[-2] < 40.0
